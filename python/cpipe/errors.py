@@ -32,3 +32,57 @@ class ProtocolError(ConnectionError):
 
 class ForkError(RedisError):
     """The Go engine was used in a forked child, where it cannot run."""
+
+
+class ExecAbortError(ResponseError):
+    """EXEC was refused because a queued command had an error."""
+
+
+class NoScriptError(ResponseError):
+    pass
+
+
+class ReadOnlyError(ResponseError):
+    pass
+
+
+class OutOfMemoryError(ResponseError):
+    pass
+
+
+class NoPermissionError(ResponseError):
+    pass
+
+
+class BusyLoadingError(ConnectionError):
+    pass
+
+
+# Error-reply prefixes that redis-py maps to their own classes; for these the
+# prefix is dropped from the message, as redis-py does.
+_PREFIX_CLASSES = {
+    "ERR": ResponseError,
+    "EXECABORT": ExecAbortError,
+    "NOSCRIPT": NoScriptError,
+    "READONLY": ReadOnlyError,
+    "OOM": OutOfMemoryError,
+    "NOPERM": NoPermissionError,
+    "LOADING": BusyLoadingError,
+    "WRONGPASS": AuthenticationError,
+    "NOAUTH": AuthenticationError,
+}
+
+
+def error_from_reply(message: str) -> RedisError:
+    """The exception for an error reply, named and worded as redis-py does."""
+    code, _, rest = message.partition(" ")
+    cls = _PREFIX_CLASSES.get(code)
+    if cls is None:
+        return ResponseError(message)
+    if cls is ResponseError and rest.startswith(("invalid password", "Client sent AUTH, but no password is set")):
+        return AuthenticationError(rest)
+    return cls(rest)
+
+
+class WatchError(RedisError):
+    """A WATCHed key changed, so the transaction was not run."""

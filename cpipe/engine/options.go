@@ -1,0 +1,43 @@
+package engine
+
+import (
+	"net"
+	"strconv"
+	"time"
+)
+
+// Options configure every connection of a client or pool.
+type Options struct {
+	Host           string
+	Port           int
+	UnixPath       string        // when set, Host and Port are ignored
+	ConnectTimeout time.Duration // 0: no limit
+	SocketTimeout  time.Duration // per read/write syscall; 0: no limit
+	// Init holds RESP-encoded commands (AUTH, SELECT, CLIENT SETNAME) sent
+	// after every connect, InitCount of them; an error reply to any of them
+	// fails the connect with an InitError.
+	Init      []byte
+	InitCount int
+	// MaxQueued bounds the commands accepted but not yet answered on one
+	// connection. A caller that would pass it waits (up to SocketTimeout);
+	// a single request larger than the bound is still accepted alone.
+	MaxQueued int
+}
+
+// DefaultMaxQueued is used when Options.MaxQueued is 0.
+const DefaultMaxQueued = 1 << 20
+
+// Addr names the server for error messages.
+func (o *Options) Addr() string {
+	if o.UnixPath != "" {
+		return "unix:" + o.UnixPath
+	}
+	return net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
+}
+
+func (o *Options) maxQueued() int {
+	if o.MaxQueued > 0 {
+		return o.MaxQueued
+	}
+	return DefaultMaxQueued
+}

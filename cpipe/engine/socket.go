@@ -1,0 +1,142 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Sockets are plain blocking file descriptors driven with read/sendmsg
+// syscalls in the calling thread. The caller is a Python thread that entered
+// Go through cgo; Go's netpoller would park it and need a second thread to
+// wake it for every reply, which doubles the latency of a round trip.
+// Timeouts are SO_RCVTIMEO/SO_SNDTIMEO, so no wait is ever unbounded unless
+// the user asked for no timeout.
+
+// ErrTimeout is returned when a read or write exceeds the socket timeout.
+var ErrTimeout = errors.New("timed out waiting for the server")
+
+// ConnError wraps a failure to connect, read or write.
+type ConnError struct{ Err error }
+
+func (e *ConnError) Error() string { return e.Err.Error() }
+func (e *ConnError) Unwrap() error { return e.Err }
+
+// dial connects with Go's dialer (name resolution, IPv4/IPv6, EINTR, connect
+// timeout) and then takes the descriptor out of the runtime's poller as a
+// blocking fd of our own.
+func dial(o *Options) (int, error) {
+	d := net.Dialer{}
+	if o.ConnectTimeout > 0 {
+		d.Timeout = o.ConnectTimeout
+	}
+	var c net.Conn
+	var err error
+	if o.UnixPath != "" {
+		c, err = d.Dial("unix", o.UnixPath)
+	} else {
+		c, err = d.Dial("tcp", net.JoinHostPort(o.Host, strconv.Itoa(o.Port)))
+	}
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return -1, ErrTimeout
+		}
+		return -1, &ConnError{fmt.Errorf("connecting to %s: %w", o.Addr(), unwrapOp(err))}
+	}
+	var fd int = -1
+	var ferr error
+	switch cc := c.(type) {
+	case *net.TCPConn:
+		f, e := cc.File()
+		if e == nil {
+			fd, ferr = syscall.Dup(int(f.Fd())) // Fd() puts the description in blocking mode
+			f.Close()
+		} else {
+			ferr = e
+		}
+	case *net.UnixConn:
+		f, e := cc.File()
+		if e == nil {
+			fd, ferr = syscall.Dup(int(f.Fd()))
+			f.Close()
+		} else {
+			ferr = e
+		}
+	default:
+		ferr = fmt.Errorf("unexpected connection type %T", c)
+	}
+	c.Close()
+	if ferr != nil {
+		return -1, &ConnError{ferr}
+	}
+	syscall.CloseOnExec(fd)
+	if err := setTimeouts(fd, o.SocketTimeout, o.SocketTimeout); err != nil {
+		syscall.Close(fd)
+		return -1, &ConnError{err}
+	}
+	return fd, nil
+}
+
+func unwrapOp(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
+}
+
+// setTimeouts applies read/write timeouts; 0 means wait forever.
+func setTimeouts(fd int, read, write time.Duration) error {
+	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, timeval(read)); err != nil {
+		return err
+	}
+	return syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, timeval(write))
+}
+
+func timeval(d time.Duration) *syscall.Timeval {
+	tv := syscall.NsecToTimeval(d.Nanoseconds())
+	if d > 0 && tv.Sec == 0 && tv.Usec == 0 {
+		tv.Usec = 1 // a positive timeout below 1µs must not become "forever"
+	}
+	return &tv
+}
+
+// readSome reads at least one byte into p.
+func readSome(fd int, p []byte) (int, error) {
+	for {
+		n, err := syscall.Read(fd, p)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return 0, ErrTimeout
+		case err != nil:
+			return 0, &ConnError{fmt.Errorf("reading from the server: %w", err)}
+		case n == 0:
+			return 0, &ConnError{errors.New("the server closed the connection")}
+		}
+		return n, nil
+	}
+}
+
+// writeAll writes p completely. MSG_NOSIGNAL keeps a closed peer from
+// raising SIGPIPE in the host process.
+func writeAll(fd int, p []byte) error {
+	for len(p) > 0 {
+		n, err := syscall.SendmsgN(fd, p, nil, nil, syscall.MSG_NOSIGNAL)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return ErrTimeout
+		case err != nil:
+			return &ConnError{fmt.Errorf("writing to the server: %w", err)}
+		}
+		p = p[n:]
+	}
+	return nil
+}

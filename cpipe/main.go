@@ -1,0 +1,199 @@
+// Command cpipe is built with -buildmode=c-shared into the Python extension
+// module cpipe._native. This file holds the C entry points; bridge.c is the
+// Python side of them and the engine package does the work.
+//
+// Ownership rules for every entry point:
+//   - Pointers passed in (host, data, errbuf, ...) are borrowed for the call
+//     only; nothing keeps them after it returns.
+//   - A tape returned through tape_out is C memory (malloc) owned by the
+//     caller, who releases it with free(); it may be NULL.
+//   - Handles are plain integers; an unknown or closed handle is reported
+//     as CP_CLOSED, never a crash.
+package main
+
+/*
+#include <stdint.h>
+#include <stdlib.h>
+
+enum {
+	CP_OK = 0,
+	CP_CONNECTION = 1,
+	CP_TIMEOUT = 2,
+	CP_PROTOCOL = 3,
+	CP_AUTH = 4,
+	CP_CLOSED = 5,
+};
+*/
+import "C"
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"cpipe/cpipe/engine"
+)
+
+func main() {}
+
+var (
+	handles    sync.Map // uint64 -> *engine.Group
+	lastHandle atomic.Uint64
+)
+
+func lookup(h C.uint64_t) *engine.Group {
+	if g, ok := handles.Load(uint64(h)); ok {
+		return g.(*engine.Group)
+	}
+	return nil
+}
+
+func seconds(s C.double) time.Duration {
+	if s <= 0 {
+		return 0
+	}
+	return time.Duration(float64(s) * float64(time.Second))
+}
+
+func statusOf(err error) C.int {
+	var pe *engine.ProtocolError
+	var ie *engine.InitError
+	switch {
+	case err == nil:
+		return C.CP_OK
+	case errors.Is(err, engine.ErrTimeout):
+		return C.CP_TIMEOUT
+	case errors.As(err, &pe):
+		return C.CP_PROTOCOL
+	case errors.As(err, &ie):
+		return C.CP_AUTH
+	case errors.Is(err, engine.ErrClosed):
+		return C.CP_CLOSED
+	}
+	return C.CP_CONNECTION
+}
+
+// report writes err's message, NUL-terminated and truncated, into errbuf.
+func report(err error, errbuf *C.char, errcap C.int) C.int {
+	if err != nil && errbuf != nil && errcap > 0 {
+		writeCString(errbuf, int(errcap), err.Error())
+	}
+	return statusOf(err)
+}
+
+// cp_open creates a client (size 1) or pool of connections; it does not
+// connect: the first command does. init holds RESP commands replayed after
+// every connect (AUTH, SELECT, CLIENT SETNAME), ninit of them.
+//
+//export cp_open
+func cp_open(host *C.char, hostLen C.int, port C.int, unixPath *C.char, unixLen C.int,
+	connectTimeout, socketTimeout C.double, init *C.char, initLen C.int64_t, ninit C.int,
+	size C.int, autopipeline C.int, maxQueued C.int64_t) C.uint64_t {
+	o := engine.Options{
+		Host:           goString(host, int(hostLen)),
+		Port:           int(port),
+		UnixPath:       goString(unixPath, int(unixLen)),
+		ConnectTimeout: seconds(connectTimeout),
+		SocketTimeout:  seconds(socketTimeout),
+		Init:           goBytes(init, int64(initLen)),
+		InitCount:      int(ninit),
+		MaxQueued:      int(maxQueued),
+	}
+	g := engine.NewGroup(o, int(size), autopipeline != 0)
+	h := lastHandle.Add(1)
+	handles.Store(h, g)
+	return C.uint64_t(h)
+}
+
+// cp_exec sends ncmds RESP-encoded commands and waits for their replies,
+// in the calling thread (the bridge has released the GIL). blocking marks
+// a blocking command (BLPOP, ...) that may wait block_for seconds on the
+// server (negative: forever).
+//
+//export cp_exec
+func cp_exec(h C.uint64_t, data *C.char, dataLen C.int64_t, ncmds C.int64_t,
+	blocking C.int, blockFor C.double, tapeOut **C.char, tapeLen *C.int64_t,
+	errbuf *C.char, errcap C.int) C.int {
+	*tapeOut, *tapeLen = nil, 0
+	g := lookup(h)
+	if g == nil {
+		return report(engine.ErrClosed, errbuf, errcap)
+	}
+	req := &engine.Request{Data: borrowBytes(data, int64(dataLen)), N: int(ncmds)}
+	req.Tape.Grow = cGrow
+	bf := time.Duration(-1)
+	if blockFor >= 0 {
+		bf = seconds(blockFor)
+	}
+	err := g.Do(req, blocking != 0, bf)
+	*tapeOut, *tapeLen = handOver(req.Tape.Buf)
+	return report(err, errbuf, errcap)
+}
+
+// cp_submit queues ncmds commands without waiting; the data is copied.
+// Their completion, tagged with id, is collected by cp_poll.
+//
+//export cp_submit
+func cp_submit(h C.uint64_t, data *C.char, dataLen C.int64_t, ncmds C.int64_t, id C.uint64_t,
+	errbuf *C.char, errcap C.int) C.int {
+	g := lookup(h)
+	if g == nil {
+		return report(engine.ErrClosed, errbuf, errcap)
+	}
+	req := &engine.Request{Data: goBytes(data, int64(dataLen)), N: int(ncmds), ID: uint64(id)}
+	return report(g.Submit(req), errbuf, errcap)
+}
+
+// cp_poll collects finished submissions, waiting up to timeout seconds for
+// one. The tape holds, per completion: int id, int status, int n, then n
+// reply entries (status 0) or one error entry with the message. Returns the
+// number of completions.
+//
+//export cp_poll
+func cp_poll(h C.uint64_t, timeout C.double, tapeOut **C.char, tapeLen *C.int64_t) C.int64_t {
+	*tapeOut, *tapeLen = nil, 0
+	g := lookup(h)
+	if g == nil {
+		return 0
+	}
+	done := g.Poll(seconds(timeout))
+	if len(done) == 0 {
+		return 0
+	}
+	t := engine.Tape{Grow: cGrow}
+	for _, r := range done {
+		t.PutInt(engine.KindInt, int64(r.ID))
+		if r.Err != nil {
+			t.PutInt(engine.KindInt, int64(statusOf(r.Err)))
+			t.PutInt(engine.KindInt, 1)
+			t.PutBytes(engine.KindError, []byte(r.Err.Error()))
+			continue
+		}
+		t.PutInt(engine.KindInt, 0)
+		t.PutInt(engine.KindInt, int64(r.N))
+		copy(t.Reserve(len(r.Tape.Buf)), r.Tape.Buf)
+	}
+	*tapeOut, *tapeLen = handOver(t.Buf)
+	return C.int64_t(len(done))
+}
+
+// cp_outstanding is the number of submitted commands not yet collected.
+//
+//export cp_outstanding
+func cp_outstanding(h C.uint64_t) C.int64_t {
+	g := lookup(h)
+	if g == nil {
+		return 0
+	}
+	return C.int64_t(g.Outstanding())
+}
+
+// cp_close fails pending work, closes every connection and forgets h.
+//
+//export cp_close
+func cp_close(h C.uint64_t) {
+	if g, ok := handles.LoadAndDelete(uint64(h)); ok {
+		g.(*engine.Group).Close()
+	}
+}

@@ -1,0 +1,110 @@
+"""A pool of connections shared by any number of threads, with futures."""
+from __future__ import annotations
+
+import itertools
+import threading
+from concurrent.futures import Future
+from typing import Any, Optional
+
+from .client import Client
+from .errors import ConnectionError
+
+
+class Pool(Client):
+    """`size` connections shared safely by any number of Python threads.
+
+    Command methods borrow a connection with the GIL released while they
+    wait. With autopipeline (on by default) concurrent callers' commands are
+    coalesced into shared writes; blocking commands (BLPOP, ...) always get a
+    connection of their own. `submit`, `phset` and `phget` return a
+    concurrent.futures.Future at once; `flush()` waits for all of them.
+    Pipelines from a pool are sent on one connection.
+    """
+
+    _autopipeline_default = True
+
+    # How long the completion thread waits in the engine per poll; it only
+    # bounds how quickly the thread notices close().
+    _POLL_SECONDS = 0.2
+
+    def __init__(self, host: str = "localhost", port: int = 6379, size: int = 10, **client_options: Any) -> None:
+        if not isinstance(size, int) or size < 1:
+            raise ValueError(f"size must be a positive int, not {size!r}")
+        self._size = size
+        super().__init__(host, port, **client_options)
+        self.size = size
+        self._futures: dict[int, Future] = {}
+        self._tags = itertools.count(1)
+        self._done = threading.Condition()
+        self._dispatcher: Optional[threading.Thread] = None
+        self._submit = self._native.submit
+
+    # -- asynchronous commands ----------------------------------------------
+
+    def submit(self, *args: Any) -> Future:
+        """Send a command without waiting; the Future gets its raw reply."""
+        tag = next(self._tags)
+        fut: Future = Future()
+        self._futures[tag] = fut
+        try:
+            self._submit(self._h, tag, *args)
+        except BaseException:
+            del self._futures[tag]
+            raise
+        if self._dispatcher is None:
+            self._start_dispatcher()
+        return fut
+
+    def phset(self, name: Any, key: Any, value: Any) -> Future:
+        """gopipe's pooled HSET: a Future of the number of fields added."""
+        return self.submit("HSET", name, key, value)
+
+    def phget(self, name: Any, key: Any) -> Future:
+        """gopipe's pooled HGET: a Future of the value (None if missing)."""
+        return self.submit("HGET", name, key)
+
+    def flush(self, timeout: Optional[float] = None) -> bool:
+        """Wait until every submitted command has its reply; False on timeout."""
+        with self._done:
+            return self._done.wait_for(lambda: not self._futures, timeout)
+
+    def _start_dispatcher(self) -> None:
+        with self._done:
+            if self._dispatcher is None:
+                t = threading.Thread(target=self._dispatch, name="cpipe-pool-completions", daemon=True)
+                self._dispatcher = t
+                t.start()
+
+    def _dispatch(self) -> None:
+        """Deliver completions to futures, in batches, until the pool closes."""
+        poll, futures = self._native.poll, self._futures
+        h, enc = self._h, self._encoding
+        while self._h:
+            batch = poll(h, enc, self._POLL_SECONDS)
+            for tag, value in batch:
+                fut = futures.pop(tag, None)
+                if fut is None:
+                    continue
+                if isinstance(value, BaseException):
+                    fut.set_exception(value)
+                else:
+                    fut.set_result(value)
+            if batch and not futures:
+                with self._done:
+                    self._done.notify_all()
+        # Closed: nothing more will complete.
+        for tag in list(futures):
+            fut = futures.pop(tag, None)
+            if fut is not None and not fut.done():
+                fut.set_exception(ConnectionError("the pool was closed before the reply arrived"))
+        with self._done:
+            self._done.notify_all()
+
+    def close(self) -> None:
+        super().close()
+        t = self._dispatcher
+        if t is not None and t is not threading.current_thread():
+            t.join(2 * self._POLL_SECONDS + 1)
+
+    def __repr__(self) -> str:
+        return f"<Pool {self.host}:{self.port} db={self.db} size={self.size}>"
