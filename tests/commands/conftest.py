@@ -1,0 +1,102 @@
+"""Fixtures for the differential command tests.
+
+`cmd_client` is the client under test: the real `cpipe.Client` when it can be
+built and carries the command mixins, else the test adapter `RawClient`
+(socket + hiredis) so the mixins are still exercised against a real server.
+Run with `-s` to see which one was used; set CPIPE_TEST_RAWCLIENT=1 to
+force the adapter.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+import redis
+
+from cpipe.commands import CoreCommands
+from tests._servers import start_real_server
+
+from .differ import Differ
+from .rawclient import RawClient
+
+_announced: set = set()
+
+
+def _announce(text: str) -> None:
+    if text not in _announced:
+        _announced.add(text)
+        print(f"\n[tests/commands] client under test: {text}", file=sys.stderr)
+
+
+def make_cmd_client(port: int, decode: bool):
+    reason = ""
+    if os.environ.get("CPIPE_TEST_RAWCLIENT"):
+        _announce(f"{RawClient.kind}; forced by CPIPE_TEST_RAWCLIENT")
+        return RawClient("127.0.0.1", port, decode_responses=decode)
+    try:
+        import cpipe
+
+        client = cpipe.Client(host="127.0.0.1", port=port, decode_responses=decode)
+    except (ImportError, AttributeError, OSError) as e:
+        reason = f"cpipe.Client unavailable ({type(e).__name__}: {e})"
+    else:
+        if isinstance(client, CoreCommands):
+            _announce(f"cpipe.Client ({type(client).__module__}.{type(client).__qualname__})")
+            return client
+        reason = "cpipe.Client does not inherit CoreCommands yet"
+        close = getattr(client, "close", None)
+        if close:
+            close()
+    _announce(f"{RawClient.kind}; {reason}")
+    return RawClient("127.0.0.1", port, decode_responses=decode)
+
+
+@pytest.fixture(scope="session")
+def real_server():
+    server = start_real_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def ctl(real_server):
+    """A bytes-mode redis-py client on one connection, for setup and inspection."""
+    pool = redis.ConnectionPool(port=real_server.port, protocol=2, max_connections=1)
+    client = redis.Redis(connection_pool=pool)
+    yield client
+    client.close()
+
+
+@pytest.fixture(params=[False, True], ids=["bytes", "decoded"])
+def decode(request):
+    return request.param
+
+
+@pytest.fixture
+def rp(real_server, decode):
+    client = redis.Redis(port=real_server.port, protocol=2, decode_responses=decode)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def cmd_client(real_server, decode):
+    client = make_cmd_client(real_server.port, decode)
+    yield client
+    close = getattr(client, "close", None)
+    if close:
+        close()
+
+
+@pytest.fixture
+def raw_client(real_server, decode):
+    """Always the adapter (for execute_command/RESPONSE_CALLBACKS checks)."""
+    client = RawClient("127.0.0.1", real_server.port, decode_responses=decode)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def diff(rp, cmd_client, ctl):
+    return Differ(rp, cmd_client, ctl)
