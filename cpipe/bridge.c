@@ -377,10 +377,14 @@ static PyObject *py_submit(PyObject *self, PyObject *const *args, Py_ssize_t nar
     if (check_ready() < 0 || parse_handle(args[0], &h) < 0 || parse_handle(args[1], &tag) < 0) return NULL;
     enc_t e; enc_init(&e);
     if (enc_command(&e, args + 2, nargs - 2) < 0) { enc_free(&e); return NULL; }
-    char err[ERRCAP]; int status;
-    Py_BEGIN_ALLOW_THREADS
-    status = cp_submit(h, e.buf, e.len, 1, tag, err, ERRCAP);
-    Py_END_ALLOW_THREADS
+    char err[ERRCAP];
+    // Queueing is quick: keep the GIL unless the engine says it must wait.
+    int status = cp_submit(h, e.buf, e.len, 1, tag, 0, err, ERRCAP);
+    if (status == CP_WOULDBLOCK) {
+        Py_BEGIN_ALLOW_THREADS
+        status = cp_submit(h, e.buf, e.len, 1, tag, 1, err, ERRCAP);
+        Py_END_ALLOW_THREADS
+    }
     enc_free(&e);
     if (status != CP_OK) return raise_status(status, err);
     Py_RETURN_NONE;

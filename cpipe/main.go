@@ -22,6 +22,7 @@ enum {
 	CP_PROTOCOL = 3,
 	CP_AUTH = 4,
 	CP_CLOSED = 5,
+	CP_WOULDBLOCK = 6,
 };
 */
 import "C"
@@ -70,6 +71,8 @@ func statusOf(err error) C.int {
 		return C.CP_AUTH
 	case errors.Is(err, engine.ErrClosed):
 		return C.CP_CLOSED
+	case err == engine.ErrWouldBlock:
+		return C.CP_WOULDBLOCK
 	}
 	return C.CP_CONNECTION
 }
@@ -131,18 +134,21 @@ func cp_exec(h C.uint64_t, data *C.char, dataLen C.int64_t, ncmds C.int64_t,
 	return report(err, errbuf, errcap)
 }
 
-// cp_submit queues ncmds commands without waiting; the data is copied.
-// Their completion, tagged with id, is collected by cp_poll.
+// cp_submit queues ncmds commands without waiting for replies; the data is
+// copied. Their completion, tagged with id, is collected by cp_poll. With
+// may_block 0 it returns CP_WOULDBLOCK, queueing nothing, instead of
+// connecting or waiting for queue space (the bridge then retries with the
+// GIL released).
 //
 //export cp_submit
 func cp_submit(h C.uint64_t, data *C.char, dataLen C.int64_t, ncmds C.int64_t, id C.uint64_t,
-	errbuf *C.char, errcap C.int) C.int {
+	mayBlock C.int, errbuf *C.char, errcap C.int) C.int {
 	g := lookup(h)
 	if g == nil {
 		return report(engine.ErrClosed, errbuf, errcap)
 	}
 	req := &engine.Request{Data: goBytes(data, int64(dataLen)), N: int(ncmds), ID: uint64(id)}
-	return report(g.Submit(req), errbuf, errcap)
+	return report(g.Submit(req, mayBlock != 0), errbuf, errcap)
 }
 
 // cp_poll collects finished submissions, waiting up to timeout seconds for

@@ -19,6 +19,7 @@ type Group struct {
 	exclusive bool
 	idle      chan *PConn // exclusive mode: connections free to borrow
 	closed    atomic.Bool
+	lastAsync atomic.Pointer[PConn]
 
 	sideMu sync.Mutex
 	side   []*PConn // idle side connections, at most len(conns) kept
@@ -111,6 +112,19 @@ func (g *Group) pick() *PConn {
 	return best
 }
 
+// pickAsync prefers the connection the last submission went to while its
+// batch is still waiting for the writer: joining that batch costs an append,
+// where spreading submissions over idle connections costs a write (and a
+// goroutine start) each.
+func (g *Group) pickAsync() *PConn {
+	if c := g.lastAsync.Load(); c != nil && c.batchOpen() {
+		return c
+	}
+	c := g.pick()
+	g.lastAsync.Store(c)
+	return c
+}
+
 func (g *Group) takeSide() *PConn {
 	g.sideMu.Lock()
 	defer g.sideMu.Unlock()
@@ -135,19 +149,31 @@ func (g *Group) putSide(c *PConn) {
 }
 
 // Submit queues an asynchronous request (Data must be Go memory); its
-// completion is collected by Poll.
-func (g *Group) Submit(req *Request) error {
+// completion is collected by Poll. With mayBlock false it returns
+// ErrWouldBlock, having queued nothing, where it would have to wait.
+func (g *Group) Submit(req *Request, mayBlock bool) error {
 	if g.closed.Load() {
 		return ErrClosed
 	}
 	g.cmu.Lock()
 	for g.outstanding > 0 && g.outstanding+req.N > MaxOutstanding && !g.closed.Load() {
+		if !mayBlock {
+			g.cmu.Unlock()
+			return ErrWouldBlock
+		}
 		g.ccond.Wait()
 	}
 	g.outstanding += req.N
 	g.cmu.Unlock()
 	req.OnDone = g.complete
-	if err := g.pick().Submit(req); err != nil {
+	err := g.pickAsync().Submit(req, mayBlock)
+	if err == ErrWouldBlock {
+		g.cmu.Lock()
+		g.outstanding -= req.N
+		g.cmu.Unlock()
+		return err
+	}
+	if err != nil {
 		req.Err = err
 		g.complete(req)
 	}
@@ -178,6 +204,20 @@ func (g *Group) Poll(timeout time.Duration) []*Request {
 		}
 		t.Stop()
 	}
+	// Having found some, linger briefly while more are about to land, so the
+	// Python side takes the GIL once per batch rather than once per reply.
+	if len(g.done) > 0 && g.outstanding > countCommands(g.done) {
+		deadline := time.Now().Add(pollLinger)
+		t := time.AfterFunc(pollLinger, func() {
+			g.cmu.Lock()
+			g.ccond.Broadcast()
+			g.cmu.Unlock()
+		})
+		for len(g.done) < pollBatch && g.outstanding > countCommands(g.done) && time.Now().Before(deadline) {
+			g.ccond.Wait()
+		}
+		t.Stop()
+	}
 	out := g.done
 	g.done = nil
 	for _, r := range out {
@@ -187,6 +227,21 @@ func (g *Group) Poll(timeout time.Duration) []*Request {
 		g.ccond.Broadcast()
 	}
 	return out
+}
+
+const (
+	// pollLinger and pollBatch: how long Poll waits for more completions
+	// once it has one, and how many make a batch worth returning at once.
+	pollLinger = 500 * time.Microsecond
+	pollBatch  = 4096
+)
+
+func countCommands(rs []*Request) int {
+	n := 0
+	for _, r := range rs {
+		n += r.N
+	}
+	return n
 }
 
 // Outstanding is the number of submitted commands not yet collected.

@@ -59,6 +59,9 @@ const (
 	maxIdleReadBuf = 1 << 20
 )
 
+// ErrWouldBlock is returned by a non-blocking Submit that would have to wait.
+var ErrWouldBlock = errors.New("the request would have to wait")
+
 // ErrClosed is returned for work on a closed client or pool.
 var ErrClosed = errors.New("the client was closed")
 
@@ -104,6 +107,19 @@ func (c *PConn) Queued() int {
 	return n
 }
 
+// batchOpen reports whether pending bytes are queued behind an active
+// writer, so a new request would join the next write for free.
+func (c *PConn) batchOpen() bool {
+	c.mu.Lock()
+	open := c.writing && len(c.pending) > 0 && len(c.pending) < maxBatch
+	c.mu.Unlock()
+	return open
+}
+
+// maxBatch: beyond this many requests waiting for one write, new work is
+// spread to other connections instead.
+const maxBatch = 4096
+
 // Do sends req and waits for its replies in the calling thread.
 func (c *PConn) Do(req *Request) error {
 	req.wake = make(chan struct{}, 1)
@@ -128,10 +144,16 @@ func (c *PConn) Do(req *Request) error {
 	return req.Err
 }
 
-// Submit queues req (Data in Go memory, OnDone set) and returns at once.
-func (c *PConn) Submit(req *Request) error {
+// Submit queues req (Data in Go memory, OnDone set) and returns without
+// waiting for replies. With mayBlock false it returns ErrWouldBlock instead
+// of connecting or waiting for queue space, so the bridge can keep the GIL
+// for the common case and release it only when it must wait.
+func (c *PConn) Submit(req *Request, mayBlock bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !mayBlock && (c.fd < 0 || c.broken != nil || (c.queued > 0 && c.queued+req.N > c.o.maxQueued())) {
+		return ErrWouldBlock
+	}
 	if err := c.admitLocked(req); err != nil {
 		return err
 	}

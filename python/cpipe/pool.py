@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 from .client import Client
 from .errors import ConnectionError
+from .futures import CommandFuture, resolve
 
 
 class Pool(Client):
@@ -44,7 +45,7 @@ class Pool(Client):
     def submit(self, *args: Any) -> Future:
         """Send a command without waiting; the Future gets its raw reply."""
         tag = next(self._tags)
-        fut: Future = Future()
+        fut = CommandFuture()
         self._futures[tag] = fut
         try:
             self._submit(self._h, tag, *args)
@@ -77,18 +78,15 @@ class Pool(Client):
 
     def _dispatch(self) -> None:
         """Deliver completions to futures, in batches, until the pool closes."""
-        poll, futures = self._native.poll, self._futures
+        poll, pop = self._native.poll, self._futures.pop
+        futures = self._futures
         h, enc = self._h, self._encoding
         while self._h:
             batch = poll(h, enc, self._POLL_SECONDS)
             for tag, value in batch:
-                fut = futures.pop(tag, None)
-                if fut is None:
-                    continue
-                if isinstance(value, BaseException):
-                    fut.set_exception(value)
-                else:
-                    fut.set_result(value)
+                fut = pop(tag, None)
+                if fut is not None:
+                    resolve(fut, value)
             if batch and not futures:
                 with self._done:
                     self._done.notify_all()
@@ -96,7 +94,7 @@ class Pool(Client):
         for tag in list(futures):
             fut = futures.pop(tag, None)
             if fut is not None and not fut.done():
-                fut.set_exception(ConnectionError("the pool was closed before the reply arrived"))
+                resolve(fut, ConnectionError("the pool was closed before the reply arrived"))
         with self._done:
             self._done.notify_all()
 
