@@ -172,6 +172,29 @@ static int enc_sequence(enc_t *e, PyObject *cmd, Py_ssize_t index) {
     return -1;
 }
 
+// Encodes a sequence of argument tuples; on a bad argument nothing is kept
+// and the error names the command's index in the pipeline.
+static int enc_pipeline(enc_t *e, PyObject *commands, Py_ssize_t *count) {
+    PyObject *seq = PySequence_Fast(commands, "commands must be a sequence of tuples");
+    if (!seq) return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (enc_sequence(e, items[i], i) < 0) {
+            Py_DECREF(seq);
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            PyErr_NormalizeException(&type, &value, &tb);
+            PyErr_Format(type, "pipeline command %zd: %S (nothing was sent)", i, value);
+            Py_XDECREF(type); Py_XDECREF(value); Py_XDECREF(tb);
+            return -1;
+        }
+    }
+    Py_DECREF(seq);
+    *count = n;
+    return 0;
+}
+
 // ---------------------------------------------------------------- blocking commands
 
 // Blocking commands must not share a coalesced connection; the engine also
@@ -332,25 +355,10 @@ static PyObject *py_execute_many(PyObject *self, PyObject *const *args, Py_ssize
     if (nargs != 3) { PyErr_SetString(PyExc_TypeError, "execute_many(handle, encoding, commands)"); return NULL; }
     if (check_ready() < 0 || parse_handle(args[0], &h) < 0) return NULL;
     PyObject *encoding = args[1];
-    PyObject *seq = PySequence_Fast(args[2], "commands must be a sequence of tuples");
-    if (!seq) return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    if (n == 0) { Py_DECREF(seq); return PyList_New(0); }
-    PyObject **items = PySequence_Fast_ITEMS(seq);
     enc_t e; enc_init(&e);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (enc_sequence(&e, items[i], i) < 0) {
-            enc_free(&e); Py_DECREF(seq);
-            // name the command within the pipeline, keep the original message
-            PyObject *type, *value, *tb;
-            PyErr_Fetch(&type, &value, &tb);
-            PyErr_NormalizeException(&type, &value, &tb);
-            PyErr_Format(type, "pipeline command %zd: %S (nothing was sent)", i, value);
-            Py_XDECREF(type); Py_XDECREF(value); Py_XDECREF(tb);
-            return NULL;
-        }
-    }
-    Py_DECREF(seq);
+    Py_ssize_t n;
+    if (enc_pipeline(&e, args[2], &n) < 0) { enc_free(&e); return NULL; }
+    if (n == 0) { enc_free(&e); return PyList_New(0); }
     char *tape = NULL; int64_t tape_len = 0; char err[ERRCAP]; int status;
     Py_BEGIN_ALLOW_THREADS
     status = cp_exec(h, e.buf, e.len, n, 0, -1, &tape, &tape_len, err, ERRCAP);
@@ -370,53 +378,98 @@ static PyObject *py_execute_many(PyObject *self, PyObject *const *args, Py_ssize
     return out;
 }
 
-// submit(handle, tag, *args): queue one command without waiting.
-static PyObject *py_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    uint64_t h, tag;
-    if (nargs < 3) { PyErr_SetString(PyExc_TypeError, "submit(handle, tag, *command)"); return NULL; }
-    if (check_ready() < 0 || parse_handle(args[0], &h) < 0 || parse_handle(args[1], &tag) < 0) return NULL;
-    enc_t e; enc_init(&e);
-    if (enc_command(&e, args + 2, nargs - 2) < 0) { enc_free(&e); return NULL; }
-    char err[ERRCAP];
+// Queues an encoded request. wait=1: may connect or wait for room, with the
+// GIL released. wait=0: never waits; returns CP_WOULDBLOCK instead.
+static int submit_encoded(uint64_t h, uint64_t qh, enc_t *e, int64_t n, uint64_t tag, int batch,
+                          int blocking, double block_for, int wait, char *err) {
     // Queueing is quick: keep the GIL unless the engine says it must wait.
-    int status = cp_submit(h, e.buf, e.len, 1, tag, 0, err, ERRCAP);
-    if (status == CP_WOULDBLOCK) {
+    int status = cp_submit(h, qh, e->buf, e->len, n, tag, batch, blocking, block_for, 0, err, ERRCAP);
+    if (status == CP_WOULDBLOCK && wait) {
         Py_BEGIN_ALLOW_THREADS
-        status = cp_submit(h, e.buf, e.len, 1, tag, 1, err, ERRCAP);
+        status = cp_submit(h, qh, e->buf, e->len, n, tag, batch, blocking, block_for, 1, err, ERRCAP);
         Py_END_ALLOW_THREADS
     }
-    enc_free(&e);
-    if (status != CP_OK) return raise_status(status, err);
-    Py_RETURN_NONE;
+    return status;
 }
 
-// poll(handle, encoding, timeout) -> list of (tag, reply-or-exception).
+// submit(handle, queue, tag, wait, *args) -> bool: queue one command without
+// waiting for its reply, which cp_poll on queue delivers tagged with tag.
+// Returns False (nothing queued) only when wait is false and it would block.
+static PyObject *py_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    uint64_t h, qh, tag;
+    if (nargs < 5) { PyErr_SetString(PyExc_TypeError, "submit(handle, queue, tag, wait, *command)"); return NULL; }
+    if (check_ready() < 0 || parse_handle(args[0], &h) < 0 || parse_handle(args[1], &qh) < 0 ||
+        parse_handle(args[2], &tag) < 0) return NULL;
+    int wait = PyObject_IsTrue(args[3]);
+    enc_t e; enc_init(&e);
+    if (enc_command(&e, args + 4, nargs - 4) < 0) { enc_free(&e); return NULL; }
+    double block_for = -1;
+    int blocking = blocking_command(args + 4, nargs - 4, &block_for);
+    char err[ERRCAP];
+    int status = submit_encoded(h, qh, &e, 1, tag, 0, blocking, block_for, wait, err);
+    enc_free(&e);
+    if (status == CP_WOULDBLOCK) Py_RETURN_FALSE;
+    if (status != CP_OK) return raise_status(status, err);
+    Py_RETURN_TRUE;
+}
+
+
+// submit_many(handle, queue, tag, wait, commands) -> bool: a pipeline; its
+// replies arrive as one list.
+static PyObject *py_submit_many(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    uint64_t h, qh, tag;
+    if (nargs != 5) { PyErr_SetString(PyExc_TypeError, "submit_many(handle, queue, tag, wait, commands)"); return NULL; }
+    if (check_ready() < 0 || parse_handle(args[0], &h) < 0 || parse_handle(args[1], &qh) < 0 ||
+        parse_handle(args[2], &tag) < 0) return NULL;
+    int wait = PyObject_IsTrue(args[3]);
+    enc_t e; enc_init(&e);
+    Py_ssize_t n;
+    if (enc_pipeline(&e, args[4], &n) < 0) { enc_free(&e); return NULL; }
+    if (n == 0) { enc_free(&e); PyErr_SetString(exc_data, "an empty pipeline cannot be submitted"); return NULL; }
+    char err[ERRCAP];
+    int status = submit_encoded(h, qh, &e, n, tag, 1, 0, -1, wait, err);
+    enc_free(&e);
+    if (status == CP_WOULDBLOCK) Py_RETURN_FALSE;
+    if (status != CP_OK) return raise_status(status, err);
+    Py_RETURN_TRUE;
+}
+
+static PyObject *exc_for_status(int64_t status) {
+    return status == CP_TIMEOUT ? exc_timeout : status == CP_PROTOCOL ? exc_protocol
+         : status == CP_AUTH ? exc_auth : exc_connection;
+}
+
+// poll(queue, encoding, timeout) -> list of (tag, value). value is the reply
+// (an exception instance for an error reply or a failed connection); for a
+// pipeline, the list of replies, errors in place.
 static PyObject *py_poll(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    uint64_t h;
-    if (nargs != 3) { PyErr_SetString(PyExc_TypeError, "poll(handle, encoding, timeout)"); return NULL; }
-    if (check_ready() < 0 || parse_handle(args[0], &h) < 0) return NULL;
+    uint64_t qh;
+    if (nargs != 3) { PyErr_SetString(PyExc_TypeError, "poll(queue, encoding, timeout)"); return NULL; }
+    if (check_ready() < 0 || parse_handle(args[0], &qh) < 0) return NULL;
     PyObject *encoding = args[1];
     double timeout = PyFloat_AsDouble(args[2]);
     if (timeout == -1 && PyErr_Occurred()) return NULL;
     char *tape = NULL; int64_t tape_len = 0, count;
-    Py_BEGIN_ALLOW_THREADS
-    count = cp_poll(h, timeout, &tape, &tape_len);
-    Py_END_ALLOW_THREADS
+    if (timeout > 0) {
+        Py_BEGIN_ALLOW_THREADS
+        count = cp_poll(qh, timeout, &tape, &tape_len);
+        Py_END_ALLOW_THREADS
+    } else {
+        count = cp_poll(qh, 0, &tape, &tape_len);   // never waits: keep the GIL
+    }
     PyObject *out = PyList_New(count);
     const char *p = tape;
     for (int64_t i = 0; out && i < count; i++) {
-        int64_t tag = rd64(p + 1), status = rd64(p + 10), n = rd64(p + 19);
-        p += 27;
+        int64_t tag = rd64(p + 1), status = rd64(p + 10), n = rd64(p + 19), batch = rd64(p + 28);
+        p += 36;
         PyObject *value;
         if (status != CP_OK) {
             int64_t len = rd64(p + 1);
             PyObject *msg = PyUnicode_DecodeUTF8(p + 9, len, "replace");
             p += 9 + len;
-            PyObject *type = status == CP_TIMEOUT ? exc_timeout : status == CP_PROTOCOL ? exc_protocol
-                           : status == CP_AUTH ? exc_auth : exc_connection;
-            value = msg ? PyObject_CallOneArg(type, msg) : NULL;
+            value = msg ? PyObject_CallOneArg(exc_for_status(status), msg) : NULL;
             Py_XDECREF(msg);
-        } else if (n == 1) {
+        } else if (!batch) {
             value = build(&p, encoding);
         } else {
             value = PyList_New(n);
@@ -434,10 +487,24 @@ static PyObject *py_poll(PyObject *self, PyObject *const *args, Py_ssize_t nargs
 }
 
 static PyObject *py_outstanding(PyObject *self, PyObject *arg) {
-    uint64_t h;
-    if (parse_handle(arg, &h) < 0) return NULL;
+    uint64_t qh;
+    if (parse_handle(arg, &qh) < 0) return NULL;
     if (forked) return PyLong_FromLong(0);
-    return PyLong_FromLongLong(cp_outstanding(h));
+    return PyLong_FromLongLong(cp_outstanding(qh));
+}
+
+static PyObject *py_queue_open(PyObject *self, PyObject *arg) {
+    if (check_ready() < 0) return NULL;
+    long fd = PyLong_AsLong(arg);
+    if (fd == -1 && PyErr_Occurred()) return NULL;
+    return PyLong_FromUnsignedLongLong(cp_queue_open((int)fd));
+}
+
+static PyObject *py_queue_close(PyObject *self, PyObject *arg) {
+    uint64_t qh;
+    if (parse_handle(arg, &qh) < 0) return NULL;
+    if (!forked) cp_queue_close(qh);
+    Py_RETURN_NONE;
 }
 
 // open(host, port, unix_path, connect_timeout, socket_timeout, init_commands,
@@ -498,9 +565,12 @@ static PyObject *py_mark_forked(PyObject *self, PyObject *unused) { forked = 1; 
 static PyMethodDef methods[] = {
     {"execute", (PyCFunction)(void (*)(void))py_execute, METH_FASTCALL, "execute(handle, encoding, *command)"},
     {"execute_many", (PyCFunction)(void (*)(void))py_execute_many, METH_FASTCALL, "execute_many(handle, encoding, commands)"},
-    {"submit", (PyCFunction)(void (*)(void))py_submit, METH_FASTCALL, "submit(handle, tag, *command)"},
-    {"poll", (PyCFunction)(void (*)(void))py_poll, METH_FASTCALL, "poll(handle, encoding, timeout)"},
-    {"outstanding", py_outstanding, METH_O, "outstanding(handle)"},
+    {"submit", (PyCFunction)(void (*)(void))py_submit, METH_FASTCALL, "submit(handle, queue, tag, wait, *command) -> queued"},
+    {"submit_many", (PyCFunction)(void (*)(void))py_submit_many, METH_FASTCALL, "submit_many(handle, queue, tag, wait, commands) -> queued"},
+    {"poll", (PyCFunction)(void (*)(void))py_poll, METH_FASTCALL, "poll(queue, encoding, timeout) -> [(tag, value)]"},
+    {"outstanding", py_outstanding, METH_O, "outstanding(queue)"},
+    {"queue_open", py_queue_open, METH_O, "queue_open(notify_fd or -1) -> queue"},
+    {"queue_close", py_queue_close, METH_O, "queue_close(queue)"},
     {"open", py_open, METH_VARARGS, "open(...) -> handle"},
     {"close", py_close, METH_O, "close(handle)"},
     {"encode", (PyCFunction)(void (*)(void))py_encode, METH_FASTCALL, "encode(*command) -> RESP bytes"},

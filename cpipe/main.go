@@ -38,16 +38,32 @@ import (
 
 func main() {}
 
+// Handles name groups (clients, pools) and completion queues; one counter
+// serves both so a handle of one kind is never mistaken for the other.
 var (
-	handles    sync.Map // uint64 -> *engine.Group
+	handles    sync.Map // uint64 -> *engine.Group or *engine.Completions
 	lastHandle atomic.Uint64
 )
 
+func register(v any) C.uint64_t {
+	h := lastHandle.Add(1)
+	handles.Store(h, v)
+	return C.uint64_t(h)
+}
+
 func lookup(h C.uint64_t) *engine.Group {
-	if g, ok := handles.Load(uint64(h)); ok {
-		return g.(*engine.Group)
-	}
-	return nil
+	g, _ := load(h).(*engine.Group)
+	return g
+}
+
+func lookupQueue(h C.uint64_t) *engine.Completions {
+	q, _ := load(h).(*engine.Completions)
+	return q
+}
+
+func load(h C.uint64_t) any {
+	v, _ := handles.Load(uint64(h))
+	return v
 }
 
 func seconds(s C.double) time.Duration {
@@ -103,10 +119,27 @@ func cp_open(host *C.char, hostLen C.int, port C.int, unixPath *C.char, unixLen 
 		InitCount:      int(ninit),
 		MaxQueued:      int(maxQueued),
 	}
-	g := engine.NewGroup(o, int(size), autopipeline != 0)
-	h := lastHandle.Add(1)
-	handles.Store(h, g)
-	return C.uint64_t(h)
+	return register(engine.NewGroup(o, int(size), autopipeline != 0))
+}
+
+// cp_queue_open creates a completion queue. With notify_fd >= 0, one byte
+// is written to it when completions arrive after a drain (an event loop's
+// wake-up pipe); the fd stays the caller's.
+//
+//export cp_queue_open
+func cp_queue_open(notifyFd C.int) C.uint64_t {
+	return register(engine.NewCompletions(int(notifyFd)))
+}
+
+// cp_queue_close wakes waiters, refuses later submissions and forgets h.
+//
+//export cp_queue_close
+func cp_queue_close(h C.uint64_t) {
+	if q, ok := handles.LoadAndDelete(uint64(h)); ok {
+		if q, ok := q.(*engine.Completions); ok {
+			q.Close()
+		}
+	}
 }
 
 // cp_exec sends ncmds RESP-encoded commands and waits for their replies,
@@ -125,81 +158,95 @@ func cp_exec(h C.uint64_t, data *C.char, dataLen C.int64_t, ncmds C.int64_t,
 	}
 	req := &engine.Request{Data: borrowBytes(data, int64(dataLen)), N: int(ncmds)}
 	req.Tape.Grow = cGrow
-	bf := time.Duration(-1)
-	if blockFor >= 0 {
-		bf = seconds(blockFor)
-	}
-	err := g.Do(req, blocking != 0, bf)
+	err := g.Do(req, blocking != 0, blockDuration(blockFor))
 	*tapeOut, *tapeLen = handOver(req.Tape.Buf)
 	return report(err, errbuf, errcap)
 }
 
-// cp_submit queues ncmds commands without waiting for replies; the data is
-// copied. Their completion, tagged with id, is collected by cp_poll. With
-// may_block 0 it returns CP_WOULDBLOCK, queueing nothing, instead of
-// connecting or waiting for queue space (the bridge then retries with the
-// GIL released).
+// cp_submit queues ncmds commands on group h without waiting for replies;
+// the data is copied. The completion, tagged with id, goes to queue qh and
+// is collected by cp_poll; batch marks a pipeline, whose replies go back as
+// one list. Blocking commands (blocking, block_for as in cp_exec) run on a
+// connection of their own. With may_block 0 it returns CP_WOULDBLOCK,
+// queueing nothing, instead of connecting or waiting for room (the bridge
+// then retries with the GIL released, or from a worker thread).
 //
 //export cp_submit
-func cp_submit(h C.uint64_t, data *C.char, dataLen C.int64_t, ncmds C.int64_t, id C.uint64_t,
-	mayBlock C.int, errbuf *C.char, errcap C.int) C.int {
-	g := lookup(h)
-	if g == nil {
+func cp_submit(h, qh C.uint64_t, data *C.char, dataLen C.int64_t, ncmds C.int64_t, id C.uint64_t,
+	batch, blocking C.int, blockFor C.double, mayBlock C.int, errbuf *C.char, errcap C.int) C.int {
+	g, q := lookup(h), lookupQueue(qh)
+	if g == nil || q == nil {
 		return report(engine.ErrClosed, errbuf, errcap)
 	}
-	req := &engine.Request{Data: goBytes(data, int64(dataLen)), N: int(ncmds), ID: uint64(id)}
-	return report(g.Submit(req, mayBlock != 0), errbuf, errcap)
+	req := &engine.Request{Data: goBytes(data, int64(dataLen)), N: int(ncmds), ID: uint64(id), Batch: batch != 0}
+	err := g.Submit(req, q, blocking != 0, blockDuration(blockFor), mayBlock != 0)
+	return report(err, errbuf, errcap)
 }
 
-// cp_poll collects finished submissions, waiting up to timeout seconds for
-// one. The tape holds, per completion: int id, int status, int n, then n
-// reply entries (status 0) or one error entry with the message. Returns the
-// number of completions.
+func blockDuration(s C.double) time.Duration {
+	if s < 0 {
+		return -1
+	}
+	return seconds(s)
+}
+
+// cp_poll collects finished submissions from queue qh, waiting up to
+// timeout seconds for one (0: no wait). The tape holds, per completion:
+// int id, int status, int n, int batch, then n reply entries (status 0)
+// or one error entry with the message. Returns the number of completions.
 //
 //export cp_poll
-func cp_poll(h C.uint64_t, timeout C.double, tapeOut **C.char, tapeLen *C.int64_t) C.int64_t {
+func cp_poll(qh C.uint64_t, timeout C.double, tapeOut **C.char, tapeLen *C.int64_t) C.int64_t {
 	*tapeOut, *tapeLen = nil, 0
-	g := lookup(h)
-	if g == nil {
+	q := lookupQueue(qh)
+	if q == nil {
 		return 0
 	}
-	done := g.Poll(seconds(timeout))
+	done := q.Poll(seconds(timeout))
 	if len(done) == 0 {
 		return 0
 	}
 	t := engine.Tape{Grow: cGrow}
 	for _, r := range done {
+		batch := int64(0)
+		if r.Batch {
+			batch = 1
+		}
 		t.PutInt(engine.KindInt, int64(r.ID))
 		if r.Err != nil {
 			t.PutInt(engine.KindInt, int64(statusOf(r.Err)))
 			t.PutInt(engine.KindInt, 1)
+			t.PutInt(engine.KindInt, batch)
 			t.PutBytes(engine.KindError, []byte(r.Err.Error()))
 			continue
 		}
 		t.PutInt(engine.KindInt, 0)
 		t.PutInt(engine.KindInt, int64(r.N))
+		t.PutInt(engine.KindInt, batch)
 		copy(t.Reserve(len(r.Tape.Buf)), r.Tape.Buf)
 	}
 	*tapeOut, *tapeLen = handOver(t.Buf)
 	return C.int64_t(len(done))
 }
 
-// cp_outstanding is the number of submitted commands not yet collected.
+// cp_outstanding is the number of commands submitted to queue qh and not
+// yet collected.
 //
 //export cp_outstanding
-func cp_outstanding(h C.uint64_t) C.int64_t {
-	g := lookup(h)
-	if g == nil {
+func cp_outstanding(qh C.uint64_t) C.int64_t {
+	q := lookupQueue(qh)
+	if q == nil {
 		return 0
 	}
-	return C.int64_t(g.Outstanding())
+	return C.int64_t(q.Outstanding())
 }
 
 // cp_close fails pending work, closes every connection and forgets h.
 //
 //export cp_close
 func cp_close(h C.uint64_t) {
-	if g, ok := handles.LoadAndDelete(uint64(h)); ok {
-		g.(*engine.Group).Close()
+	if g := lookup(h); g != nil {
+		handles.Delete(uint64(h))
+		g.Close()
 	}
 }

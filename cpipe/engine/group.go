@@ -23,26 +23,13 @@ type Group struct {
 
 	sideMu sync.Mutex
 	side   []*PConn // idle side connections, at most len(conns) kept
-
-	// Completed asynchronous requests, collected by Poll. outstanding counts
-	// commands submitted and not yet collected; Submit waits while it is at
-	// MaxOutstanding, so an unread completion queue cannot grow without bound.
-	cmu         sync.Mutex
-	ccond       *sync.Cond
-	done        []*Request
-	outstanding int
 }
-
-// MaxOutstanding bounds commands submitted asynchronously and not yet
-// collected by Poll, per group.
-const MaxOutstanding = 1 << 20
 
 func NewGroup(o Options, size int, autopipeline bool) *Group {
 	if size < 1 {
 		size = 1
 	}
 	g := &Group{o: o, exclusive: !autopipeline}
-	g.ccond = sync.NewCond(&g.cmu)
 	g.conns = make([]*PConn, size)
 	g.idle = make(chan *PConn, size)
 	for i := range g.conns {
@@ -149,106 +136,37 @@ func (g *Group) putSide(c *PConn) {
 }
 
 // Submit queues an asynchronous request (Data must be Go memory); its
-// completion is collected by Poll. With mayBlock false it returns
-// ErrWouldBlock, having queued nothing, where it would have to wait.
-func (g *Group) Submit(req *Request, mayBlock bool) error {
+// completion goes to q. Blocking commands run on a side connection from a
+// goroutine. With mayBlock false it returns ErrWouldBlock, having queued
+// nothing, where it would have to connect or wait for room.
+func (g *Group) Submit(req *Request, q *Completions, blocking bool, blockFor time.Duration, mayBlock bool) error {
 	if g.closed.Load() {
 		return ErrClosed
 	}
-	g.cmu.Lock()
-	for g.outstanding > 0 && g.outstanding+req.N > MaxOutstanding && !g.closed.Load() {
-		if !mayBlock {
-			g.cmu.Unlock()
-			return ErrWouldBlock
-		}
-		g.ccond.Wait()
+	if err := q.reserve(req.N, mayBlock); err != nil {
+		return err
 	}
-	g.outstanding += req.N
-	g.cmu.Unlock()
-	req.OnDone = g.complete
+	if blocking {
+		go func() {
+			// Do fills req; completion is reported to q either way.
+			if err := g.Do(req, true, blockFor); err != nil {
+				req.Err = err
+			}
+			q.add(req)
+		}()
+		return nil
+	}
+	req.OnDone = q.add
 	err := g.pickAsync().Submit(req, mayBlock)
 	if err == ErrWouldBlock {
-		g.cmu.Lock()
-		g.outstanding -= req.N
-		g.cmu.Unlock()
+		q.unreserve(req.N)
 		return err
 	}
 	if err != nil {
 		req.Err = err
-		g.complete(req)
+		q.add(req)
 	}
 	return nil
-}
-
-func (g *Group) complete(r *Request) {
-	g.cmu.Lock()
-	g.done = append(g.done, r)
-	g.ccond.Broadcast()
-	g.cmu.Unlock()
-}
-
-// Poll returns the completed asynchronous requests, waiting up to timeout
-// for at least one. It returns nil on timeout or when nothing is pending.
-func (g *Group) Poll(timeout time.Duration) []*Request {
-	g.cmu.Lock()
-	defer g.cmu.Unlock()
-	if len(g.done) == 0 && g.outstanding > 0 && timeout > 0 {
-		t := time.AfterFunc(timeout, func() {
-			g.cmu.Lock()
-			g.ccond.Broadcast()
-			g.cmu.Unlock()
-		})
-		deadline := time.Now().Add(timeout)
-		for len(g.done) == 0 && g.outstanding > 0 && time.Now().Before(deadline) {
-			g.ccond.Wait()
-		}
-		t.Stop()
-	}
-	// Having found some, linger briefly while more are about to land, so the
-	// Python side takes the GIL once per batch rather than once per reply.
-	if len(g.done) > 0 && g.outstanding > countCommands(g.done) {
-		deadline := time.Now().Add(pollLinger)
-		t := time.AfterFunc(pollLinger, func() {
-			g.cmu.Lock()
-			g.ccond.Broadcast()
-			g.cmu.Unlock()
-		})
-		for len(g.done) < pollBatch && g.outstanding > countCommands(g.done) && time.Now().Before(deadline) {
-			g.ccond.Wait()
-		}
-		t.Stop()
-	}
-	out := g.done
-	g.done = nil
-	for _, r := range out {
-		g.outstanding -= r.N
-	}
-	if len(out) > 0 {
-		g.ccond.Broadcast()
-	}
-	return out
-}
-
-const (
-	// pollLinger and pollBatch: how long Poll waits for more completions
-	// once it has one, and how many make a batch worth returning at once.
-	pollLinger = 500 * time.Microsecond
-	pollBatch  = 4096
-)
-
-func countCommands(rs []*Request) int {
-	n := 0
-	for _, r := range rs {
-		n += r.N
-	}
-	return n
-}
-
-// Outstanding is the number of submitted commands not yet collected.
-func (g *Group) Outstanding() int {
-	g.cmu.Lock()
-	defer g.cmu.Unlock()
-	return g.outstanding
 }
 
 // Close fails all work on every connection and closes them.
@@ -266,7 +184,4 @@ func (g *Group) Close() {
 	for _, c := range side {
 		c.Close()
 	}
-	g.cmu.Lock()
-	g.ccond.Broadcast()
-	g.cmu.Unlock()
 }

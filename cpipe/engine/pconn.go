@@ -31,6 +31,7 @@ type Request struct {
 	// connections only); negative means wait forever.
 	ReadTimeout time.Duration
 	ID          uint64 // caller's tag, returned with async completions
+	Batch       bool   // a pipeline: its replies go back as one list
 
 	state reqState
 	got   int

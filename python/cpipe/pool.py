@@ -39,6 +39,7 @@ class Pool(Client):
         self._done = threading.Condition()
         self._dispatcher: Optional[threading.Thread] = None
         self._submit = self._native.submit
+        self._q = self._native.queue_open(-1)  # this pool's completion queue
 
     # -- asynchronous commands ----------------------------------------------
 
@@ -48,7 +49,7 @@ class Pool(Client):
         fut = CommandFuture()
         self._futures[tag] = fut
         try:
-            self._submit(self._h, tag, *args)
+            self._submit(self._h, self._q, tag, True, *args)
         except BaseException:
             del self._futures[tag]
             raise
@@ -80,9 +81,9 @@ class Pool(Client):
         """Deliver completions to futures, in batches, until the pool closes."""
         poll, pop = self._native.poll, self._futures.pop
         futures = self._futures
-        h, enc = self._h, self._encoding
+        q, enc = self._q, self._encoding
         while self._h:
-            batch = poll(h, enc, self._POLL_SECONDS)
+            batch = poll(q, enc, self._POLL_SECONDS)
             for tag, value in batch:
                 fut = pop(tag, None)
                 if fut is not None:
@@ -100,6 +101,9 @@ class Pool(Client):
 
     def close(self) -> None:
         super().close()
+        q, self._q = getattr(self, "_q", 0), 0
+        if q:
+            self._native.queue_close(q)
         t = self._dispatcher
         if t is not None and t is not threading.current_thread():
             t.join(2 * self._POLL_SECONDS + 1)
