@@ -441,7 +441,9 @@ static PyObject *exc_for_status(int64_t status) {
 
 // poll(queue, encoding, timeout) -> list of (tag, value). value is the reply
 // (an exception instance for an error reply or a failed connection); for a
-// pipeline, the list of replies, errors in place.
+// pipeline, the list of replies, errors in place. encoding may be a tuple of
+// encodings, indexed by the low 4 bits of each tag, for a queue shared by
+// clients that decode differently.
 static PyObject *py_poll(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     uint64_t qh;
     if (nargs != 3) { PyErr_SetString(PyExc_TypeError, "poll(queue, encoding, timeout)"); return NULL; }
@@ -462,7 +464,11 @@ static PyObject *py_poll(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     for (int64_t i = 0; out && i < count; i++) {
         int64_t tag = rd64(p + 1), status = rd64(p + 10), n = rd64(p + 19), batch = rd64(p + 28);
         p += 36;
-        PyObject *value;
+        PyObject *value, *enc = encoding;
+        if (PyTuple_Check(encoding)) {
+            Py_ssize_t k = (Py_ssize_t)(tag & 15);
+            enc = k < PyTuple_GET_SIZE(encoding) ? PyTuple_GET_ITEM(encoding, k) : Py_None;
+        }
         if (status != CP_OK) {
             int64_t len = rd64(p + 1);
             PyObject *msg = PyUnicode_DecodeUTF8(p + 9, len, "replace");
@@ -470,11 +476,11 @@ static PyObject *py_poll(PyObject *self, PyObject *const *args, Py_ssize_t nargs
             value = msg ? PyObject_CallOneArg(exc_for_status(status), msg) : NULL;
             Py_XDECREF(msg);
         } else if (!batch) {
-            value = build(&p, encoding);
+            value = build(&p, enc);
         } else {
             value = PyList_New(n);
             for (int64_t j = 0; value && j < n; j++) {
-                PyObject *item = build(&p, encoding);
+                PyObject *item = build(&p, enc);
                 if (!item) Py_CLEAR(value); else PyList_SET_ITEM(value, j, item);
             }
         }

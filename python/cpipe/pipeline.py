@@ -63,14 +63,25 @@ class Pipeline(CoreCommands):
         replies were read, so the connection stays in step); otherwise error
         replies are returned in place as exception objects.
         """
+        batch = self._take()
+        if batch is None:
+            return []
+        return self._finish(batch, self._client._exec_many(batch[0]), raise_on_error)
+
+    def _take(self) -> Optional[tuple]:
+        """Empty the queue; returns (wire commands, commands, callbacks, has_callbacks)."""
         commands, callbacks, has_callbacks = self._commands, self._callbacks, self._has_callbacks
         self.reset()
         if not commands:
-            return []
+            return None
+        wire = [("MULTI",), *commands, ("EXEC",)] if self.transaction else commands
+        return wire, commands, callbacks, has_callbacks
+
+    def _finish(self, batch: tuple, replies: list, raise_on_error: bool) -> list:
+        """Replies as the command methods promise them: callbacks applied, errors raised or in place."""
+        _, commands, callbacks, has_callbacks = batch
         if self.transaction:
-            replies = self._execute_transaction(commands)
-        else:
-            replies = self._client._exec_many(commands)
+            replies = self._unwrap_transaction(commands, replies)
         first_error = None
         if has_callbacks:
             for i, (reply, cb) in enumerate(zip(replies, callbacks)):
@@ -88,8 +99,7 @@ class Pipeline(CoreCommands):
             self._raise(first_error, commands[first_error], replies[first_error])
         return replies
 
-    def _execute_transaction(self, commands: list[tuple]) -> list:
-        replies = self._client._exec_many([("MULTI",), *commands, ("EXEC",)])
+    def _unwrap_transaction(self, commands: list[tuple], replies: list) -> list:
         exec_reply = replies[-1]
         queued = replies[1:-1]
         if isinstance(exec_reply, ExecAbortError):

@@ -1,0 +1,224 @@
+"""asyncio clients on the Go engine: the sync API's methods, as awaitables."""
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any, AsyncIterator, Callable, Optional
+
+from .._engine import native
+from ..client import _init_commands, parse_url
+from ..commands import RESPONSE_CALLBACKS, CoreCommands
+from ..errors import DataError
+from ..pipeline import Pipeline as _SyncPipeline
+from ._loop import LoopQueue, loop_queue
+
+
+class Client(CoreCommands):
+    """An asyncio Redis client; every command method returns an awaitable.
+
+    Commands are handed to the engine without blocking the event loop; the
+    engine writes them (coalescing whatever was issued in the same loop
+    iteration), reads the replies in its own threads, and wakes the loop
+    once per batch of replies. A cancelled command's reply is still read
+    and dropped, so the connection never falls out of step.
+    """
+
+    _size = 1
+    _autopipeline_default = True
+
+    def __init__(
+        self,
+        host: str = "localhost",
+        port: int = 6379,
+        db: int = 0,
+        username: Optional[str] = None,
+        password: Optional[str] = None,
+        socket_timeout: Optional[float] = None,
+        socket_connect_timeout: Optional[float] = 5.0,
+        decode_responses: bool = False,
+        encoding: str = "utf-8",
+        client_name: Optional[str] = None,
+        unix_socket_path: Optional[str] = None,
+        autopipeline: Optional[bool] = None,
+        max_queued: int = 0,
+    ) -> None:
+        if not isinstance(port, int) or not 0 < port < 65536:
+            raise DataError(f"port must be an int in 1..65535, not {port!r}")
+        if autopipeline is None:
+            autopipeline = self._autopipeline_default
+        self.host, self.port, self.db = host, port, db
+        self.decode_responses, self.encoding = decode_responses, encoding
+        self._native = native()
+        self._encoding = encoding if decode_responses else None
+        self._h = self._native.open(
+            host, port, unix_socket_path,
+            float(socket_connect_timeout or 0), float(socket_timeout or 0),
+            _init_commands(db, username, password, client_name),
+            self._size, bool(autopipeline), int(max_queued),
+        )
+        self._lq: Optional[LoopQueue] = None
+        self._enc_index = 0
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> "Client":
+        return cls(**{**parse_url(url), **kwargs})
+
+    def _bind(self) -> LoopQueue:
+        loop = asyncio.get_running_loop()
+        lq = self._lq
+        if lq is None:
+            lq = self._lq = loop_queue(loop)
+            self._enc_index = lq.encoding_index(self._encoding)
+        elif lq.loop is not loop:
+            raise RuntimeError("this cpipe.asyncio client belongs to another event loop; create one per loop")
+        return lq
+
+    def _run(self, callback: Optional[Callable[[Any], Any]], *args: Any) -> "asyncio.Future[Any]":
+        lq = self._lq
+        if lq is None or lq.loop is not asyncio.get_running_loop():
+            lq = self._bind()
+        fut = lq.loop.create_future()
+        tag = lq.new_tag(self._enc_index)
+        lq.pending[tag] = (fut, callback)
+        try:
+            if not self._native.submit(self._h, lq.q, tag, False, *args):
+                # It must connect or wait for room: do that off the loop.
+                self._submit_in_thread(lq, tag, functools.partial(self._native.submit, self._h, lq.q, tag, True, *args))
+        except BaseException:
+            del lq.pending[tag]
+            raise
+        return fut
+
+    def _submit_in_thread(self, lq: LoopQueue, tag: int, submit: Callable[[], Any]) -> None:
+        def failed(task: "asyncio.Future[Any]") -> None:
+            exc = task.exception()
+            if exc is not None:
+                entry = lq.pending.pop(tag, None)
+                if entry is not None and not entry[0].done():
+                    entry[0].set_exception(exc)
+
+        lq.loop.run_in_executor(None, submit).add_done_callback(failed)
+
+    def _run_many(self, commands: list) -> "asyncio.Future[list]":
+        lq = self._lq
+        if lq is None or lq.loop is not asyncio.get_running_loop():
+            lq = self._bind()
+        fut = lq.loop.create_future()
+        tag = lq.new_tag(self._enc_index)
+        lq.pending[tag] = (fut, None)
+        try:
+            if not self._native.submit_many(self._h, lq.q, tag, False, commands):
+                self._submit_in_thread(lq, tag, functools.partial(self._native.submit_many, self._h, lq.q, tag, True, commands))
+        except BaseException:
+            del lq.pending[tag]
+            raise
+        return fut
+
+    def call(self, *args: Any) -> "asyncio.Future[Any]":
+        """Send any command; await its raw reply."""
+        return self._run(None, *args)
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+        if " " in name:
+            args = (*name.split(), *args[1:])
+            name = args[0]
+        reply = await self._run(None, *args)
+        callback = RESPONSE_CALLBACKS.get(name.upper())
+        return callback(reply, **options) if callback is not None else reply
+
+    def pipeline(self, transaction: bool = False) -> "Pipeline":
+        return Pipeline(self, transaction)
+
+    # Async versions of the iterator helpers (the sync ones call scan in a loop).
+    async def scan_iter(self, match: Any = None, count: Optional[int] = None,
+                        _type: Optional[str] = None, **kwargs: Any) -> AsyncIterator[Any]:
+        cursor = "0"
+        while cursor != 0:
+            cursor, data = await self.scan(cursor=cursor, match=match, count=count, _type=_type, **kwargs)
+            for item in data:
+                yield item
+
+    async def hscan_iter(self, name: Any, match: Any = None, count: Optional[int] = None,
+                         no_values: Optional[bool] = None) -> AsyncIterator[Any]:
+        cursor = "0"
+        while cursor != 0:
+            cursor, data = await self.hscan(name, cursor=cursor, match=match, count=count, no_values=no_values)
+            if no_values:
+                for item in data:
+                    yield item
+            else:
+                for item in data.items():
+                    yield item
+
+    async def sscan_iter(self, name: Any, match: Any = None, count: Optional[int] = None) -> AsyncIterator[Any]:
+        cursor = "0"
+        while cursor != 0:
+            cursor, data = await self.sscan(name, cursor=cursor, match=match, count=count)
+            for item in data:
+                yield item
+
+    async def zscan_iter(self, name: Any, match: Any = None, count: Optional[int] = None,
+                         score_cast_func: Callable[[Any], Any] = float) -> AsyncIterator[Any]:
+        cursor = "0"
+        while cursor != 0:
+            cursor, data = await self.zscan(name, cursor=cursor, match=match, count=count,
+                                            score_cast_func=score_cast_func)
+            for item in data:
+                yield item
+
+    async def aclose(self) -> None:
+        """Close the connections; commands still in flight fail with ConnectionError."""
+        h, self._h = self._h, 0
+        if h:
+            await asyncio.get_running_loop().run_in_executor(None, self._native.close, h)
+
+    close = aclose
+
+    async def __aenter__(self) -> "Client":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:
+        h = getattr(self, "_h", 0)
+        if h:
+            try:
+                self._native.close(h)
+            except Exception:
+                pass
+
+    def __repr__(self) -> str:
+        return f"<cpipe.asyncio.{type(self).__name__} {self.host}:{self.port} db={self.db}>"
+
+
+Redis = Client
+
+
+class Pool(Client):
+    """An asyncio client over `size` connections; commands spread over them."""
+
+    def __init__(self, host: str = "localhost", port: int = 6379, size: int = 10, **options: Any) -> None:
+        if not isinstance(size, int) or size < 1:
+            raise ValueError(f"size must be a positive int, not {size!r}")
+        self._size = size
+        self.size = size
+        super().__init__(host, port, **options)
+
+
+class Pipeline(_SyncPipeline):
+    """Queue commands, then `await pipeline.execute()`; an async context manager."""
+
+    async def execute(self, raise_on_error: bool = True) -> list:  # type: ignore[override]
+        batch = self._take()
+        if batch is None:
+            return []
+        replies = await self._client._run_many(batch[0])
+        return self._finish(batch, replies, raise_on_error)
+
+    async def __aenter__(self) -> "Pipeline":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.reset()
