@@ -1,0 +1,619 @@
+"""The benchmark harness: a registry of cases, a context they measure with, and reporting.
+
+A case is a function decorated with `@case(...)`. The harness calls it once per
+repetition with a `Context`; the case measures its loads and calls
+`ctx.record(label, value, ...)` once per label. Medians are taken per label
+over the repetitions, and every `Target` is checked on those medians.
+
+    from harness import Target, case
+
+    @case("set_seq", "Sequential SET", order=100,
+          targets=[Target("cpipe", "redis-py", at_least=2.0)])
+    def set_seq(ctx):
+        n = ctx.count(20_000)                  # scaled by --scale
+        c = ctx.cpipe_client()
+        ctx.record("cpipe", ctx.rate(n, lambda: [c.set(i, i) for i in range(n)]))
+        ...
+
+Any `bench/cases_*.py` module is imported by run.py, so a new module of cases
+needs no registration elsewhere. Helpers for later cases: `run_threads`
+(a barrier-started thread group, timed), `latency_samples` / `percentiles` /
+`Context.record_latency` (per-command timings with perf_counter_ns),
+`Context.run_async` (an asyncio load), `Context.redis_benchmark`.
+"""
+from __future__ import annotations
+
+import asyncio
+import gc
+import math
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Iterable, Optional, Sequence
+
+HIGHER, LOWER = "higher", "lower"
+
+
+# -- the registry ------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """A goal on two labels' medians: median(num) / median(den) >= at_least (or <= at_most)."""
+
+    num: str
+    den: str
+    at_least: Optional[float] = None
+    at_most: Optional[float] = None
+    note: str = ""
+
+    def check(self, ratio: float) -> bool:
+        ok = True
+        if self.at_least is not None:
+            ok = ok and ratio >= self.at_least
+        if self.at_most is not None:
+            ok = ok and ratio <= self.at_most
+        return ok
+
+    def describe(self) -> str:
+        parts = []
+        if self.at_least is not None:
+            parts.append(f">= {_fmt_ratio(self.at_least)}")
+        if self.at_most is not None:
+            parts.append(f"<= {_fmt_ratio(self.at_most)}")
+        return " and ".join(parts)
+
+
+@dataclass
+class Case:
+    name: str
+    title: str
+    func: Callable[["Context"], None]
+    targets: list = field(default_factory=list)
+    order: int = 1000
+    description: str = ""
+    setup: Optional[Callable[["Context"], Any]] = None
+    timeout: Optional[float] = None  # seconds per repetition, before --scale; None: the run's default
+
+
+CASES: dict[str, Case] = {}
+
+
+def case(name: str, title: str, *, targets: Sequence[Target] = (), order: int = 1000,
+         description: str = "", setup: Optional[Callable[["Context"], Any]] = None,
+         timeout: Optional[float] = None) -> Callable:
+    """Register a case. `setup(ctx)` runs once before the repetitions (its value is ctx.state)."""
+
+    def register(func: Callable[["Context"], None]) -> Callable[["Context"], None]:
+        if name in CASES:
+            raise ValueError(f"benchmark case {name!r} registered twice")
+        CASES[name] = Case(name, title, func, list(targets), order,
+                           description or (func.__doc__ or "").strip(), setup, timeout)
+        return func
+
+    return register
+
+
+# -- measuring ---------------------------------------------------------------
+
+
+class CaseTimeout(Exception):
+    """A repetition ran past its time bound."""
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    """Seconds taken by fn(), after a full garbage collection."""
+    gc.collect()
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def run_threads(nthreads: int, worker: Callable[[int], Any], timeout: float = 300.0) -> float:
+    """Run worker(k) for k in range(nthreads) in threads started together; seconds from start to last end.
+
+    A worker's exception is re-raised here; threads still running after `timeout` raise CaseTimeout.
+    """
+    barrier = threading.Barrier(nthreads + 1)
+    errors: list[BaseException] = []
+
+    def body(k: int) -> None:
+        try:
+            barrier.wait()
+            worker(k)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller
+            errors.append(e)
+
+    threads = [threading.Thread(target=body, args=(k,), daemon=True, name=f"bench-{k}") for k in range(nthreads)]
+    for t in threads:
+        t.start()
+    gc.collect()
+    barrier.wait()
+    start = time.perf_counter()
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    if any(t.is_alive() for t in threads):
+        raise CaseTimeout(f"{nthreads} threads still running after {timeout:.0f}s")
+    return elapsed
+
+
+def latency_samples(call: Callable[..., Any], args: Iterable[tuple]) -> list:
+    """Per-command latency in ns: call(*a) timed with perf_counter_ns for each a in args."""
+    clock = time.perf_counter_ns
+    out = []
+    append = out.append
+    for a in args:
+        t = clock()
+        call(*a)
+        append(clock() - t)
+    return out
+
+
+async def async_latency_samples(call: Callable[..., Awaitable[Any]], args: Iterable[tuple]) -> list:
+    """As latency_samples, for a coroutine function."""
+    clock = time.perf_counter_ns
+    out = []
+    append = out.append
+    for a in args:
+        t = clock()
+        await call(*a)
+        append(clock() - t)
+    return out
+
+
+def percentiles(samples_ns: Sequence[int], qs: Sequence[float] = (50, 99)) -> dict:
+    """{q: microseconds} by the nearest-rank method over samples in ns."""
+    if not samples_ns:
+        raise ValueError("no latency samples")
+    s = sorted(samples_ns)
+    out = {}
+    for q in qs:
+        rank = max(1, math.ceil(q / 100.0 * len(s)))
+        out[q] = s[rank - 1] / 1000.0
+    return out
+
+
+# -- the context -------------------------------------------------------------
+
+
+@dataclass
+class Record:
+    label: str
+    unit: str
+    better: str
+    info: bool
+    values: list = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+
+class Context:
+    """What a case measures with: the server, scaled counts, clients, and record()."""
+
+    def __init__(self, host: str, port: int, scale: float, server_bin: str, bench_bin: Optional[str],
+                 default_timeout: float, verbose: bool = True) -> None:
+        self.host, self.port, self.scale = host, port, scale
+        self.server_bin, self.bench_bin = server_bin, bench_bin
+        self.default_timeout = default_timeout
+        self.verbose = verbose
+        self.repetition = 0
+        self.state: Any = None
+        self.records: dict[str, Record] = {}
+        self.notes: list[str] = []
+        self._closers: list[Callable[[], Any]] = []
+        self.deadline = math.inf
+
+    # counts and time bounds
+
+    def count(self, n: int, minimum: int = 1) -> int:
+        """n scaled by --scale (at least `minimum`)."""
+        return max(minimum, int(round(n * self.scale)))
+
+    def rotate(self, items: Sequence[Any]) -> list:
+        """items rotated by the repetition number, so no client always runs first (or last)."""
+        k = self.repetition % len(items) if items else 0
+        return list(items[k:]) + list(items[:k])
+
+    def remaining(self) -> float:
+        """Seconds left in this repetition's time bound (for subprocess and join timeouts)."""
+        return max(1.0, self.deadline - time.monotonic())
+
+    # recording
+
+    def record(self, label: str, value: float, unit: str = "ops/s", better: str = HIGHER,
+               info: bool = False) -> float:
+        """One value of `label` for this repetition. info=True marks context rows no target uses."""
+        rec = self.records.get(label)
+        if rec is None:
+            rec = self.records[label] = Record(label, unit, better, info)
+        rec.values.append(float(value))
+        if self.verbose:
+            print(f"    {label:<44} {_fmt_value(value, unit):>14} {unit}", flush=True)
+        return value
+
+    def rate(self, n: int, fn: Callable[[], Any]) -> float:
+        """Operations per second of fn(), which performs n operations."""
+        return n / timed(fn)
+
+    def record_rate(self, label: str, n: int, fn: Callable[[], Any], info: bool = False) -> float:
+        return self.record(label, self.rate(n, fn), info=info)
+
+    def record_latency(self, label: str, samples_ns: Sequence[int], qs: Sequence[float] = (50, 99),
+                       info: bool = False) -> dict:
+        """Record '<label> p50', '<label> p99', ... in microseconds (lower is better)."""
+        pct = percentiles(samples_ns, qs)
+        for q, us in pct.items():
+            self.record(f"{label} p{q:g}", us, unit="µs", better=LOWER, info=info)
+        return pct
+
+    def note(self, text: str) -> None:
+        """A line for the report under this case (e.g. an exact command line); kept once."""
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def run_async(self, coro: Awaitable[Any]) -> Any:
+        """Run an asyncio load to completion in a fresh event loop, bounded by the time left."""
+
+        async def bounded() -> Any:
+            return await asyncio.wait_for(coro, self.remaining())
+
+        return asyncio.run(bounded())
+
+    # clients (closed after each repetition)
+
+    def on_close(self, fn: Callable[[], Any]) -> None:
+        self._closers.append(fn)
+
+    def close_all(self) -> None:
+        while self._closers:
+            fn = self._closers.pop()
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass
+
+    def cpipe_client(self, **kw: Any) -> Any:
+        import cpipe
+
+        c = cpipe.Client(host=self.host, port=self.port, socket_timeout=self.default_timeout, **kw)
+        self.on_close(c.close)
+        return c
+
+    def cpipe_pool(self, size: int, **kw: Any) -> Any:
+        import cpipe
+
+        p = cpipe.Pool(host=self.host, port=self.port, size=size, socket_timeout=self.default_timeout, **kw)
+        self.on_close(p.close)
+        return p
+
+    def redis_py(self, **kw: Any) -> Any:
+        import redis
+
+        kw.setdefault("protocol", 2)
+        kw.setdefault("socket_timeout", self.default_timeout)
+        r = redis.Redis(host=self.host, port=self.port, **kw)
+        self.on_close(r.close)
+        return r
+
+    def redis_py_pool(self, max_connections: int) -> Any:
+        import redis
+
+        pool = redis.ConnectionPool(host=self.host, port=self.port, protocol=2,
+                                    socket_timeout=self.default_timeout, max_connections=max_connections)
+        self.on_close(pool.disconnect)
+        return pool
+
+    def credis(self) -> Any:
+        import credis
+
+        c = credis.Connection(host=self.host, port=self.port, socket_timeout=self.default_timeout)
+        self.on_close(c.disconnect)
+        return c
+
+    def admin(self) -> Any:
+        """A redis-py client for setup and checks (not measured)."""
+        return self.redis_py()
+
+    def flushall(self) -> None:
+        import redis
+
+        with redis.Redis(host=self.host, port=self.port, protocol=2) as r:
+            r.flushall()
+
+    # redis-benchmark
+
+    def redis_benchmark(self, *args: str, n: int) -> float:
+        """Requests per second from `redis-benchmark -h HOST -p PORT -n n --csv ARGS...`.
+
+        The exact command (with PORT for the port) becomes a note of the case.
+        """
+        if not self.bench_bin:
+            raise RuntimeError("redis-benchmark not found")
+        cmd = [self.bench_bin, "-h", self.host, "-p", str(self.port), "-n", str(n), "--csv", *args]
+        shown = ["redis-benchmark", "-h", self.host, "-p", "PORT", "-n", str(n), "--csv", *args]
+        self.note("`" + " ".join(shlex.quote(a) for a in shown) + "`")
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=self.remaining())
+        if out.returncode != 0:
+            raise RuntimeError(f"redis-benchmark failed ({out.returncode}): {out.stderr.strip()[-300:]}")
+        rows = [line for line in out.stdout.splitlines() if line.startswith('"') and not line.startswith('"test"')]
+        if not rows:
+            raise RuntimeError(f"no result line in redis-benchmark output: {out.stdout[-300:]!r}")
+        # "test","rps","avg_latency_ms",...
+        fields = [f.strip('"') for f in rows[-1].split('","')]
+        return float(fields[1])
+
+
+# -- running -----------------------------------------------------------------
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    records: dict
+    notes: list
+    errors: list
+    seconds: float
+    load: tuple  # 1-minute load average before and after
+
+
+def _alarm_handler(signum: int, frame: Any) -> None:
+    raise CaseTimeout("time bound reached")
+
+
+def run_case(c: Case, make_context: Callable[[], Context], repeat: int) -> CaseResult:
+    """Run setup, then `repeat` repetitions of c, each under a time bound (SIGALRM in the main thread)."""
+    import signal
+
+    ctx = make_context()
+    limit = (c.timeout or ctx.default_timeout)
+    errors: list[str] = []
+    load0 = os.getloadavg()[0]
+    t0 = time.monotonic()
+    old = signal.signal(signal.SIGALRM, _alarm_handler)
+    try:
+        if c.setup is not None:
+            ctx.deadline = time.monotonic() + limit
+            signal.setitimer(signal.ITIMER_REAL, limit)
+            try:
+                ctx.state = c.setup(ctx)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        for rep in range(repeat):
+            ctx.repetition = rep
+            if ctx.verbose:
+                print(f"  [{c.name}] repetition {rep + 1}/{repeat}", flush=True)
+            ctx.deadline = time.monotonic() + limit
+            signal.setitimer(signal.ITIMER_REAL, limit)
+            try:
+                c.func(ctx)
+            except CaseTimeout as e:
+                errors.append(f"repetition {rep + 1}: exceeded {limit:.0f}s ({e})")
+                print(f"  [{c.name}] TIMEOUT: {e}", flush=True)
+            except Exception as e:  # noqa: BLE001 - reported, the run goes on
+                errors.append(f"repetition {rep + 1}: {type(e).__name__}: {e}")
+                print(f"  [{c.name}] ERROR: {type(e).__name__}: {e}", flush=True)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                ctx.close_all()
+    except Exception as e:  # noqa: BLE001 - setup failed
+        errors.append(f"setup: {type(e).__name__}: {e}")
+        print(f"  [{c.name}] SETUP ERROR: {type(e).__name__}: {e}", flush=True)
+    finally:
+        signal.signal(signal.SIGALRM, old)
+        ctx.close_all()
+    return CaseResult(c, ctx.records, ctx.notes, errors, time.monotonic() - t0, (load0, os.getloadavg()[0]))
+
+
+# -- reporting ---------------------------------------------------------------
+
+
+def _fmt_value(v: float, unit: str) -> str:
+    if unit == "ops/s":
+        return f"{v:,.0f}"
+    if unit in ("µs", "ms"):
+        return f"{v:,.1f}"
+    if unit == "MB":
+        return f"{v:,.1f}"
+    return f"{v:,.3g}"
+
+
+def _fmt_ratio(r: float) -> str:
+    return f"{r:.2f}×" if r < 10 else f"{r:.1f}×"
+
+
+def target_rows(res: CaseResult) -> list:
+    """(target, ratio or None, 'PASS'/'MISS'/'n/a') for each target of a case."""
+    rows = []
+    for t in res.case.targets:
+        a, b = res.records.get(t.num), res.records.get(t.den)
+        if a is None or b is None or not a.values or not b.values or b.median == 0:
+            rows.append((t, None, "n/a"))
+            continue
+        ratio = a.median / b.median
+        rows.append((t, ratio, "PASS" if t.check(ratio) else "MISS"))
+    return rows
+
+
+def _spread(rec: Record) -> str:
+    if len(rec.values) < 2:
+        return ""
+    return f"{_fmt_value(min(rec.values), rec.unit)} – {_fmt_value(max(rec.values), rec.unit)}"
+
+
+def text_report(results: Sequence[CaseResult]) -> str:
+    lines = []
+    for res in results:
+        lines.append("")
+        lines.append(f"== {res.case.name}: {res.case.title}")
+        for rec in res.records.values():
+            tag = " (info)" if rec.info else ""
+            spread = _spread(rec)
+            lines.append(f"  {rec.label + tag:<50} {_fmt_value(rec.median, rec.unit):>14} {rec.unit:<6}"
+                         f"{'  [' + spread + ']' if spread else ''}")
+        for t, ratio, verdict in target_rows(res):
+            r = _fmt_ratio(ratio) if ratio is not None else "-"
+            lines.append(f"  {verdict:<4}  {t.num} / {t.den} = {r}  (target {t.describe()})")
+        for e in res.errors:
+            lines.append(f"  ERROR {e}")
+    passed = sum(v == "PASS" for res in results for _, _, v in target_rows(res))
+    total = sum(1 for res in results for _ in res.case.targets)
+    lines.append("")
+    lines.append(f"targets: {passed}/{total} PASS")
+    return "\n".join(lines)
+
+
+def markdown_report(results: Sequence[CaseResult], env: dict, command: str, repeat: int, scale: float,
+                    started: str, seconds: float, load: tuple) -> str:
+    out = []
+    w = out.append
+    w("# cpipe benchmark results")
+    w("")
+    w(f"Generated by `bench/run.py` on {started} in {seconds:.0f} s. Every figure is the **median of "
+      f"{repeat} repetition{'s' if repeat != 1 else ''}**; ratios are computed from medians; counts are "
+      f"scaled by {scale:g}.")
+    w("")
+    w("```sh")
+    w(command)
+    w("```")
+    w("")
+    w("> **Noisy machine.** The client, the server (one redis-server on a loopback port, shared by "
+      "every client in the run) and `redis-benchmark` all share this machine's "
+      f"{env.get('nproc', '?')} CPU cores, and other engineers' test suites may run at the same time "
+      f"(1-minute load average {load[0]:.2f} at the start, {load[1]:.2f} at the end; per case below). "
+      "Compare ratios measured in the same run, not absolute rates across runs.")
+    w("")
+    w("## Machine")
+    w("")
+    w("| | |")
+    w("|---|---|")
+    for k, v in env.items():
+        w(f"| {k} | {v} |")
+    w("")
+    w("## Targets")
+    w("")
+    w("| case | ratio of medians | measured | target | result |")
+    w("|---|---|---:|---|---|")
+    for res in results:
+        for t, ratio, verdict in target_rows(res):
+            r = _fmt_ratio(ratio) if ratio is not None else "-"
+            w(f"| {res.case.name} | {t.num} / {t.den} | {r} | {t.describe()} | **{verdict}** |")
+    passed = sum(v == "PASS" for res in results for _, _, v in target_rows(res))
+    total = sum(1 for res in results for _ in res.case.targets)
+    w("")
+    w(f"{passed} of {total} targets met.")
+    w("")
+    w("## Cases")
+    for res in results:
+        c = res.case
+        w("")
+        w(f"### {c.name}: {c.title}")
+        w("")
+        if c.description:
+            w(c.description)
+            w("")
+        w(f"Took {res.seconds:.0f} s; 1-minute load average {res.load[0]:.2f} → {res.load[1]:.2f}.")
+        w("")
+        w("| client | median | unit | min – max | runs |")
+        w("|---|---:|---|---|---:|")
+        for rec in res.records.values():
+            tag = " *(info)*" if rec.info else ""
+            w(f"| {rec.label}{tag} | {_fmt_value(rec.median, rec.unit)} | {rec.unit} | {_spread(rec) or '-'} "
+              f"| {len(rec.values)} |")
+        rows = target_rows(res)
+        if rows:
+            w("")
+            for t, ratio, verdict in rows:
+                r = _fmt_ratio(ratio) if ratio is not None else "-"
+                extra = f" ({t.note})" if t.note else ""
+                w(f"- **{verdict}** {t.num} / {t.den} = {r}, target {t.describe()}{extra}")
+        if res.notes:
+            w("")
+            w("Commands:")
+            w("")
+            for n in res.notes:
+                w(f"- {n}")
+        if res.errors:
+            w("")
+            for e in res.errors:
+                w(f"- ERROR {e}")
+    w("")
+    return "\n".join(out)
+
+
+def environment(server_bin: str, bench_bin: Optional[str], repo: str) -> dict:
+    """Machine and software versions for the report."""
+    import platform
+
+    env: dict = {}
+    env["nproc"] = os.cpu_count()
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    env["CPU"] = model
+    try:
+        import psutil
+
+        env["memory"] = f"{psutil.virtual_memory().total / 2**30:.1f} GiB"
+    except ImportError:
+        pass
+    env["OS"] = f"{platform.system()} {platform.release()}"
+    env["Python"] = f"{platform.python_version()} ({sys.executable})"
+
+    def version(cmd: list) -> str:
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+            return (out.stdout or out.stderr).strip().splitlines()[0]
+        except Exception as e:  # noqa: BLE001
+            return f"unavailable ({type(e).__name__})"
+
+    env["redis-server"] = version([server_bin, "--version"])
+    env["redis-benchmark"] = version([bench_bin, "--version"]) if bench_bin else "not found"
+    import shutil
+
+    go = shutil.which("go")
+    env["Go"] = version([go, "version"]) if go else "not on PATH"
+    try:
+        import cpipe
+
+        env["cpipe"] = f"{cpipe.__version__} from {os.path.dirname(cpipe.__file__)}"
+    except Exception as e:  # noqa: BLE001
+        env["cpipe"] = f"import failed: {e}"
+    commit = version(["git", "-C", repo, "rev-parse", "--short", "HEAD"])
+    dirty = subprocess.run(["git", "-C", repo, "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    env["git commit"] = commit + (" (with uncommitted changes)" if dirty else "")
+    try:
+        import hiredis
+        import redis
+        from redis.utils import HIREDIS_AVAILABLE
+
+        env["redis-py"] = (f"{redis.__version__}, hiredis {hiredis.__version__}, "
+                           f"hiredis parser {'in use' if HIREDIS_AVAILABLE else 'NOT in use (needs hiredis >= 3.2)'}"
+                           ", protocol=2")
+    except ImportError as e:
+        env["redis-py"] = f"import failed: {e}"
+    for mod in ("credis", "coredis", "psutil"):
+        try:
+            from importlib.metadata import version as dist_version
+
+            env[mod] = dist_version(mod)
+        except Exception:  # noqa: BLE001
+            env[mod] = "not installed"
+    return env
