@@ -17,6 +17,11 @@ from harness import LOWER, Context, Target, case, run_threads
 RB_KEYSPACE = 100_000  # redis-benchmark -r: __rand_int__ in 0..99,999
 
 
+def _warm(load, *args) -> None:
+    """Run a load once, untimed, at a small size, so first-use costs stay out of the timings."""
+    load(*args)
+
+
 def _expect(what: str, got, want) -> None:
     if got != want:
         raise AssertionError(f"{what}: expected {want!r}, got {got!r}")
@@ -42,10 +47,10 @@ def seq(ctx: Context) -> None:
     cp, r, cr = ctx.cpipe_client(), ctx.redis_py(), ctx.credis()
 
     def loops(hset, hget):
-        def run():
-            for i in range(n):
+        def run(count=n):
+            for i in range(count):
                 hset(key, i, i)
-            for i in range(n):
+            for i in range(count):
                 hget(key, i)
         return run
 
@@ -69,15 +74,16 @@ def seq(ctx: Context) -> None:
         ("redis-py", loops(r.hset, r.hget)),
         ("credis", loops(credis_hset, credis_hget)),
     ]
+    for label, run in loads:  # warm-up, untimed: first use of each client and code path
+        _warm(run, min(n, 500))
     for label, run in ctx.rotate(loads):
         ctx.flushall()
         ctx.record_rate(label, 2 * n, run)
         with ctx.admin() as a:
             _expect(f"{label}: HLEN", a.hlen(key), n)
     ctx.flushall()
-    ctx.record("redis-benchmark -c 1 -P 1 HSET", ctx.redis_benchmark(
-        "-c", "1", "-P", "1", "-r", str(RB_KEYSPACE), "HSET", "myhash", "__rand_int__", "__rand_int__", n=n),
-        info=True)
+    ctx.record_benchmark("redis-benchmark -c 1 -P 1 HSET", "-c", "1", "-P", "1", "-r", str(RB_KEYSPACE),
+                         "HSET", "myhash", "__rand_int__", "__rand_int__", n=2 * n, info=True)
 
 
 # -- 2. pipelined HSET -----------------------------------------------------------
@@ -86,10 +92,9 @@ def seq(ctx: Context) -> None:
 def _pipeline_loads(ctx: Context, n: int, batch: int, key: str, write: bool) -> list:
     """(label, load) for cpipe, redis-py and credis: n HSET (write) or HGET in pipelines of `batch`."""
     cp, r, cr = ctx.cpipe_client(), ctx.redis_py(), ctx.credis()
-    starts = range(0, n, batch)
 
-    def cpipe_load():
-        for s in starts:
+    def cpipe_load(n=n):
+        for s in range(0, n, batch):
             p = cp.pipeline()
             if write:
                 for i in range(s, min(n, s + batch)):
@@ -100,8 +105,8 @@ def _pipeline_loads(ctx: Context, n: int, batch: int, key: str, write: bool) -> 
             out = p.execute()
         return out
 
-    def redis_py_load():
-        for s in starts:
+    def redis_py_load(n=n):
+        for s in range(0, n, batch):
             p = r.pipeline(transaction=False)
             if write:
                 for i in range(s, min(n, s + batch)):
@@ -112,16 +117,19 @@ def _pipeline_loads(ctx: Context, n: int, batch: int, key: str, write: bool) -> 
             out = p.execute()
         return out
 
-    def credis_load():
+    def credis_load(n=n):
         cmd = "HSET" if write else "HGET"
-        for s in starts:
+        for s in range(0, n, batch):
             if write:
                 out = cr.execute_pipeline(*[(cmd, key, i, i) for i in range(s, min(n, s + batch))])
             else:
                 out = cr.execute_pipeline(*[(cmd, key, i) for i in range(s, min(n, s + batch))])
         return out
 
-    return [("cpipe pipeline", cpipe_load), ("redis-py pipeline", redis_py_load), ("credis pipeline", credis_load)]
+    loads = [("cpipe pipeline", cpipe_load), ("redis-py pipeline", redis_py_load), ("credis pipeline", credis_load)]
+    for _, load in loads:  # warm-up, untimed (1,000 commands each)
+        _warm(load, min(n, 1_000))
+    return loads
 
 
 @case(
@@ -146,9 +154,8 @@ def pipe_hset(ctx: Context) -> None:
             _expect(f"{label}: HLEN", a.hlen(key), n)
     for clients, info in (("1", False), ("50", True)):
         ctx.flushall()
-        ctx.record(f"redis-benchmark -c {clients} -P 1000", ctx.redis_benchmark(
-            "-c", clients, "-P", "1000", "-r", str(RB_KEYSPACE), "HSET", "myhash", "__rand_int__", "__rand_int__",
-            n=n), info=info)
+        ctx.record_benchmark(f"redis-benchmark -c {clients} -P 1000", "-c", clients, "-P", "1000",
+                             "-r", str(RB_KEYSPACE), "HSET", "myhash", "__rand_int__", "__rand_int__", n=n, info=info)
 
 
 # -- 3. pipelined HGET -----------------------------------------------------------
@@ -190,8 +197,8 @@ def pipe_hget(ctx: Context) -> None:
         ctx.record_rate(label, n, lambda: replies.append(load()))
         last = replies[0][-1]
         _expect(f"{label}: last reply", last if isinstance(last, bytes) else str(last).encode(), str(n - 1).encode())
-    ctx.record("redis-benchmark -c 1 -P 1000 HGET", ctx.redis_benchmark(
-        "-c", "1", "-P", "1000", "-r", str(RB_KEYSPACE), "HGET", "myhash", "__rand_int__", n=n), info=True)
+    ctx.record_benchmark("redis-benchmark -c 1 -P 1000 HGET", "-c", "1", "-P", "1000", "-r", str(RB_KEYSPACE),
+                         "HGET", "myhash", "__rand_int__", n=n, info=True)
 
 
 # -- 4. threads, single commands -------------------------------------------------------
@@ -215,27 +222,30 @@ def threads(ctx: Context) -> None:
     pool.ping(), r.ping()
 
     def loads():
-        def cpipe_worker(k):
+        def cpipe_worker(k, count=per):
             hset, name = pool.hset, f"bench:thr:{k}"
-            for i in range(per):
+            for i in range(count):
                 hset(name, i, i)
 
-        def redis_worker(k):
+        def redis_worker(k, count=per):
             hset, name = r.hset, f"bench:thr:{k}"
-            for i in range(per):
+            for i in range(count):
                 hset(name, i, i)
 
         return [("cpipe Pool(8)", cpipe_worker), ("redis-py ConnectionPool(8)", redis_worker)]
 
+    for label, worker in loads():  # warm-up, untimed: every connection in use once
+        run_threads(nthreads, lambda k, w=worker: w(k, min(per, 200)), ctx.remaining())
     for label, worker in ctx.rotate(loads()):
         ctx.flushall()
-        ctx.record(label, nthreads * per / run_threads(nthreads, worker, ctx.remaining()))
+        with ctx.meter() as m:
+            elapsed = run_threads(nthreads, worker, ctx.remaining())
+        ctx.record(label, nthreads * per / elapsed, cpu=m.per_op(nthreads * per))
         with ctx.admin() as a:
             _expect(f"{label}: fields written", sum(a.hlen(f"bench:thr:{k}") for k in range(nthreads)), nthreads * per)
     ctx.flushall()
-    ctx.record("redis-benchmark -c 8 -P 1 HSET", ctx.redis_benchmark(
-        "-c", "8", "-P", "1", "-r", str(RB_KEYSPACE), "HSET", "myhash", "__rand_int__", "__rand_int__",
-        n=nthreads * per), info=True)
+    ctx.record_benchmark("redis-benchmark -c 8 -P 1 HSET", "-c", "8", "-P", "1", "-r", str(RB_KEYSPACE),
+                         "HSET", "myhash", "__rand_int__", "__rand_int__", n=nthreads * per, info=True)
 
 
 # -- 5. futures ------------------------------------------------------------------------
@@ -258,12 +268,15 @@ def phset(ctx: Context) -> None:
     credis_load = dict(_pipeline_loads(ctx, n, min(10_000, n), key, write=True))["credis pipeline"]
     kept = []
 
-    def cpipe_load():
+    def cpipe_load(n=n):
         ph = pool.phset
         futs = [ph(key, i, i) for i in range(n)]
         if not pool.flush(ctx.remaining()):
             raise TimeoutError("flush() timed out")
         kept.append(futs)
+
+    _warm(cpipe_load, min(n, 1_000))  # untimed: the completion thread and every connection started
+    kept.clear()
 
     for label, load in ctx.rotate([("cpipe phset+flush", cpipe_load), ("credis pipeline", credis_load)]):
         ctx.flushall()
@@ -273,8 +286,8 @@ def phset(ctx: Context) -> None:
     _expect("phset: fields added", sum(f.result() for f in kept[0]), n)
     kept.clear()
     ctx.flushall()
-    ctx.record("redis-benchmark -c 10 -P 100", ctx.redis_benchmark(
-        "-c", "10", "-P", "100", "-r", str(RB_KEYSPACE), "HSET", "myhash", "__rand_int__", "__rand_int__", n=n))
+    ctx.record_benchmark("redis-benchmark -c 10 -P 100", "-c", "10", "-P", "100", "-r", str(RB_KEYSPACE),
+                         "HSET", "myhash", "__rand_int__", "__rand_int__", n=n)
 
 
 # -- 6. peak memory ------------------------------------------------------------------------

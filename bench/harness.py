@@ -192,18 +192,79 @@ class Record:
     better: str
     info: bool
     values: list = field(default_factory=list)
+    client_cpu: list = field(default_factory=list)  # µs of CPU per operation, client process(es)
+    server_cpu: list = field(default_factory=list)  # µs of CPU per operation, redis-server
 
     @property
     def median(self) -> float:
         return statistics.median(self.values)
+
+    @staticmethod
+    def _med(xs: list) -> Optional[float]:
+        return statistics.median(xs) if xs else None
+
+    @property
+    def client_cpu_median(self) -> Optional[float]:
+        return self._med(self.client_cpu)
+
+    @property
+    def server_cpu_median(self) -> Optional[float]:
+        return self._med(self.server_cpu)
+
+
+def _proc_cpu_seconds(pid: int) -> Optional[float]:
+    """utime + stime of a process from /proc (clock-tick resolution), None if unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class Meter:
+    """CPU used while a load runs: this process (all its threads, the Go engine's included),
+    its waited-for children (redis-benchmark), and the server.
+
+        with ctx.meter() as m:
+            ...n operations...
+        ctx.record(label, n / m.seconds, cpu=m.per_op(n))
+    """
+
+    def __init__(self, server_pid: Optional[int]) -> None:
+        self.server_pid = server_pid
+        self.seconds = 0.0
+
+    def _snap(self) -> tuple:
+        import resource
+
+        ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+        srv = _proc_cpu_seconds(self.server_pid) if self.server_pid else None
+        return time.perf_counter(), time.process_time(), ch.ru_utime + ch.ru_stime, srv
+
+    def __enter__(self) -> "Meter":
+        gc.collect()
+        self._start = self._snap()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        end = self._snap()
+        self.seconds = end[0] - self._start[0]
+        self.client = (end[1] - self._start[1]) + (end[2] - self._start[2])
+        self.server = None if end[3] is None or self._start[3] is None else end[3] - self._start[3]
+
+    def per_op(self, n: int) -> tuple:
+        """(client µs/op, server µs/op or None)."""
+        return (self.client / n * 1e6, None if self.server is None else self.server / n * 1e6)
 
 
 class Context:
     """What a case measures with: the server, scaled counts, clients, and record()."""
 
     def __init__(self, host: str, port: int, scale: float, server_bin: str, bench_bin: Optional[str],
-                 default_timeout: float, verbose: bool = True) -> None:
+                 default_timeout: float, verbose: bool = True, server_pid: Optional[int] = None) -> None:
         self.host, self.port, self.scale = host, port, scale
+        self.server_pid = server_pid
         self.server_bin, self.bench_bin = server_bin, bench_bin
         self.default_timeout = default_timeout
         self.verbose = verbose
@@ -232,22 +293,37 @@ class Context:
     # recording
 
     def record(self, label: str, value: float, unit: str = "ops/s", better: str = HIGHER,
-               info: bool = False) -> float:
-        """One value of `label` for this repetition. info=True marks context rows no target uses."""
+               info: bool = False, cpu: Optional[tuple] = None) -> float:
+        """One value of `label` for this repetition. info=True marks context rows no target uses;
+        cpu=(client µs/op, server µs/op) as given by Meter.per_op."""
         rec = self.records.get(label)
         if rec is None:
             rec = self.records[label] = Record(label, unit, better, info)
         rec.values.append(float(value))
+        extra = ""
+        if cpu is not None:
+            if cpu[0] is not None:
+                rec.client_cpu.append(cpu[0])
+                extra += f"  client CPU {cpu[0]:6.2f} µs/op"
+            if cpu[1] is not None:
+                rec.server_cpu.append(cpu[1])
+                extra += f"  server CPU {cpu[1]:6.2f} µs/op"
         if self.verbose:
-            print(f"    {label:<44} {_fmt_value(value, unit):>14} {unit}", flush=True)
+            print(f"    {label:<44} {_fmt_value(value, unit):>14} {unit}{extra}", flush=True)
         return value
+
+    def meter(self) -> Meter:
+        return Meter(self.server_pid)
 
     def rate(self, n: int, fn: Callable[[], Any]) -> float:
         """Operations per second of fn(), which performs n operations."""
         return n / timed(fn)
 
     def record_rate(self, label: str, n: int, fn: Callable[[], Any], info: bool = False) -> float:
-        return self.record(label, self.rate(n, fn), info=info)
+        """Time fn() (n operations) with its CPU use, and record the rate."""
+        with self.meter() as m:
+            fn()
+        return self.record(label, n / m.seconds, info=info, cpu=m.per_op(n))
 
     def record_latency(self, label: str, samples_ns: Sequence[int], qs: Sequence[float] = (50, 99),
                        info: bool = False) -> dict:
@@ -332,6 +408,12 @@ class Context:
             r.flushall()
 
     # redis-benchmark
+
+    def record_benchmark(self, label: str, *args: str, n: int, info: bool = False) -> float:
+        """Record redis-benchmark's requests per second, with its CPU and the server's."""
+        with self.meter() as m:
+            rps = self.redis_benchmark(*args, n=n)
+        return self.record(label, rps, info=info, cpu=m.per_op(n))
 
     def redis_benchmark(self, *args: str, n: int) -> float:
         """Requests per second from `redis-benchmark -h HOST -p PORT -n n --csv ARGS...`.
@@ -445,6 +527,13 @@ def target_rows(res: CaseResult) -> list:
     return rows
 
 
+def _cpu_text(rec: Record) -> str:
+    c, v = rec.client_cpu_median, rec.server_cpu_median
+    if c is None and v is None:
+        return ""
+    return f"client {'-' if c is None else f'{c:.2f}'} server {'-' if v is None else f'{v:.2f}'}"
+
+
 def _spread(rec: Record) -> str:
     if len(rec.values) < 2:
         return ""
@@ -459,8 +548,9 @@ def text_report(results: Sequence[CaseResult]) -> str:
         for rec in res.records.values():
             tag = " (info)" if rec.info else ""
             spread = _spread(rec)
-            lines.append(f"  {rec.label + tag:<50} {_fmt_value(rec.median, rec.unit):>14} {rec.unit:<6}"
-                         f"{'  [' + spread + ']' if spread else ''}")
+            cpu = _cpu_text(rec)
+            lines.append(f"  {rec.label + tag:<46} {_fmt_value(rec.median, rec.unit):>12} {rec.unit:<6}"
+                         f"{'  CPU µs/op ' + cpu if cpu else ''}{'  [' + spread + ']' if spread else ''}")
         for t, ratio, verdict in target_rows(res):
             r = _fmt_ratio(ratio) if ratio is not None else "-"
             lines.append(f"  {verdict:<4}  {t.num} / {t.den} = {r}  (target {t.describe()})")
@@ -524,12 +614,21 @@ def markdown_report(results: Sequence[CaseResult], env: dict, command: str, repe
             w("")
         w(f"Took {res.seconds:.0f} s; 1-minute load average {res.load[0]:.2f} → {res.load[1]:.2f}.")
         w("")
-        w("| client | median | unit | min – max | runs |")
-        w("|---|---:|---|---|---:|")
+        has_cpu = any(rec.client_cpu or rec.server_cpu for rec in res.records.values())
+        if has_cpu:
+            w("| client | median | unit | min – max | runs | client CPU µs/op | server CPU µs/op |")
+            w("|---|---:|---|---|---:|---:|---:|")
+        else:
+            w("| client | median | unit | min – max | runs |")
+            w("|---|---:|---|---|---:|")
         for rec in res.records.values():
             tag = " *(info)*" if rec.info else ""
-            w(f"| {rec.label}{tag} | {_fmt_value(rec.median, rec.unit)} | {rec.unit} | {_spread(rec) or '-'} "
-              f"| {len(rec.values)} |")
+            row = (f"| {rec.label}{tag} | {_fmt_value(rec.median, rec.unit)} | {rec.unit} | {_spread(rec) or '-'} "
+                   f"| {len(rec.values)} |")
+            if has_cpu:
+                c, v = rec.client_cpu_median, rec.server_cpu_median
+                row += f" {'-' if c is None else f'{c:.2f}'} | {'-' if v is None else f'{v:.2f}'} |"
+            w(row)
         rows = target_rows(res)
         if rows:
             w("")

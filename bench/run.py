@@ -130,7 +130,7 @@ def main(argv: list) -> int:
             print(f"\n{c.name}: {c.title}", flush=True)
             results.append(harness.run_case(
                 c, lambda: harness.Context("127.0.0.1", server.port, args.scale, server_bin, bench_bin,
-                                           args.timeout, verbose=not args.quiet),
+                                           args.timeout, verbose=not args.quiet, server_pid=server.proc.pid),
                 args.repeat))
     finally:
         dog.cancel()
