@@ -1,0 +1,94 @@
+"""Pub/sub commands: SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE PUNSUBSCRIBE PUBLISH
+PUBSUB CHANNELS|NUMSUB|NUMPAT. RESP2 only: a subscribed connection may
+only (un)subscribe, PING, QUIT or RESET (enforced in protocol.py)."""
+from __future__ import annotations
+
+from ..pattern import match
+from ..pubsub import subscription_reply
+from ..resp import integer, array, bulk
+from .table import COMMANDS, command, F_PUBSUB_OK
+
+_PS = "pubsub noscript loading stale"
+
+
+def _count(c) -> int:
+    return len(c.channels) + len(c.patterns)
+
+
+@command("subscribe", -2, _PS, categories="@pubsub @slow", flags=F_PUBSUB_OK)
+def subscribe(c, argv):
+    ps = c.state.pubsub
+    out = []
+    for ch in argv[1:]:
+        ps.subscribe(c, ch)
+        out.append(subscription_reply(b"subscribe", ch, _count(c)))
+    c.refresh()
+    return b"".join(out)
+
+
+@command("psubscribe", -2, _PS, categories="@pubsub @slow", flags=F_PUBSUB_OK)
+def psubscribe(c, argv):
+    ps = c.state.pubsub
+    out = []
+    for pat in argv[1:]:
+        ps.psubscribe(c, pat)
+        out.append(subscription_reply(b"psubscribe", pat, _count(c)))
+    c.refresh()
+    return b"".join(out)
+
+
+@command("unsubscribe", -1, _PS, categories="@pubsub @slow", flags=F_PUBSUB_OK)
+def unsubscribe(c, argv):
+    ps = c.state.pubsub
+    names = argv[1:] or list(c.channels)
+    if not names:
+        return subscription_reply(b"unsubscribe", None, _count(c))
+    out = []
+    for ch in names:
+        ps.unsubscribe(c, ch)
+        out.append(subscription_reply(b"unsubscribe", ch, _count(c)))
+    c.refresh()
+    return b"".join(out)
+
+
+@command("punsubscribe", -1, _PS, categories="@pubsub @slow", flags=F_PUBSUB_OK)
+def punsubscribe(c, argv):
+    ps = c.state.pubsub
+    names = argv[1:] or list(c.patterns)
+    if not names:
+        return subscription_reply(b"punsubscribe", None, _count(c))
+    out = []
+    for pat in names:
+        ps.punsubscribe(c, pat)
+        out.append(subscription_reply(b"punsubscribe", pat, _count(c)))
+    c.refresh()
+    return b"".join(out)
+
+
+@command("publish", 3, "pubsub loading stale fast", categories="@pubsub @fast")
+def publish(c, argv):
+    return integer(c.state.pubsub.publish(argv[1], argv[2]))
+
+
+@command("pubsub", -2, "", categories="@slow",
+         subcommands={"channels": -2, "numsub": -2, "numpat": 2, "help": 2})
+def pubsub(c, argv):
+    COMMANDS[b"pubsub"].check(argv)
+    sub = argv[1].lower()
+    ps = c.state.pubsub
+    if sub == b"channels":
+        pat = argv[2] if len(argv) > 2 else None
+        if len(argv) > 3:
+            from ..resp import CommandError
+            raise CommandError(b"ERR wrong number of arguments for 'pubsub|channels' command")
+        return array([ch for ch in ps.channels if pat is None or match(pat, ch)])
+    if sub == b"numsub":
+        out = [b"*%d\r\n" % (2 * (len(argv) - 2))]
+        for ch in argv[2:]:
+            out.append(bulk(ch))
+            out.append(integer(len(ps.channels.get(ch, ()))))
+        return b"".join(out)
+    if sub == b"numpat":
+        return integer(len(ps.patterns))
+    return array([b"PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                  b"CHANNELS [<pattern>]", b"NUMPAT", b"NUMSUB [<channel> ...]"])

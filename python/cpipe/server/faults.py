@@ -1,0 +1,192 @@
+"""Faults on demand, so client tests can watch a server misbehave.
+
+Per connection, or GLOBAL (every open connection now, and every new one as
+it is accepted, until cleared):
+
+    CPIPE.FAULT CLOSE-AFTER <n> [GLOBAL]   close after n more replies
+                                           (0: right after this +OK)
+    CPIPE.FAULT CLOSE-MID-REPLY [GLOBAL]   next reply: send its first half,
+                                           then close
+    CPIPE.FAULT DELAY <ms> [GLOBAL]        hold every reply <ms> ms (order
+                                           kept; commands still run at once)
+    CPIPE.FAULT STALL [GLOBAL]             next reply: send its first half,
+                                           then nothing ever again; requests
+                                           are read and dropped unexecuted
+    CPIPE.FAULT MALFORMED [GLOBAL]         next reply is replaced by bytes
+                                           that are not RESP (b"@malformed\\r\\n")
+    CPIPE.FAULT REFUSE <ms>                stop listening for <ms> ms: new
+                                           connections are refused (ECONNREFUSED);
+                                           open ones are untouched
+    CPIPE.FAULT CLEAR [GLOBAL]             this connection back to normal;
+                                           GLOBAL: every connection and new ones
+
+The command replies +OK (that reply is never itself faulted) and is refused
+with an error unless the server runs with --enable-faults. "Reply" means any
+unit the server writes: a command reply, a pub/sub message, a reply to a
+blocked command. The same faults are available from Python on the server
+object whatever the flag (Server.set_fault / clear_faults / refuse).
+"""
+from __future__ import annotations
+
+from collections import deque
+
+from .resp import CommandError, OK
+
+MALFORMED_REPLY = b"@malformed\r\n"  # '@' starts no RESP2/RESP3 type
+
+KINDS = ("close-after", "close-mid-reply", "delay", "stall", "malformed")
+_WITH_ARG = ("close-after", "delay", "refuse")
+
+
+class FaultState:
+    """Faults armed on one connection; consulted for each reply it sends."""
+
+    __slots__ = ("close_after", "close_mid", "delay_ms", "stall", "malformed",
+                 "stalled", "delayed", "timer")
+
+    def __init__(self):
+        self.close_after = None  # replies left before closing
+        self.close_mid = False
+        self.delay_ms = 0
+        self.stall = False
+        self.malformed = False
+        self.stalled = False  # stalled for good
+        self.delayed = deque()  # (due loop time, reply) held by DELAY
+        self.timer = None
+
+    def arm(self, kind: str, arg: int | None) -> None:
+        if kind == "close-after":
+            self.close_after = arg
+        elif kind == "close-mid-reply":
+            self.close_mid = True
+        elif kind == "delay":
+            self.delay_ms = arg
+        elif kind == "stall":
+            self.stall = True
+        elif kind == "malformed":
+            self.malformed = True
+        else:  # pragma: no cover - validated by callers
+            raise ValueError(kind)
+
+    def idle(self) -> bool:
+        """Nothing armed and nothing held: the connection can go fast again."""
+        return (self.close_after is None and not self.close_mid and not self.delay_ms
+                and not self.stall and not self.malformed and not self.stalled
+                and not self.delayed)
+
+    # -- sending ---------------------------------------------------------
+    def send(self, client, reply: bytes) -> None:
+        if self.stalled or not reply:
+            return
+        if self.delay_ms or self.delayed:
+            loop = client.state.loop
+            self.delayed.append((loop.time() + self.delay_ms / 1000.0, reply))
+            if self.timer is None:
+                self._schedule(client)
+            return
+        self._emit(client, reply)
+
+    def _schedule(self, client) -> None:
+        loop = client.state.loop
+        due = self.delayed[0][0]
+        self.timer = loop.call_at(due, self._release, client)
+
+    def _release(self, client) -> None:
+        self.timer = None
+        loop = client.state.loop
+        now = loop.time()
+        while self.delayed and self.delayed[0][0] <= now:
+            _, reply = self.delayed.popleft()
+            self._emit(client, reply)
+            if client.closing:
+                self.delayed.clear()
+                return
+        if self.delayed:
+            self._schedule(client)
+        else:
+            client.fault_settled()
+
+    def _emit(self, client, reply: bytes) -> None:
+        if self.stalled or client.closing:
+            return
+        t = client.transport
+        if self.malformed:
+            self.malformed = False
+            reply = MALFORMED_REPLY
+        if self.close_mid:
+            self.close_mid = False
+            t.write(reply[:max(1, len(reply) // 2)])
+            client.close()
+            return
+        if self.stall:
+            self.stall = False
+            self.stalled = True
+            t.write(reply[:max(1, len(reply) // 2)])
+            client.stall()
+            return
+        t.write(reply)
+        if self.close_after is not None:
+            self.close_after -= 1
+            if self.close_after <= 0:
+                client.close()
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.delayed.clear()
+
+
+def parse_fault(args) -> tuple:
+    """CPIPE.FAULT arguments (after the command name) -> (kind, arg, global)."""
+    if not args:
+        raise CommandError(b"ERR wrong number of arguments for 'cpipe.fault' command")
+    kind = args[0].decode("latin-1").lower()
+    rest = list(args[1:])
+    is_global = False
+    if rest and rest[-1].lower() == b"global":
+        is_global = True
+        rest.pop()
+    if kind not in KINDS and kind not in ("refuse", "clear"):
+        raise CommandError(b"ERR unknown CPIPE.FAULT kind '%s' (expected CLOSE-AFTER, "
+                           b"CLOSE-MID-REPLY, DELAY, STALL, MALFORMED, REFUSE or CLEAR)" % args[0])
+    arg = None
+    if kind in _WITH_ARG:
+        if len(rest) != 1:
+            raise CommandError(b"ERR syntax error: CPIPE.FAULT %s needs one integer argument"
+                               % kind.upper().encode())
+        try:
+            arg = int(rest[0])
+        except ValueError:
+            arg = -1
+        if arg < 0:
+            raise CommandError(b"ERR value is not an integer or out of range")
+    elif rest:
+        raise CommandError(b"ERR syntax error")
+    if kind == "refuse" and is_global:
+        raise CommandError(b"ERR syntax error: REFUSE is always global")
+    return kind, arg, is_global
+
+
+def fault_command(client, argv) -> bytes:
+    state = client.state
+    if not state.config.enable_faults:
+        raise CommandError(b"ERR CPIPE.FAULT is disabled; start the server with --enable-faults")
+    kind, arg, is_global = parse_fault(argv[1:])
+    server = state.server
+    if kind == "refuse":
+        server.refuse(arg)
+        return OK
+    if kind == "clear":
+        if is_global:
+            server.clear_faults()
+        else:
+            client.clear_fault()
+        return OK
+    if is_global:
+        # The +OK for this command goes out before the fault applies here.
+        server.set_fault(kind, arg, exclude=client)
+        client.arm_fault_after_reply(kind, arg)
+    else:
+        client.arm_fault_after_reply(kind, arg)
+    return OK

@@ -1,0 +1,424 @@
+"""One client connection: an asyncio Protocol fed by the event loop.
+
+Hot path (`data_received` -> `_run`): parse the chunk into requests, run
+each through `DISPATCH` (a dict of plain functions), collect the encoded
+replies and write them with a single `transport.write`. Everything unusual
+- MULTI, pub/sub mode, AUTH pending, a blocked client, armed faults - makes
+`fast` False and goes through `_execute_slow`, which applies Redis's checks
+in Redis's order (processCommand).
+
+Backpressure: when the transport buffer passes limits.WRITE_HIGH_WATER the
+loop calls pause_writing and we stop reading this client; replies pushed to
+it regardless (pub/sub) are bounded by the output buffer limit, past which
+the client is dropped.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections import deque
+
+from . import limits
+from .blocking import unblock
+from .commands.table import DISPATCH, F_NO_AUTH, F_NOT_QUEUED, F_PUBSUB_OK, F_CONTAINER
+from .commands.table import unknown_command_error
+from .faults import FaultState
+from .parser import make_parser
+from .resp import CommandError, NOAUTH, QUEUED, error
+
+log = logging.getLogger("cpipe.server")
+
+_monotonic = time.monotonic
+_PROTOCOL_ERROR = object()  # queued marker: parse error after queued requests
+
+
+class Client(asyncio.Protocol):
+    def __init__(self, state):
+        self.state = state
+        self.id = state.next_client_id()
+        self.transport = None
+        self.db = state.dbs[0]
+        self.name = None
+        self.authenticated = not state.config.requirepass
+        cfg = state.config
+        self.parser = make_parser(state.parser_kind, cfg.proto_max_bulk_len,
+                                  cfg.client_query_buffer_limit, not self.authenticated)
+        self.multi = None  # queued (func, argv) while in MULTI
+        self.multi_error = False
+        self.in_exec = False
+        self.watched = None  # {(db index, key): expired-at-watch-time}
+        self.dirty_cas = False
+        self.channels = {}
+        self.patterns = {}
+        self.blocked = None
+        self.queue = deque()  # requests waiting while blocked
+        self.fault = None
+        self.pending_faults = []
+        self.closing = False
+        self.close_after_reply = False
+        self.write_paused = False
+        self.read_paused = False
+        self.stalled = False
+        self.fast = False
+        self.created = _monotonic()
+        self.last_io = self.created
+        self.last_cmd = b"NULL"
+        self.addr = ""
+        self.lib_name = None
+
+    # -- connection lifecycle -------------------------------------------
+    def connection_made(self, transport):
+        self.transport = transport
+        transport.set_write_buffer_limits(high=limits.WRITE_HIGH_WATER,
+                                          low=limits.WRITE_LOW_WATER)
+        sock = transport.get_extra_info("socket")
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple):
+            self.addr = "%s:%s" % peer[:2]
+            if sock is not None:
+                try:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                except OSError:
+                    pass
+        else:
+            self.addr = str(peer or "unix")
+        state = self.state
+        state.clients[self.id] = self
+        state.stats["connections"] += 1
+        for kind, arg in state.global_faults:
+            self.set_fault(kind, arg)
+        self.refresh()
+
+    def connection_lost(self, exc):
+        self.closing = True
+        self.fast = False
+        state = self.state
+        state.clients.pop(self.id, None)
+        if self.blocked is not None:
+            unblock(self)
+        if self.channels or self.patterns:
+            state.pubsub.drop_client(self)
+        self.unwatch_all()
+        if self.fault is not None:
+            self.fault.cancel()
+        self.queue.clear()
+        self.multi = None
+
+    def eof_received(self):
+        return False  # close our side too
+
+    def pause_writing(self):
+        self.write_paused = True
+        self._update_reading()
+
+    def resume_writing(self):
+        self.write_paused = False
+        self._update_reading()
+
+    def _update_reading(self):
+        if self.closing:
+            return
+        want_pause = (self.write_paused or len(self.queue) > limits.PENDING_REQUESTS_HIGH)
+        if want_pause != self.read_paused:
+            self.read_paused = want_pause
+            try:
+                if want_pause:
+                    self.transport.pause_reading()
+                else:
+                    self.transport.resume_reading()
+            except (RuntimeError, AttributeError):  # transport closing
+                pass
+
+    def refresh(self) -> None:
+        """Recompute whether the plain fast path applies."""
+        self.fast = (self.authenticated and self.multi is None and not self.channels
+                     and not self.patterns and self.blocked is None and self.fault is None
+                     and not self.pending_faults and not self.close_after_reply
+                     and not self.closing)
+
+    def close(self) -> None:
+        """Close after flushing what was written (Redis: close after reply)."""
+        if not self.closing:
+            self.closing = True
+            self.fast = False
+            self.transport.close()
+
+    def abort(self) -> None:
+        if not self.closing:
+            self.closing = True
+            self.fast = False
+        self.transport.abort()
+
+    # -- input ------------------------------------------------------------
+    def data_received(self, data):
+        if self.closing:
+            return
+        self.last_io = _monotonic()
+        if self.stalled:
+            return  # a stalled connection reads and drops
+        parser = self.parser
+        reqs = parser.feed(data)
+        if self.queue or self.blocked is not None:
+            self.queue.extend(reqs)
+            if parser.error is not None or parser.overflow:
+                self.queue.append(_PROTOCOL_ERROR)
+            self._update_reading()
+            return
+        if reqs:
+            self._run(reqs)
+        if parser.error is not None or parser.overflow:
+            if self.blocked is not None:
+                self.queue.append(_PROTOCOL_ERROR)
+            elif not self.closing:
+                self._protocol_error()
+
+    def _protocol_error(self):
+        parser = self.parser
+        if parser.overflow:
+            log.warning("client %d: query buffer limit reached, closing", self.id)
+            self.abort()
+            return
+        self.send(error(b"ERR " + parser.error))
+        self.close()
+
+    def _run(self, reqs, i=0):
+        """Run requests from index i until done, blocked or closing."""
+        out = []
+        n = len(reqs)
+        state = self.state
+        ready = state.ready_keys
+        table = DISPATCH
+        while i < n:
+            if self.fast:
+                while i < n:
+                    argv = reqs[i]
+                    i += 1
+                    ent = table.get(argv[0])
+                    if ent is not None:
+                        a = ent[1]
+                        m = len(argv)
+                        if m == a or (a < 0 and m >= -a):
+                            try:
+                                out.append(ent[0](self, argv))
+                            except CommandError as e:
+                                out.append(error(e.msg))
+                            except Exception as e:  # a bug must not take the server down
+                                out.append(self._internal_error(argv, e))
+                            if ready:
+                                state.serve_ready()
+                            if self.fast:
+                                continue
+                            break
+                    self._execute_slow(argv, out)
+                    if not self.fast:
+                        break
+            else:
+                argv = reqs[i]
+                i += 1
+                if argv is _PROTOCOL_ERROR:
+                    if out:
+                        self._write_out(out)
+                        out = []
+                    self._protocol_error()
+                    return
+                self._execute_slow(argv, out)
+            if self.pending_faults:
+                self._write_out(out)
+                out = []
+                self._apply_pending_faults()
+            if self.blocked is not None:
+                self.queue.extend(reqs[i:])
+                break
+            if self.closing or self.close_after_reply or self.stalled:
+                break
+        if out:
+            self._write_out(out)
+        if self.close_after_reply:
+            self.close()
+
+    def _execute_slow(self, argv, out):
+        name = argv[0]
+        ent = DISPATCH.get(name)
+        if ent is None:
+            ent = DISPATCH.get(name.lower())
+            if ent is None:
+                out.append(self._reject(unknown_command_error(argv)))
+                return
+        func, arity, flags, cmd = ent
+        m = len(argv)
+        if not (m == arity or (arity < 0 and m >= -arity)):
+            out.append(self._reject(b"ERR wrong number of arguments for '%s' command" % cmd.name))
+            return
+        if flags & F_CONTAINER:
+            try:
+                cmd.check(argv)
+            except CommandError as e:
+                out.append(self._reject(e.msg))
+                return
+        if not self.authenticated and not flags & F_NO_AUTH:
+            out.append(self._reject(NOAUTH))
+            return
+        if (self.channels or self.patterns) and not flags & F_PUBSUB_OK:
+            out.append(self._reject(
+                b"ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+                b"QUIT / RESET are allowed in this context" % self._fullname(cmd, argv)))
+            return
+        if self.multi is not None and not flags & F_NOT_QUEUED:
+            self.multi.append((func, argv))
+            out.append(QUEUED)
+            return
+        self.last_cmd = cmd.name
+        try:
+            out.append(func(self, argv))
+        except CommandError as e:
+            out.append(error(e.msg))
+        except Exception as e:
+            out.append(self._internal_error(argv, e))
+        if self.state.ready_keys:
+            self.state.serve_ready()
+
+    @staticmethod
+    def _fullname(cmd, argv) -> bytes:
+        if cmd.subcommands is not None and len(argv) > 1:
+            return cmd.name + b"|" + argv[1].lower()
+        return cmd.name
+
+    def _reject(self, msg: bytes) -> bytes:
+        if self.multi is not None:
+            self.multi_error = True
+        self.state.stats["rejected"] += 1
+        return error(msg)
+
+    def _internal_error(self, argv, e) -> bytes:
+        log.exception("command %r failed", argv[:1])
+        return error(b"ERR internal error in cpipe.server: %s" %
+                     repr(e).encode("utf-8", "replace")[:200])
+
+    # -- output -----------------------------------------------------------
+    def _write_out(self, out):
+        if self.closing:
+            return
+        if self.fault is not None:
+            fault = self.fault
+            for r in out:
+                fault.send(self, r)
+        elif len(out) == 1:
+            self.transport.write(out[0])
+        else:
+            self.transport.write(b"".join(out))
+        if self.write_paused:
+            self._check_output_limit()
+
+    def send(self, data: bytes) -> None:
+        """Write one reply or push message (faults and limits apply)."""
+        if self.closing or not data:
+            return
+        if self.fault is not None:
+            self.fault.send(self, data)
+        else:
+            self.transport.write(data)
+        if self.write_paused:
+            self._check_output_limit()
+
+    push = send
+
+    def _check_output_limit(self):
+        t = self.transport
+        if not self.closing and t.get_write_buffer_size() > self.state.config.client_output_buffer_limit:
+            log.warning("client %d: output buffer limit reached, disconnecting", self.id)
+            self.abort()
+
+    # -- blocking ---------------------------------------------------------
+    def set_blocked(self, info) -> None:
+        self.blocked = info
+        self.fast = False
+
+    def unblocked(self, reply: bytes) -> None:
+        """Called once the blocking command is answered (served/timed out)."""
+        self.blocked = None
+        self.refresh()
+        self.send(reply)
+        if self.queue:
+            self.state.loop.call_soon(self._resume)
+
+    def _resume(self):
+        if self.closing or self.blocked is not None or not self.queue:
+            return
+        reqs = list(self.queue)
+        self.queue.clear()
+        self._run(reqs)
+        self._update_reading()
+
+    # -- faults -----------------------------------------------------------
+    def arm_fault_after_reply(self, kind, arg) -> None:
+        self.pending_faults.append((kind, arg))
+        self.fast = False
+
+    def _apply_pending_faults(self):
+        pending, self.pending_faults = self.pending_faults, []
+        for kind, arg in pending:
+            self.set_fault(kind, arg)
+        self.refresh()
+
+    def set_fault(self, kind: str, arg) -> None:
+        if self.closing:
+            return
+        if self.fault is None:
+            self.fault = FaultState()
+        self.fault.arm(kind, arg)
+        self.fast = False
+        if kind == "close-after" and arg == 0:
+            self.close()
+
+    def clear_fault(self) -> None:
+        f = self.fault
+        if f is None:
+            return
+        f.close_after = None
+        f.close_mid = f.stall = f.malformed = False
+        f.delay_ms = 0
+        self.fault_settled()
+
+    def fault_settled(self) -> None:
+        """Drop the fault state once nothing is armed or held."""
+        if self.fault is not None and self.fault.idle():
+            self.fault = None
+            self.refresh()
+
+    def stall(self) -> None:
+        self.stalled = True
+        self.fast = False
+        self.queue.clear()
+
+    # -- transactions -------------------------------------------------------
+    def unwatch_all(self) -> None:
+        if not self.watched:
+            self.watched = None
+            return
+        dbs = self.state.dbs
+        for (index, key) in self.watched:
+            db = dbs[index]
+            clients = db.watched.get(key)
+            if clients is not None:
+                try:
+                    clients.remove(self)
+                except ValueError:
+                    pass
+                if not clients:
+                    del db.watched[key]
+        self.watched = None
+        self.dirty_cas = False
+
+    def watch_touched(self, db, key) -> None:
+        """A watched key changed (Redis touchWatchedKey)."""
+        w = self.watched
+        if w is None:
+            return
+        k = (db.index, key)
+        if w.get(k) and key not in db.data:
+            # Watched while already expired and now deleted: no logical change.
+            w[k] = False
+            return
+        self.dirty_cas = True

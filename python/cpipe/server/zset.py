@@ -1,0 +1,116 @@
+"""Sorted set: member -> score dict plus a list kept sorted by (score, member).
+
+Ranks need order, lookups need the dict. Insertion is O(n) (list insert),
+which is fine for a test server and keeps the code short and obviously
+right; Redis orders equal scores by member bytes, as tuples here do.
+"""
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right, insort
+
+
+class ZSet:
+    __slots__ = ("scores", "order")
+
+    def __init__(self):
+        self.scores = {}
+        self.order = []  # sorted list of (score, member)
+
+    def __len__(self):
+        return len(self.scores)
+
+    def __bool__(self):
+        return bool(self.scores)
+
+    def add(self, member: bytes, score: float) -> None:
+        old = self.scores.get(member)
+        if old is not None:
+            if old == score:
+                return
+            del self.order[bisect_left(self.order, (old, member))]
+        self.scores[member] = score
+        insort(self.order, (score, member))
+
+    def remove(self, member: bytes) -> bool:
+        old = self.scores.pop(member, None)
+        if old is None:
+            return False
+        del self.order[bisect_left(self.order, (old, member))]
+        return True
+
+    def rank(self, member: bytes):
+        s = self.scores.get(member)
+        if s is None:
+            return None
+        return bisect_left(self.order, (s, member))
+
+    def score_range(self, lo: float, lo_excl: bool, hi: float, hi_excl: bool):
+        """Index range [start, stop) of members with score within bounds."""
+        order = self.order
+        # (score,) sorts before every (score, member); (score, b'\xff'*...) is
+        # not a safe upper sentinel, so compare on scores via a key list.
+        start = _bisect_score(order, lo, not lo_excl)
+        stop = _bisect_score(order, hi, hi_excl)
+        return start, max(start, stop)
+
+    def lex_range(self, lo, lo_incl, hi, hi_incl):
+        """Index range for lexicographic bounds; lo/hi None mean -/+ inf."""
+        order = self.order
+        if lo is None:
+            start = 0
+        else:
+            start = _bisect_member(order, lo, lo_incl)
+        if hi is None:
+            stop = len(order)
+        else:
+            stop = _bisect_member(order, hi, not hi_incl)
+        return start, max(start, stop)
+
+    def copy(self) -> "ZSet":
+        z = ZSet()
+        z.scores = dict(self.scores)
+        z.order = list(self.order)
+        return z
+
+
+def _bisect_score(order, score, left: bool) -> int:
+    """First index whose score is >= score (left) or > score (not left)."""
+    lo, hi = 0, len(order)
+    if left:
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if order[mid][0] < score:
+                lo = mid + 1
+            else:
+                hi = mid
+    else:
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if order[mid][0] <= score:
+                lo = mid + 1
+            else:
+                hi = mid
+    return lo
+
+
+def _bisect_member(order, member, left: bool) -> int:
+    """Like _bisect_score on members (only meaningful when scores are equal)."""
+    lo, hi = 0, len(order)
+    if left:
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if order[mid][1] < member:
+                lo = mid + 1
+            else:
+                hi = mid
+    else:
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if order[mid][1] <= member:
+                lo = mid + 1
+            else:
+                hi = mid
+    return lo
+
+
+__all__ = ["ZSet", "bisect_left", "bisect_right"]
