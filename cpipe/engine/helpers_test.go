@@ -186,6 +186,8 @@ type serverConn struct {
 	w      *bufio.Writer
 	id     int64 // 1 for the first accepted connection
 	authed bool
+
+	flushDelay time.Duration
 }
 
 // newFakeServer listens on 127.0.0.1 (or a unix socket when unix is set)
@@ -320,29 +322,87 @@ func (sc *serverConn) bulk(s string) {
 // serveDefault answers commands, flushing only when no more input is
 // buffered: while a flush blocks, nothing more is read, as a server that
 // stops reading when its client does not read.
-func serveDefault(sc *serverConn) {
-	batch := int64(0)
-	for {
-		args, err := sc.readCommand()
-		if err != nil {
-			return
-		}
-		sc.srv.commands.Add(1)
-		batch++
-		if !sc.dispatch(args) {
-			sc.w.Flush()
-			return
-		}
-		if sc.r.Buffered() == 0 {
-			if batch > sc.srv.maxBatch.Load() {
-				sc.srv.maxBatch.Store(batch)
-			}
-			batch = 0
-			if sc.w.Flush() != nil {
+func serveDefault(sc *serverConn) { serveWith(nil)(sc) }
+
+// serveWith is serveDefault with a hook that may answer a command itself
+// (handled) and may hang up (keep false).
+func serveWith(hook func(sc *serverConn, args []string) (handled, keep bool)) func(*serverConn) {
+	return func(sc *serverConn) {
+		batch := int64(0)
+		for {
+			args, err := sc.readCommand()
+			if err != nil {
 				return
+			}
+			sc.srv.commands.Add(1)
+			batch++
+			handled, keep := false, true
+			if hook != nil {
+				handled, keep = hook(sc, args)
+			}
+			if !handled {
+				keep = sc.dispatch(args)
+			}
+			if !keep {
+				sc.w.Flush()
+				return
+			}
+			if sc.r.Buffered() == 0 {
+				for {
+					m := sc.srv.maxBatch.Load()
+					if batch <= m || sc.srv.maxBatch.CompareAndSwap(m, batch) {
+						break
+					}
+				}
+				batch = 0
+				if sc.flushDelay > 0 {
+					time.Sleep(sc.flushDelay)
+				}
+				if sc.w.Flush() != nil {
+					return
+				}
 			}
 		}
 	}
+}
+
+// serveSlow answers like serveDefault but pauses before each flush, so
+// commands pile up.
+func serveSlow(d time.Duration) func(*serverConn) {
+	return func(sc *serverConn) {
+		sc.flushDelay = d
+		serveDefault(sc)
+	}
+}
+
+// serveBlackhole reads and counts commands and never answers.
+func serveBlackhole(sc *serverConn) {
+	for {
+		if _, err := sc.readCommand(); err != nil {
+			return
+		}
+		sc.srv.commands.Add(1)
+	}
+}
+
+// gatedReader lets through only as many bytes as *budget allows, waiting
+// for the budget to grow: a server that stops reading on command.
+type gatedReader struct {
+	r      io.Reader
+	budget *atomic.Int64
+	read   int64
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	for g.budget.Load() <= g.read {
+		time.Sleep(time.Millisecond)
+	}
+	if room := g.budget.Load() - g.read; int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := g.r.Read(p)
+	g.read += int64(n)
+	return n, err
 }
 
 const testPassword = "sesame"
@@ -407,6 +467,8 @@ func (sc *serverConn) dispatch(args []string) bool {
 	case "HALF": // a reply cut short, then hang up
 		sc.w.WriteString("$10\r\nabc")
 		return false
+	case "SINK": // SINK anything -> +OK
+		sc.w.WriteString("+OK\r\n")
 	case "GARBAGE":
 		sc.w.WriteString("!garbage\r\n")
 	default:

@@ -1,0 +1,874 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func newTestConn(t testing.TB, srv *fakeServer, mod func(*Options)) *PConn {
+	t.Helper()
+	o := srv.options()
+	if mod != nil {
+		mod(&o)
+	}
+	c := NewPConn(&o)
+	t.Cleanup(c.Close)
+	return c
+}
+
+// doValues runs one request and decodes its replies.
+func doValues(t testing.TB, c *PConn, commands ...[]byte) []any {
+	t.Helper()
+	req := request(commands...)
+	if err := c.Do(req); err != nil {
+		t.Fatalf("Do: %v", err)
+	}
+	v := mustDecode(t, req.Tape.Buf)
+	if len(v) != req.N {
+		t.Fatalf("%d commands, %d replies", req.N, len(v))
+	}
+	return v
+}
+
+func TestPConnSingleRequests(t *testing.T) {
+	srv := newFakeServer(t, nil)
+	c := newTestConn(t, srv, nil)
+	within(t, 20*time.Second, "requests", func() {
+		for _, tc := range []struct {
+			cmd  []byte
+			want any
+		}{
+			{cmd("PING"), simpleV("PONG")},
+			{cmd("ECHO", "hello"), bulkV("hello")},
+			{cmd("ECHO", ""), bulkV("")},
+			{cmd("ECHO", allBytes()), bulkV(allBytes())},
+			{cmd("ECHO", "a\r\nb"), bulkV("a\r\nb")},
+			{cmd("INT", "-9223372036854775808"), int64(-9223372036854775808)},
+			{cmd("NIL"), nil},
+			{cmd("ERR", "boom"), errV("ERR boom")},
+			{cmd("NOSUCH"), errV("ERR unknown command 'NOSUCH'")},
+			{cmd("ARR", "x", "y"), []any{bulkV("x"), bulkV("y"), []any{int64(1), nil}}},
+			// Larger than the read buffer: it grows, then shrinks when idle.
+			{cmd("BIG", "200000"), bulkV(strings.Repeat("x", 200000))},
+			{cmd("BIG", "3000000"), bulkV(strings.Repeat("x", 3000000))},
+			{cmd("PING"), simpleV("PONG")},
+		} {
+			got := doValues(t, c, tc.cmd)
+			if !reflect.DeepEqual(got, []any{tc.want}) {
+				t.Errorf("%q: got %.100v, want %.100v", tc.cmd, got, tc.want)
+			}
+		}
+	})
+	if n := srv.accepts.Load(); n != 1 {
+		t.Fatalf("%d connections, want 1", n)
+	}
+	if len(c.rbuf) > maxIdleReadBuf {
+		t.Errorf("read buffer stayed at %d bytes after a big reply", len(c.rbuf))
+	}
+}
+
+func TestPConnUnixSocket(t *testing.T) {
+	srv := newFakeServerOn(t, "unix", t.TempDir()+"/s.sock", nil)
+	c := newTestConn(t, srv, nil)
+	within(t, 10*time.Second, "request", func() {
+		if got := doValues(t, c, cmd("ECHO", "over unix")); got[0] != bulkV("over unix") {
+			t.Errorf("got %v", got)
+		}
+	})
+	o := srv.options()
+	if !strings.HasPrefix(o.Addr(), "unix:") {
+		t.Errorf("Addr() = %q", o.Addr())
+	}
+}
+
+func TestPConnConnectError(t *testing.T) {
+	srv := newFakeServer(t, nil)
+	o := srv.options()
+	srv.Close() // nothing listens on the port now
+	c := NewPConn(&o)
+	defer c.Close()
+	err := c.Do(request(cmd("PING")))
+	var ce *ConnError
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v (%T), want *ConnError", err, err)
+	}
+	if !strings.Contains(err.Error(), o.Addr()) {
+		t.Errorf("error %q does not name %s", err, o.Addr())
+	}
+}
+
+func TestPConnPipeline(t *testing.T) {
+	srv := newFakeServer(t, nil)
+	c := newTestConn(t, srv, nil)
+	var cmds [][]byte
+	var want []any
+	for i := 0; i < 5000; i++ {
+		switch i % 5 {
+		case 0:
+			cmds = append(cmds, cmd("ECHO", "v"+strconv.Itoa(i)))
+			want = append(want, bulkV("v"+strconv.Itoa(i)))
+		case 1:
+			cmds = append(cmds, cmd("INT", strconv.Itoa(-i)))
+			want = append(want, int64(-i))
+		case 2:
+			cmds = append(cmds, cmd("NIL"))
+			want = append(want, nil)
+		case 3:
+			cmds = append(cmds, cmd("ERR", strconv.Itoa(i)))
+			want = append(want, errV("ERR "+strconv.Itoa(i)))
+		case 4:
+			cmds = append(cmds, cmd("ARR", strconv.Itoa(i)))
+			want = append(want, []any{bulkV(strconv.Itoa(i)), []any{int64(1), nil}})
+		}
+	}
+	within(t, 20*time.Second, "pipeline", func() {
+		if got := doValues(t, c, cmds...); !reflect.DeepEqual(got, want) {
+			t.Errorf("pipeline replies differ")
+		}
+	})
+}
+
+// uniqueEchoes builds a request whose replies name the caller, so a reply
+// routed to the wrong caller is caught.
+func uniqueEchoes(g, i int) (*Request, []any) {
+	var cmds [][]byte
+	var want []any
+	for k := 0; k <= (g+i)%3; k++ {
+		v := fmt.Sprintf("g%d-i%d-k%d", g, i, k)
+		cmds = append(cmds, cmd("ECHO", v))
+		want = append(want, bulkV(v))
+	}
+	return request(cmds...), want
+}
+
+func TestPConnConcurrentDo(t *testing.T) {
+	srv := newFakeServer(t, nil)
+	c := newTestConn(t, srv, nil)
+	const callers, each = 64, 100
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	within(t, 60*time.Second, "concurrent callers", func() {
+		for g := 0; g < callers; g++ {
+			wg.Add(1)
+			go func(g int) {
+				defer wg.Done()
+				for i := 0; i < each; i++ {
+					req, want := uniqueEchoes(g, i)
+					if err := c.Do(req); err != nil {
+						errs <- err
+						return
+					}
+					got, err := decodeTape(req.Tape.Buf)
+					if err != nil || !reflect.DeepEqual(got, want) {
+						errs <- fmt.Errorf("caller %d request %d: got %v, want %v (%v)", g, i, got, want, err)
+						return
+					}
+				}
+			}(g)
+		}
+		wg.Wait()
+	})
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := srv.accepts.Load(); n != 1 {
+		t.Errorf("%d connections, want 1", n)
+	}
+	t.Logf("largest batch the server saw: %d commands", srv.maxBatch.Load())
+}
+
+// Sync and async callers interleaved on one connection.
+func TestPConnConcurrentDoAndSubmit(t *testing.T) {
+	srv := newFakeServer(t, nil)
+	c := newTestConn(t, srv, nil)
+	const callers, each = 32, 100
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*callers)
+	within(t, 60*time.Second, "callers", func() {
+		for g := 0; g < 2*callers; g++ {
+			wg.Add(1)
+			go func(g int) {
+				defer wg.Done()
+				for i := 0; i < each; i++ {
+					req, want := uniqueEchoes(g, i)
+					var err error
+					if g%2 == 0 {
+						err = c.Do(req)
+					} else {
+						done := make(chan struct{})
+						req.OnDone = func(*Request) { close(done) }
+						if err = c.Submit(req, true); err == nil {
+							<-done
+							err = req.Err
+						}
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+					if got, _ := decodeTape(req.Tape.Buf); !reflect.DeepEqual(got, want) {
+						errs <- fmt.Errorf("caller %d request %d: got %v, want %v", g, i, got, want)
+						return
+					}
+				}
+			}(g)
+		}
+		wg.Wait()
+	})
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestPConnSubmit(t *testing.T) {
+	srv := newFakeServer(t, nil)
+	c := newTestConn(t, srv, nil)
+	// Not connected yet: a non-blocking submit refuses rather than dial.
+	if err := c.Submit(&Request{Data: cmd("PING"), N: 1, OnDone: func(*Request) {}}, false); err != ErrWouldBlock {
+		t.Fatalf("Submit before connecting: %v, want ErrWouldBlock", err)
+	}
+	if c.Queued() != 0 {
+		t.Fatalf("refused submit left %d queued", c.Queued())
+	}
+	const n = 2000
+	order := make(chan *Request, n)
+	reqs := make([]*Request, n)
+	within(t, 30*time.Second, "submits", func() {
+		for i := range reqs {
+			reqs[i] = &Request{Data: cmd("ECHO", strconv.Itoa(i)), N: 1, ID: uint64(i), OnDone: func(r *Request) { order <- r }}
+			if err := c.Submit(reqs[i], i%2 == 0); err != nil && err != ErrWouldBlock {
+				t.Errorf("Submit %d: %v", i, err)
+			} else if err == ErrWouldBlock {
+				if err := c.Submit(reqs[i], true); err != nil {
+					t.Errorf("Submit %d: %v", i, err)
+				}
+			}
+		}
+		for i := 0; i < n; i++ {
+			r := <-order
+			// One connection answers in order, so completions come in order.
+			if r.ID != uint64(i) {
+				t.Errorf("completion %d is request %d", i, r.ID)
+			}
+			if got, _ := decodeTape(r.Tape.Buf); r.Err != nil || !reflect.DeepEqual(got, []any{bulkV(strconv.Itoa(int(r.ID)))}) {
+				t.Errorf("request %d: %v %v", r.ID, got, r.Err)
+			}
+		}
+	})
+	if q := c.Queued(); q != 0 {
+		t.Errorf("Queued() = %d after all completed", q)
+	}
+}
+
+// A Submit's data is Go memory the caller may forget: it stays valid.
+func TestPConnSubmitLarge(t *testing.T) {
+	srv := newFakeServer(t, nil)
+	c := newTestConn(t, srv, nil)
+	data, want := bigPipeline(50000)
+	done := make(chan *Request, 1)
+	req := &Request{Data: data, N: len(want), OnDone: func(r *Request) { done <- r }}
+	within(t, 60*time.Second, "large submit", func() {
+		if err := c.Submit(req, true); err != nil {
+			t.Errorf("Submit: %v", err)
+			return
+		}
+		r := <-done
+		if r.Err != nil {
+			t.Errorf("completion: %v", r.Err)
+			return
+		}
+		if got, _ := decodeTape(r.Tape.Buf); !reflect.DeepEqual(got, want) {
+			t.Errorf("replies differ")
+		}
+	})
+}
+
+func bigPipeline(n int) ([]byte, []any) {
+	var data []byte
+	want := make([]any, n)
+	for i := 0; i < n; i++ {
+		v := "value-" + strconv.Itoa(i)
+		data = appendCmd(data, "ECHO", v)
+		want[i] = bulkV(v)
+	}
+	return data, want
+}
+
+// A request far larger than the socket buffers, against a server that stops
+// reading while its replies are not read: the engine must read while it
+// writes or both sides wait forever.
+func TestPConnLargeRequestNoDeadlock(t *testing.T) {
+	srv := newFakeServer(t, nil)
+	c := newTestConn(t, srv, nil)
+	data, want := bigPipeline(200000)
+	if len(data) < 4*bigWrite {
+		t.Fatalf("request is only %d bytes", len(data))
+	}
+	within(t, 90*time.Second, "200,000-command request", func() {
+		req := &Request{Data: data, N: len(want)}
+		if err := c.Do(req); err != nil {
+			t.Errorf("Do: %v", err)
+			return
+		}
+		if got, _ := decodeTape(req.Tape.Buf); !reflect.DeepEqual(got, want) {
+			t.Errorf("replies differ")
+		}
+		// The connection is still in step afterwards.
+		if got := doValues(t, c, cmd("ECHO", "after")); got[0] != bulkV("after") {
+			t.Errorf("after: %v", got)
+		}
+	})
+}
+
+// Several large requests from concurrent callers at once.
+func TestPConnConcurrentLargeRequests(t *testing.T) {
+	srv := newFakeServer(t, nil)
+	c := newTestConn(t, srv, nil)
+	var wg sync.WaitGroup
+	within(t, 90*time.Second, "large requests", func() {
+		for g := 0; g < 6; g++ {
+			wg.Add(1)
+			go func(g int) {
+				defer wg.Done()
+				var data []byte
+				var want []any
+				for i := 0; i < 20000+g*1000; i++ {
+					v := fmt.Sprintf("g%d-%d", g, i)
+					data = appendCmd(data, "ECHO", v)
+					want = append(want, bulkV(v))
+				}
+				req := &Request{Data: data, N: len(want)}
+				if err := c.Do(req); err != nil {
+					t.Errorf("caller %d: %v", g, err)
+					return
+				}
+				if got, _ := decodeTape(req.Tape.Buf); !reflect.DeepEqual(got, want) {
+					t.Errorf("caller %d: replies differ", g)
+				}
+			}(g)
+		}
+		wg.Wait()
+	})
+}
+
+// MaxQueued bounds the commands on the wire: callers wait for room, none is
+// lost, and the server never sees more than the bound unanswered.
+func TestPConnBoundedQueue(t *testing.T) {
+	const bound = 4
+	srv := newFakeServer(t, serveSlow(200*time.Microsecond))
+	c := newTestConn(t, srv, func(o *Options) { o.MaxQueued = bound })
+	var maxSeen atomic.Int64
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if q := int64(c.Queued()); q > maxSeen.Load() {
+				maxSeen.Store(q)
+			}
+			time.Sleep(20 * time.Microsecond)
+		}
+	}()
+	const callers, each = 16, 30
+	var wg sync.WaitGroup
+	var ok atomic.Int64
+	within(t, 60*time.Second, "bounded callers", func() {
+		for g := 0; g < callers; g++ {
+			wg.Add(1)
+			go func(g int) {
+				defer wg.Done()
+				for i := 0; i < each; i++ {
+					v := fmt.Sprintf("%d/%d", g, i)
+					var err error
+					req := request(cmd("ECHO", v))
+					if i%3 == 0 {
+						done := make(chan struct{})
+						req.OnDone = func(*Request) { close(done) }
+						if err = c.Submit(req, true); err == nil {
+							<-done
+							err = req.Err
+						}
+					} else {
+						err = c.Do(req)
+					}
+					if err != nil {
+						t.Errorf("%s: %v", v, err)
+						return
+					}
+					if got, _ := decodeTape(req.Tape.Buf); !reflect.DeepEqual(got, []any{bulkV(v)}) {
+						t.Errorf("%s: got %v", v, got)
+						return
+					}
+					ok.Add(1)
+				}
+			}(g)
+		}
+		wg.Wait()
+	})
+	close(stop)
+	if ok.Load() != callers*each {
+		t.Fatalf("%d of %d requests answered", ok.Load(), callers*each)
+	}
+	if m := srv.maxBatch.Load(); m > bound {
+		t.Errorf("server read %d commands before answering, bound is %d", m, bound)
+	}
+	if m := maxSeen.Load(); m > bound {
+		t.Errorf("Queued() reached %d, bound is %d", m, bound)
+	}
+	t.Logf("largest batch %d, largest queue %d", srv.maxBatch.Load(), maxSeen.Load())
+
+	// A request larger than the bound is still accepted, alone.
+	within(t, 10*time.Second, "oversized request", func() {
+		var cmds [][]byte
+		for i := 0; i < 3*bound; i++ {
+			cmds = append(cmds, cmd("PING"))
+		}
+		if got := doValues(t, c, cmds...); len(got) != 3*bound {
+			t.Errorf("%d replies", len(got))
+		}
+	})
+}
+
+// With the queue full, a non-blocking Submit refuses and a Do waits no
+// longer than the socket timeout.
+func TestPConnQueueFull(t *testing.T) {
+	srv := newFakeServer(t, serveBlackhole)
+	c := newTestConn(t, srv, func(o *Options) { o.MaxQueued = 2; o.SocketTimeout = 300 * time.Millisecond })
+	done := make(chan *Request, 3)
+	for i := 0; i < 2; i++ {
+		if err := c.Submit(&Request{Data: cmd("PING"), N: 1, OnDone: func(r *Request) { done <- r }}, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Submit(&Request{Data: cmd("PING"), N: 1, OnDone: func(r *Request) { done <- r }}, false); err != ErrWouldBlock {
+		t.Fatalf("Submit on a full queue: %v, want ErrWouldBlock", err)
+	}
+	within(t, 10*time.Second, "Do on a full queue", func() {
+		start := time.Now()
+		err := c.Do(request(cmd("PING")))
+		if !errors.Is(err, ErrTimeout) {
+			t.Errorf("Do: %v, want ErrTimeout", err)
+		}
+		if d := time.Since(start); d < 250*time.Millisecond {
+			t.Errorf("Do failed after %v, before the socket timeout", d)
+		}
+		for i := 0; i < 2; i++ {
+			if r := <-done; !errors.Is(r.Err, ErrTimeout) {
+				t.Errorf("submitted request: %v, want ErrTimeout", r.Err)
+			}
+		}
+	})
+}
+
+// The server hangs up in the middle of a reply while several requests are
+// in flight: every one of them fails, none hangs, and the next request
+// reconnects.
+func TestPConnServerClosesMidReply(t *testing.T) {
+	const inflight = 8
+	var received atomic.Int64
+	srv := newFakeServer(t, func(sc *serverConn) {
+		if sc.id > 1 {
+			serveDefault(sc)
+			return
+		}
+		// First connection: hold replies until all requests are in, answer
+		// two, cut the third short and hang up.
+		var names []string
+		for len(names) < inflight {
+			args, err := sc.readCommand()
+			if err != nil {
+				return
+			}
+			received.Add(1)
+			names = append(names, args[1])
+		}
+		sc.bulk(names[0])
+		sc.bulk(names[1])
+		sc.w.WriteString("$100\r\n" + names[2][:2])
+		sc.w.Flush()
+	})
+	c := newTestConn(t, srv, nil)
+	type result struct {
+		name string
+		req  *Request
+		err  error
+	}
+	results := make(chan result, inflight)
+	for i := 0; i < inflight; i++ {
+		name := fmt.Sprintf("req%d", i)
+		req := request(cmd("ECHO", name))
+		if i%2 == 0 {
+			go func() { results <- result{name, req, c.Do(req)} }()
+		} else {
+			req.OnDone = func(r *Request) { results <- result{name, r, r.Err} }
+			go func() {
+				if err := c.Submit(req, true); err != nil {
+					results <- result{name, req, err}
+				}
+			}()
+		}
+	}
+	succeeded, failed := 0, 0
+	within(t, 20*time.Second, "in-flight requests", func() {
+		for i := 0; i < inflight; i++ {
+			r := <-results
+			if r.err == nil {
+				succeeded++
+				if got, _ := decodeTape(r.req.Tape.Buf); !reflect.DeepEqual(got, []any{bulkV(r.name)}) {
+					t.Errorf("%s got %v", r.name, got)
+				}
+				continue
+			}
+			failed++
+			var ce *ConnError
+			if !errors.As(r.err, &ce) {
+				t.Errorf("%s: %v (%T), want *ConnError", r.name, r.err, r.err)
+			}
+		}
+	})
+	if succeeded != 2 || failed != inflight-2 {
+		t.Errorf("%d succeeded, %d failed; want 2 and %d", succeeded, failed, inflight-2)
+	}
+	within(t, 10*time.Second, "request after the hang-up", func() {
+		if got := doValues(t, c, cmd("CONN")); got[0] != int64(2) {
+			t.Errorf("answered by connection %v, want 2", got[0])
+		}
+	})
+}
+
+// A server that never answers: ErrTimeout after SocketTimeout, and the
+// connection is dropped, never reused out of step.
+func TestPConnTimeout(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	srv := newFakeServer(t, func(sc *serverConn) {
+		if sc.id == 1 {
+			// Part of a reply, then silence; the rest would come too late.
+			if _, err := sc.readCommand(); err != nil {
+				return
+			}
+			sc.w.WriteString("$10\r\nabc")
+			sc.w.Flush()
+			time.Sleep(3 * timeout)
+			sc.w.WriteString("defghij\r\n+STALE\r\n")
+			sc.w.Flush()
+			sc.waitClosed()
+			return
+		}
+		serveDefault(sc)
+	})
+	c := newTestConn(t, srv, func(o *Options) { o.SocketTimeout = timeout })
+	within(t, 10*time.Second, "timeouts", func() {
+		errs := make(chan error, 4)
+		for i := 0; i < 4; i++ {
+			go func(i int) { errs <- c.Do(request(cmd("ECHO", strconv.Itoa(i)))) }(i)
+		}
+		start := time.Now()
+		for i := 0; i < 4; i++ {
+			if err := <-errs; !errors.Is(err, ErrTimeout) {
+				t.Errorf("Do: %v, want ErrTimeout", err)
+			}
+		}
+		if d := time.Since(start); d < timeout*9/10 || d > 10*timeout {
+			t.Errorf("timed out after %v, SocketTimeout is %v", d, timeout)
+		}
+		time.Sleep(3 * timeout) // the stale bytes are sent by now
+		for i := 0; i < 3; i++ {
+			got := doValues(t, c, cmd("CONN"), cmd("ECHO", "fresh"))
+			if !reflect.DeepEqual(got, []any{int64(2), bulkV("fresh")}) {
+				t.Errorf("after a timeout: %v, want a fresh connection's replies", got)
+			}
+		}
+	})
+	if n := srv.accepts.Load(); n != 2 {
+		t.Errorf("%d connections, want 2", n)
+	}
+}
+
+func TestPConnMalformedReply(t *testing.T) {
+	srv := newFakeServer(t, nil)
+	c := newTestConn(t, srv, nil)
+	within(t, 10*time.Second, "requests", func() {
+		doValues(t, c, cmd("PING"))
+		err := c.Do(request(cmd("PING"), cmd("GARBAGE"), cmd("PING")))
+		var pe *ProtocolError
+		if !errors.As(err, &pe) {
+			t.Fatalf("Do: %v (%T), want *ProtocolError", err, err)
+		}
+		if got := doValues(t, c, cmd("CONN")); got[0] != int64(2) {
+			t.Errorf("answered by connection %v, want a new one (2)", got[0])
+		}
+	})
+}
+
+// Init commands run on every connect, including reconnects.
+func TestPConnInitReplayedOnReconnect(t *testing.T) {
+	srv := newFakeServer(t, nil)
+	srv.needAuth.Store(true)
+	c := newTestConn(t, srv, func(o *Options) {
+		o.Init = append(cmd("AUTH", testPassword), cmd("SELECT", "0")...)
+		o.InitCount = 2
+	})
+	within(t, 10*time.Second, "requests", func() {
+		if got := doValues(t, c, cmd("ECHO", "one")); got[0] != bulkV("one") {
+			t.Fatalf("got %v", got)
+		}
+		srv.closeConns()
+		// This one finds the connection gone.
+		if err := c.Do(request(cmd("ECHO", "lost"))); err == nil {
+			t.Errorf("Do on a connection the server closed succeeded")
+		}
+		if got := doValues(t, c, cmd("ECHO", "two")); got[0] != bulkV("two") {
+			t.Fatalf("after reconnect: %v (AUTH not replayed?)", got)
+		}
+	})
+	if a, n := srv.auths.Load(), srv.accepts.Load(); a != 2 || n != 2 {
+		t.Errorf("%d AUTH on %d connections, want 2 and 2", a, n)
+	}
+}
+
+func TestPConnInitError(t *testing.T) {
+	srv := newFakeServer(t, nil)
+	srv.needAuth.Store(true)
+	for _, tc := range []struct {
+		name  string
+		init  [][]byte
+		wantM string
+	}{
+		{"wrong password", [][]byte{cmd("AUTH", "wrong")}, "WRONGPASS invalid username-password pair"},
+		{"second init command fails", [][]byte{cmd("AUTH", testPassword), cmd("SELECT", "99")}, "ERR DB index is out of range"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := srv.commands.Load()
+			c := newTestConn(t, srv, func(o *Options) {
+				o.Init = append([]byte(nil), bytesJoin(tc.init)...)
+				o.InitCount = len(tc.init)
+			})
+			within(t, 10*time.Second, "requests", func() {
+				for i := 0; i < 2; i++ { // every attempt reports it
+					err := c.Do(request(cmd("ECHO", "x")))
+					var ie *InitError
+					if !errors.As(err, &ie) {
+						t.Fatalf("Do: %v (%T), want *InitError", err, err)
+					}
+					if ie.Msg != tc.wantM || err.Error() != tc.wantM {
+						t.Errorf("InitError %q, want %q", ie.Msg, tc.wantM)
+					}
+				}
+				if err := c.Submit(&Request{Data: cmd("ECHO", "x"), N: 1, OnDone: func(*Request) {}}, true); err == nil {
+					t.Errorf("Submit with a failing init succeeded")
+				}
+			})
+			// Only init commands reached the server, never the request.
+			if got := srv.commands.Load() - before; got != int64(3*len(tc.init)) {
+				t.Errorf("server read %d commands, want %d (init only)", got, 3*len(tc.init))
+			}
+		})
+	}
+}
+
+func bytesJoin(bs [][]byte) []byte {
+	var out []byte
+	for _, b := range bs {
+		out = append(out, b...)
+	}
+	return out
+}
+
+// Close fails every pending request with ErrClosed, and later work too.
+func TestPConnClose(t *testing.T) {
+	srv := newFakeServer(t, serveBlackhole)
+	o := srv.options()
+	c := NewPConn(&o)
+	const syncN, asyncN = 10, 5
+	errs := make(chan error, syncN+asyncN)
+	for i := 0; i < syncN; i++ {
+		go func() { errs <- c.Do(request(cmd("PING"))) }()
+	}
+	for i := 0; i < asyncN; i++ {
+		go func() {
+			req := &Request{Data: cmd("PING"), N: 1, OnDone: func(r *Request) { errs <- r.Err }}
+			if err := c.Submit(req, true); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	waitFor(t, 10*time.Second, "the server to read every command", func() bool { return srv.commands.Load() == syncN+asyncN })
+	within(t, 10*time.Second, "Close", c.Close)
+	within(t, 10*time.Second, "failing pending work", func() {
+		for i := 0; i < syncN+asyncN; i++ {
+			if err := <-errs; !errors.Is(err, ErrClosed) {
+				t.Errorf("pending request: %v, want ErrClosed", err)
+			}
+		}
+	})
+	if err := c.Do(request(cmd("PING"))); !errors.Is(err, ErrClosed) {
+		t.Errorf("Do after Close: %v", err)
+	}
+	if err := c.Submit(&Request{Data: cmd("PING"), N: 1, OnDone: func(*Request) {}}, true); !errors.Is(err, ErrClosed) {
+		t.Errorf("Submit after Close: %v", err)
+	}
+	c.Close() // twice is fine
+}
+
+// A caller waiting for queue room is released by Close.
+func TestPConnCloseReleasesQueueWaiter(t *testing.T) {
+	srv := newFakeServer(t, serveBlackhole)
+	o := srv.options()
+	o.MaxQueued = 1
+	o.SocketTimeout = 0 // no timeouts: only Close can end the waits
+	c := NewPConn(&o)
+	errs := make(chan error, 2)
+	go func() { errs <- c.Do(request(cmd("PING"))) }()
+	waitFor(t, 10*time.Second, "the first request", func() bool { return srv.commands.Load() == 1 })
+	go func() { errs <- c.Do(request(cmd("PING"))) }()
+	time.Sleep(20 * time.Millisecond) // let it reach the wait for room
+	within(t, 10*time.Second, "Close", c.Close)
+	within(t, 10*time.Second, "waiters", func() {
+		for i := 0; i < 2; i++ {
+			if err := <-errs; !errors.Is(err, ErrClosed) {
+				t.Errorf("got %v, want ErrClosed", err)
+			}
+		}
+	})
+}
+
+// ReadTimeout stretches the wait for one request's replies (blocking
+// commands) beyond SocketTimeout.
+func TestPConnReadTimeout(t *testing.T) {
+	srv := newFakeServer(t, nil)
+	c := newTestConn(t, srv, func(o *Options) { o.SocketTimeout = 150 * time.Millisecond })
+	within(t, 10*time.Second, "requests", func() {
+		req := request(cmd("SLEEP", "400", "late"))
+		req.ReadTimeout = 2 * time.Second
+		if err := c.Do(req); err != nil {
+			t.Fatalf("with ReadTimeout: %v", err)
+		}
+		req = request(cmd("SLEEP", "300", "late"))
+		req.ReadTimeout = -1 // forever
+		if err := c.Do(req); err != nil {
+			t.Fatalf("with ReadTimeout -1: %v", err)
+		}
+		// The socket timeout is back for ordinary requests.
+		if err := c.Do(request(cmd("SLEEP", "400", "late"))); !errors.Is(err, ErrTimeout) {
+			t.Fatalf("without ReadTimeout: %v, want ErrTimeout", err)
+		}
+	})
+}
+
+// ---------------------------------------------------------------------------
+// Engine bugs. These crash the process, so each runs in a child process.
+
+// Close (or a failed write) can fail the connection while the reading role
+// is between the socket and its lock, scanning a reply that is already
+// buffered. readLocked then takes the lock and does c.queue[0] = nil on the
+// queue failLocked emptied: index out of range, and the request would be
+// completed twice.
+func TestBugPConnCloseWhileScanningReply(t *testing.T) {
+	if !inChild(t, 30*time.Second) {
+		return
+	}
+	srv := newFakeServer(t, nil)
+	o := srv.options()
+	c := NewPConn(&o)
+	doValues(t, c, cmd("PING"))
+
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	req := request(cmd("ECHO", "slow to scan"))
+	req.Tape.Grow = func(old []byte, newCap int) []byte {
+		once.Do(func() { close(entered); <-release })
+		nb := make([]byte, len(old), newCap)
+		copy(nb, old)
+		return nb
+	}
+	doErr := make(chan error, 1)
+	go func() { doErr <- c.Do(req) }()
+	<-entered // the reply is in and being scanned, the lock is free
+	closed := make(chan struct{})
+	go func() { c.Close(); close(closed) }()
+	waitFor(t, 10*time.Second, "Close to fail the queue", func() bool { return c.Queued() == 0 })
+	close(release)
+	within(t, 10*time.Second, "Do", func() {
+		if err := <-doErr; err != nil && !errors.Is(err, ErrClosed) {
+			t.Errorf("Do: %v, want nil or ErrClosed", err)
+		}
+	})
+	within(t, 10*time.Second, "Close", func() { <-closed })
+}
+
+// After a write of at least bigWrite bytes goes to writeBatchInBackground,
+// c.spare still aliases the array c.pending was set to, and the goroutine
+// never resets it (the clear/spare lines after writeBatch are skipped on
+// that path). Its next writeLocked takes batch := c.pending and sets
+// c.pending = c.spare[:0] -- the same array -- so a request queued during
+// that write overwrites batch[0], and clear(batch) then wipes it from
+// pending: the request is lost or the writer dereferences nil.
+func TestBugPConnPendingAliasesBatch(t *testing.T) {
+	if !inChild(t, 60*time.Second) {
+		return
+	}
+	var budget atomic.Int64
+	srv := newFakeServer(t, func(sc *serverConn) {
+		// A fixed small receive buffer (no autotuning), so 16 MiB cannot
+		// sit in the kernel while the server is not reading.
+		sc.Conn.(*net.TCPConn).SetReadBuffer(64 << 10)
+		sc.r.Reset(&gatedReader{r: sc.Conn, budget: &budget})
+		serveDefault(sc)
+	})
+	o := srv.options()
+	o.SocketTimeout = 30 * time.Second
+	c := NewPConn(&o)
+	defer c.Close()
+
+	ping := cmd("PING")
+	budget.Store(int64(len(ping)))
+	doValues(t, c, ping) // leaves c.spare holding a 1-slot array
+
+	big := strings.Repeat("b", 16<<20) // far beyond the socket buffers
+	x := request(cmd("SINK", big))
+	y := request(cmd("SINK", big))
+	z := request(cmd("ECHO", "z"))
+	errs := make(chan error, 3)
+	go func() { errs <- c.Do(x) }() // written by writeBatchInBackground, blocks
+	waitFor(t, 10*time.Second, "x queued", func() bool { return c.Queued() == 1 })
+	go func() { errs <- c.Do(y) }() // pending behind x, in the aliased array
+	waitFor(t, 10*time.Second, "y queued", func() bool { return c.Queued() == 2 })
+
+	budget.Add(int64(len(x.Data))) // the server takes x and answers it
+	within(t, 20*time.Second, "x", func() {
+		if err := <-errs; err != nil {
+			t.Errorf("x: %v", err)
+		}
+	})
+	waitFor(t, 10*time.Second, "the writer to take y", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.pending) == 0 && len(c.queue) == 1 && c.writing
+	})
+	go func() { errs <- c.Do(z) }() // appended while y is being written
+	waitFor(t, 10*time.Second, "z queued", func() bool { return c.Queued() == 2 })
+	budget.Store(1 << 62)
+	within(t, 20*time.Second, "y and z", func() {
+		for i := 0; i < 2; i++ {
+			if err := <-errs; err != nil {
+				t.Errorf("Do: %v", err)
+			}
+		}
+	})
+	if got, _ := decodeTape(z.Tape.Buf); !reflect.DeepEqual(got, []any{bulkV("z")}) {
+		t.Errorf("z got %v", got)
+	}
+}
