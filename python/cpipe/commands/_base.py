@@ -21,10 +21,10 @@ class CommandsBase:
         def _run(self, callback: Optional[Callable[[Any], Any]], *args: Any) -> Any: ...
 
 
-def list_or_args(keys: Any, args: Iterable[Any] | tuple = ()) -> list:
+def list_or_args(keys: Any, args: Iterable[Any] = ()) -> list[Any]:
     """One list from `keys` (a single key or an iterable of keys) plus `args`."""
     if isinstance(keys, (bytes, str, bytearray, memoryview)):
-        result = [keys]
+        result: list[Any] = [keys]
     else:
         try:
             result = list(keys)
@@ -37,7 +37,11 @@ def list_or_args(keys: Any, args: Iterable[Any] | tuple = ()) -> list:
 
 def only_one(*flags: Any) -> bool:
     """True when at most one of the flags is truthy."""
-    return sum(1 for f in flags if f) <= 1
+    count = 0
+    for flag in flags:
+        if flag:
+            count += 1
+    return count <= 1
 
 
 def expire_args(
@@ -48,6 +52,8 @@ def expire_args(
 ) -> list[EncodableT]:
     """The EX/PX/EXAT/PXAT words for SET and GETEX (at most one is used)."""
     if ex is not None:
+        if ex.__class__ is int:  # the common case first
+            return ["EX", ex]
         if isinstance(ex, datetime.timedelta):
             return ["EX", int(ex.total_seconds())]
         if isinstance(ex, int) and not isinstance(ex, bool):
@@ -56,6 +62,8 @@ def expire_args(
             return ["EX", int(ex)]
         raise DataError("ex must be datetime.timedelta or int")
     if px is not None:
+        if px.__class__ is int:
+            return ["PX", px]
         if isinstance(px, datetime.timedelta):
             return ["PX", int(px.total_seconds() * 1000)]
         if isinstance(px, int) and not isinstance(px, bool):

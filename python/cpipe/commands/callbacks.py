@@ -69,7 +69,7 @@ def parse_lastsave(reply: Any) -> Optional[datetime.datetime]:
 
 # -- collections -----------------------------------------------------------
 
-def pairs_to_dict(reply: Any) -> dict:
+def pairs_to_dict(reply: Any) -> dict[Any, Any]:
     """[k1, v1, k2, v2, ...] -> {k1: v1, k2: v2}; nil -> {}."""
     if not reply:
         return {}
@@ -77,20 +77,20 @@ def pairs_to_dict(reply: Any) -> dict:
     return dict(zip(it, it))
 
 
-def to_set(reply: Any) -> set:
+def to_set(reply: Any) -> set[Any]:
     if not reply:
         return set()
     return set(reply)
 
 
-def to_tuple_or_none(reply: Any) -> Optional[tuple]:
+def to_tuple_or_none(reply: Any) -> Optional[tuple[Any, ...]]:
     """BLPOP/BRPOP: [key, value] -> (key, value); timeout (nil) -> None."""
     if not reply:
         return None
     return tuple(reply)
 
 
-def parse_bzpop(reply: Any) -> Optional[tuple]:
+def parse_bzpop(reply: Any) -> Optional[tuple[Any, ...]]:
     """BZPOPMIN/BZPOPMAX: [key, member, score] -> (key, member, float)."""
     if not reply:
         return None
@@ -158,25 +158,25 @@ def make_rank_with_score(score_cast_func: Callable[[Any], Any]) -> Callable[[Any
     return convert
 
 
-def parse_zmscore(reply: Any) -> list:
+def parse_zmscore(reply: Any) -> list[Any]:
     return [None if s is None else float(s) for s in reply]
 
 
 # -- cursors ---------------------------------------------------------------
 
-def parse_scan(reply: Any) -> tuple[int, list]:
+def parse_scan(reply: Any) -> tuple[int, list[Any]]:
     return int(reply[0]), reply[1]
 
 
-def parse_hscan(reply: Any) -> tuple[int, dict]:
+def parse_hscan(reply: Any) -> tuple[int, dict[Any, Any]]:
     return int(reply[0]), pairs_to_dict(reply[1])
 
 
-def parse_hscan_novalues(reply: Any) -> tuple[int, list]:
+def parse_hscan_novalues(reply: Any) -> tuple[int, list[Any]]:
     return int(reply[0]), reply[1] or []
 
 
-def parse_zscan(reply: Any) -> tuple[int, list]:
+def parse_zscan(reply: Any) -> tuple[int, list[Any]]:
     it = iter(reply[1])
     return int(reply[0]), list(zip(it, map(float, it)))
 
@@ -186,7 +186,7 @@ def make_zscan(score_cast_func: Callable[[Any], Any]) -> Callable[[Any], Any]:
         return parse_zscan
     cast = _safe_cast(score_cast_func)
 
-    def convert(reply: Any) -> tuple[int, list]:
+    def convert(reply: Any) -> tuple[int, list[Any]]:
         it = iter(reply[1])
         return int(reply[0]), list(zip(it, map(cast, it)))
 
@@ -237,7 +237,7 @@ def parse_info(reply: Any) -> dict[str, Any]:
     return info
 
 
-def parse_config_get(reply: Any) -> dict:
+def parse_config_get(reply: Any) -> dict[Any, Any]:
     if not reply:
         return {}
     items = [None if x is None else str_if_bytes(x) for x in reply]

@@ -39,15 +39,17 @@ class StringCommands(CommandsBase):
     ) -> Union[bool, None, bytes, str]:
         """SET; True on success, None when an NX/XX/IF* condition was not met,
         the old value (or None) with get=True."""
-        # Plain SET is the hot path: one identity chain, no list building.
-        if (ex is px is exat is pxat is ifeq is ifne is ifdeq is ifdne is None
-                and not (nx or xx or keepttl or get)):
+        # Plain SET is the hot path: a flat `and` chain (cheaper in CPython
+        # than one chained `is` comparison), no list building.
+        if (ex is None and px is None and not nx and not xx and not get and not keepttl
+                and exat is None and pxat is None and ifeq is None and ifne is None
+                and ifdeq is None and ifdne is None):
             return self._run(parse_set, "SET", name, value)
-        if not only_one(ex is not None, px is not None, exat is not None,
-                        pxat is not None, keepttl):
+        # (bool + bool counts the options given, without building a tuple)
+        if (ex is not None) + (px is not None) + (exat is not None) + (pxat is not None) + (not not keepttl) > 1:
             raise DataError("ex, px, exat, pxat and keepttl are mutually exclusive")
-        if not only_one(nx, xx, ifeq is not None, ifne is not None,
-                        ifdeq is not None, ifdne is not None):
+        if ((not not nx) + (not not xx) + (ifeq is not None) + (ifne is not None)
+                + (ifdeq is not None) + (ifdne is not None) > 1):
             raise DataError("nx, xx, ifeq, ifne, ifdeq and ifdne are mutually exclusive")
         args: list[Any] = ["SET", name, value]
         if nx:
