@@ -15,6 +15,11 @@ SETUP = [
     ("SADD", "set2", "y"),
     ("ZADD", "z", "1", "a", "2.5", "b"),
     ("RPUSH", "l", "1", "2"),
+    ("GEOADD", "geo", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"),
+    ("RPUSH", "sortme", "2", "1"),
+    ("MSET", "w_1", "one", "w_2", "two", "n_1", "uno", "n_2", "dos"),
+    ("PFADD", "hll1", "a", "b"),
+    ("PFADD", "hll2", "c"),
 ]
 
 CASES = [
@@ -72,6 +77,20 @@ CASES = [
     (("CLIENT GETNAME",), {}),
     (("INFO", "server"), {}),
     (("LASTSAVE",), {}),
+    (("SCRIPT LOAD", "return 1"), {}),
+    (("SCRIPT EXISTS", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0" * 40), {}),
+    (("GEOPOS", "geo", "Palermo", "Nowhere"), {}),
+    (("GEODIST", "geo", "Palermo", "Catania"), {}),
+    (("GEODIST", "geo", "Palermo", "Nowhere"), {}),
+    (("GEOHASH", "geo", "Palermo", "Catania"), {}),
+    (("SORT", "sortme", "GET", "w_*", "GET", "n_*"), {"groups": 2}),
+    (("SORT", "sortme"), {}),
+    (("ACL WHOAMI",), {}),
+    (("ACL CAT",), {}),
+    (("ACL USERS",), {}),
+    (("COMMAND GETKEYS", "MSET", "a", "1", "b", "2"), {}),
+    (("CLIENT KILL", "ID", 999999999), {}),
+    (("PFMERGE", "hll3", "hll1", "hll2"), {}),
     (("FLUSHDB",), {}),
 ]
 
@@ -105,8 +124,9 @@ def test_execute_command_matches_redis_py(rp, executor, ctl):
                 results.append(_norm(args, target.execute_command(*args, **options)))
         if target is rp:
             expected = results
-    for (args, options), e, g in zip(CASES, expected, results):
-        assert same(e, g), f"execute_command{args} {options}: redis-py {e!r}, cpipe {g!r}"
+    wrong = [f"execute_command{args} {options}: redis-py {e!r}, cpipe {g!r}"
+             for (args, options), e, g in zip(CASES, expected, results) if not same(e, g)]
+    assert wrong == [], "\n".join(wrong)
 
 
 def test_callbacks_accept_options():

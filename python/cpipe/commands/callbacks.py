@@ -263,6 +263,26 @@ def parse_client_list(reply: Any) -> list[dict[str, str]]:
     return clients
 
 
+def strs(reply: Any) -> list[Any]:
+    """A list with every bytes item decoded (ACL CAT, GEOHASH, ...)."""
+    return [str_if_bytes(x) for x in reply]
+
+
+def bools(reply: Any) -> list[bool]:
+    return [bool(x) for x in reply]
+
+
+def parse_client_kill(reply: Any) -> Any:
+    """CLIENT KILL: a count (filter form) or +OK (address form)."""
+    if isinstance(reply, int):
+        return reply
+    return str_if_bytes(reply) == "OK"
+
+
+def parse_geopos(reply: Any) -> list[Any]:
+    return [None if p is None else (float(p[0]), float(p[1])) for p in reply]
+
+
 # -- generic execute_command ----------------------------------------------
 
 def _with_options(func: Callable[[Any], Any]) -> Callable[..., Any]:
@@ -313,6 +333,14 @@ def _zscan_with_options(reply: Any, **options: Any) -> Any:
     return make_zscan(options.get("score_cast_func", float))(reply)
 
 
+def _sort_with_options(reply: Any, **options: Any) -> Any:
+    """SORT ... GET a GET b with groups=n: flat reply -> n-tuples."""
+    n = options.get("groups")
+    if not reply or not n:
+        return reply
+    return list(zip(*[reply[i::n] for i in range(n)]))
+
+
 def _build_callbacks() -> dict[str, Callable[..., Any]]:
     table: dict[str, Callable[[Any], Any]] = {}
     for names, func in (
@@ -321,7 +349,19 @@ def _build_callbacks() -> dict[str, Callable[..., Any]]:
         ("HINCRBYFLOAT INCRBYFLOAT", float),
         ("FLUSHALL FLUSHDB LSET LTRIM MSET PFMERGE RENAME SAVE SELECT "
          "SWAPDB WATCH UNWATCH", ok_to_bool),
-        ("CONFIG_SET CONFIG_RESETSTAT CLIENT_SETNAME", ok_to_bool),
+        ("CONFIG_SET CONFIG_RESETSTAT CLIENT_SETNAME CLIENT_PAUSE CLIENT_SETINFO "
+         "ASKING READONLY READWRITE SHUTDOWN SLAVEOF QUIT MEMORY_PURGE "
+         "SCRIPT_FLUSH SCRIPT_KILL SLOWLOG_RESET ACL_LOAD ACL_SAVE ACL_SETUSER "
+         "FUNCTION_DELETE FUNCTION_FLUSH FUNCTION_RESTORE XGROUP_CREATE XGROUP_SETID",
+         ok_to_bool),
+        ("AUTH CLIENT_UNBLOCK MODULE_LOAD MODULE_UNLOAD XGROUP_DESTROY", bool),
+        ("SCRIPT_LOAD RESET ACL_WHOAMI ACL_GENPASS", str_if_bytes),
+        ("ACL_CAT ACL_HELP ACL_LIST ACL_USERS GEOHASH COMMAND_GETKEYS "
+         "CLUSTER_GETKEYSINSLOT CLIENT_TRACKINGINFO", strs),
+        ("SCRIPT_EXISTS", bools),
+        ("CLIENT_KILL", parse_client_kill),
+        ("GEODIST", float_or_none),
+        ("GEOPOS", parse_geopos),
         ("SDIFF SINTER SMEMBERS SUNION", to_set),
         ("BLPOP BRPOP", to_tuple_or_none),
         ("BZPOPMIN BZPOPMAX", parse_bzpop),
@@ -354,6 +394,7 @@ def _build_callbacks() -> dict[str, Callable[..., Any]]:
     callbacks["ZADD"] = _zadd_with_options
     callbacks["HSCAN"] = _hscan_with_options
     callbacks["ZSCAN"] = _zscan_with_options
+    callbacks["SORT"] = _sort_with_options
     return callbacks
 
 
