@@ -108,6 +108,7 @@ class FakeServer:
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind(("127.0.0.1", 0))
         self._listener.listen(64)
+        self._listener.settimeout(0.05)  # so stop() is noticed promptly
         self.port = self._listener.getsockname()[1]
         self._socks: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -140,8 +141,11 @@ class FakeServer:
         while not self._stopped:
             try:
                 sock, _ = self._listener.accept()
+            except socket.timeout:
+                continue
             except OSError:
                 return
+            sock.settimeout(None)
             with self._lock:
                 index = self.accepts
                 self.accepts += 1

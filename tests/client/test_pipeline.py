@@ -3,7 +3,6 @@ MULTI/EXEC atomicity, EXECABORT, and a 1,000,000-command pipeline."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -13,7 +12,7 @@ import pytest
 
 import cpipe
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ._subproc import child_env
 
 
 def test_replies_in_order(client):
@@ -348,9 +347,7 @@ MILLION_SCRIPT = textwrap.dedent('''
 
 
 def test_million_command_pipeline(server, tmp_path):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [os.path.join(REPO, "python"), REPO] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env = child_env()
     script = tmp_path / "million.py"
     script.write_text(MILLION_SCRIPT)
     proc = subprocess.run([sys.executable, str(script), str(server.port)],
