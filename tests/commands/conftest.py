@@ -53,7 +53,9 @@ def make_cmd_client(port: int, decode: bool):
 
 
 @pytest.fixture(scope="session")
-def real_server():
+def cmd_server():
+    """redis-server (tests/_servers.py), this directory's own: the tests
+    FLUSHALL it between scenarios."""
     server = start_real_server()
     yield server
     server.stop()
@@ -96,9 +98,9 @@ def diff_newer(newer_server, decode):
 
 
 @pytest.fixture(scope="session")
-def ctl(real_server):
+def ctl(cmd_server):
     """A bytes-mode redis-py client on one connection, for setup and inspection."""
-    pool = redis.ConnectionPool(port=real_server.port, protocol=2, max_connections=1)
+    pool = redis.ConnectionPool(port=cmd_server.port, protocol=2, max_connections=1)
     client = redis.Redis(connection_pool=pool)
     yield client
     client.close()
@@ -110,15 +112,15 @@ def decode(request):
 
 
 @pytest.fixture
-def rp(real_server, decode):
-    client = redis.Redis(port=real_server.port, protocol=2, decode_responses=decode)
+def rp(cmd_server, decode):
+    client = redis.Redis(port=cmd_server.port, protocol=2, decode_responses=decode)
     yield client
     client.close()
 
 
 @pytest.fixture
-def cmd_client(real_server, decode):
-    client = make_cmd_client(real_server.port, decode)
+def cmd_client(cmd_server, decode):
+    client = make_cmd_client(cmd_server.port, decode)
     yield client
     close = getattr(client, "close", None)
     if close:
@@ -126,9 +128,9 @@ def cmd_client(real_server, decode):
 
 
 @pytest.fixture
-def raw_client(real_server, decode):
+def raw_client(cmd_server, decode):
     """Always the adapter (for execute_command/RESPONSE_CALLBACKS checks)."""
-    client = RawClient("127.0.0.1", real_server.port, decode_responses=decode)
+    client = RawClient("127.0.0.1", cmd_server.port, decode_responses=decode)
     yield client
     client.close()
 

@@ -128,10 +128,10 @@ def test_config_get_all(rp, cmd_client):
     assert got["port"] == expected["port"]
 
 
-def test_publish(diff, ctl, real_server):
+def test_publish(diff, ctl, cmd_server):
     import redis
 
-    listener = redis.Redis(port=real_server.port, protocol=2).pubsub()
+    listener = redis.Redis(port=cmd_server.port, protocol=2).pubsub()
     listener.subscribe("chan")
     deadline = time.monotonic() + 5
     while listener.get_message(timeout=0.1) is None and time.monotonic() < deadline:
