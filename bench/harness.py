@@ -409,11 +409,30 @@ class Context:
 
     # redis-benchmark
 
-    def record_benchmark(self, label: str, *args: str, n: int, info: bool = False) -> float:
-        """Record redis-benchmark's requests per second, with its CPU and the server's."""
-        with self.meter() as m:
-            rps = self.redis_benchmark(*args, n=n)
-        return self.record(label, rps, info=info, cpu=m.per_op(n))
+    def record_benchmark(self, label: str, *args: str, n: int, info: bool = False,
+                         around: Optional[Callable[[], Any]] = None) -> float:
+        """Record redis-benchmark's requests per second, with its CPU and the server's.
+
+        With `around`, redis-benchmark runs n/2 requests, then around(), then the rest, so
+        its figure brackets the clients' measurements in time; the two rates combine as
+        n / (n1/rps1 + n2/rps2).
+        """
+        parts = [n] if around is None else [n // 2, n - n // 2]
+        seconds, client, server = 0.0, 0.0, 0.0
+        for k, part in enumerate(parts):
+            if k:
+                around()
+            with self.meter() as m:
+                rps = self.redis_benchmark(*args, n=part)
+            seconds += part / rps
+            client += m.client
+            server = None if server is None or m.server is None else server + m.server
+        return self.record(label, n / seconds, info=info,
+                           cpu=(client / n * 1e6, None if server is None else server / n * 1e6))
+
+    def interleaved(self) -> "Interleaved":
+        """An accumulator that runs several clients' loads chunk by chunk, alternating (see Interleaved)."""
+        return Interleaved(self)
 
     def redis_benchmark(self, *args: str, n: int) -> float:
         """Requests per second from `redis-benchmark -h HOST -p PORT -n n --csv ARGS...`.
@@ -434,6 +453,58 @@ class Context:
         # "test","rps","avg_latency_ms",...
         fields = [f.strip('"') for f in rows[-1].split('","')]
         return float(fields[1])
+
+
+class Interleaved:
+    """Paired measurement for a noisy machine: clients take turns chunk by chunk.
+
+        acc = ctx.interleaved()
+        acc.run([("cpipe", lambda a, b: ...), ("redis-py", ...)], n, chunk)  # load(start, stop)
+        acc.run(second_phase_loads, n, chunk)                                  # optional, summed
+        acc.record()
+
+    Each entry of loads is (label, load) or (label, load, before). For each chunk
+    [start, stop) every client runs before() if given (untimed), then its load(start, stop)
+    (which may return a callable, run untimed afterwards: a check, closing what before()
+    opened, dropping references), in an order
+    rotated per chunk and per repetition; each client's wall time and CPU are summed
+    over its chunks, and record() records ops / seconds per label. A burst of outside
+    load then hits every client about equally, which a whole-load-at-a-time run does not.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.totals: dict = {}  # label -> [seconds, client cpu s, server cpu s or None, ops]
+
+    def run(self, loads: Sequence[tuple], n: int, chunk: int, ops_per_item: int = 1) -> None:
+        chunk = max(1, min(chunk, n))
+        for k, start in enumerate(range(0, n, chunk)):
+            stop = min(n, start + chunk)
+            shift = (k + self.ctx.repetition) % len(loads)
+            for label, load, *before in [*loads[shift:], *loads[:shift]]:
+                if time.monotonic() > self.ctx.deadline:
+                    raise CaseTimeout("time bound reached between chunks")
+                if before:
+                    before[0]()  # untimed preparation (e.g. open a fresh pool)
+                with self.ctx.meter() as m:
+                    after = load(start, stop)
+                if callable(after):  # a check the load left for after the clock stopped
+                    after()
+                after = None  # drop what it holds (e.g. futures) before the next client runs
+                t = self.totals.setdefault(label, [0.0, 0.0, 0.0, 0])
+                t[0] += m.seconds
+                t[1] += m.client
+                t[2] = None if t[2] is None or m.server is None else t[2] + m.server
+                t[3] += (stop - start) * ops_per_item
+
+    def record(self, info: Iterable[str] = ()) -> dict:
+        info = set(info)
+        out = {}
+        for label, (seconds, client, server, ops) in self.totals.items():
+            out[label] = self.ctx.record(label, ops / seconds, info=label in info,
+                                         cpu=(client / ops * 1e6, None if server is None else server / ops * 1e6))
+        self.totals = {}
+        return out
 
 
 # -- running -----------------------------------------------------------------
@@ -514,16 +585,29 @@ def _fmt_ratio(r: float) -> str:
     return f"{r:.2f}×" if r < 10 else f"{r:.1f}×"
 
 
+NOISY_SPREAD = 1.5  # max/min of a label's repetitions above which its verdicts are flagged
+
+
+def spread_factor(rec: Record) -> float:
+    lo, hi = min(rec.values), max(rec.values)
+    return hi / lo if lo > 0 else math.inf
+
+
 def target_rows(res: CaseResult) -> list:
-    """(target, ratio or None, 'PASS'/'MISS'/'n/a') for each target of a case."""
+    """(target, ratio or None, 'PASS'/'MISS'/'n/a', noisy) for each target of a case.
+
+    noisy is True when either side's repetitions differ by more than NOISY_SPREAD×:
+    the verdict then says more about the machine's load than about the clients.
+    """
     rows = []
     for t in res.case.targets:
         a, b = res.records.get(t.num), res.records.get(t.den)
         if a is None or b is None or not a.values or not b.values or b.median == 0:
-            rows.append((t, None, "n/a"))
+            rows.append((t, None, "n/a", False))
             continue
         ratio = a.median / b.median
-        rows.append((t, ratio, "PASS" if t.check(ratio) else "MISS"))
+        noisy = max(spread_factor(a), spread_factor(b)) > NOISY_SPREAD
+        rows.append((t, ratio, "PASS" if t.check(ratio) else "MISS", noisy))
     return rows
 
 
@@ -551,12 +635,13 @@ def text_report(results: Sequence[CaseResult]) -> str:
             cpu = _cpu_text(rec)
             lines.append(f"  {rec.label + tag:<46} {_fmt_value(rec.median, rec.unit):>12} {rec.unit:<6}"
                          f"{'  CPU µs/op ' + cpu if cpu else ''}{'  [' + spread + ']' if spread else ''}")
-        for t, ratio, verdict in target_rows(res):
+        for t, ratio, verdict, noisy in target_rows(res):
             r = _fmt_ratio(ratio) if ratio is not None else "-"
-            lines.append(f"  {verdict:<4}  {t.num} / {t.den} = {r}  (target {t.describe()})")
+            lines.append(f"  {verdict:<4}  {t.num} / {t.den} = {r}  (target {t.describe()})"
+                         f"{'  [noisy: repetitions differ > ' + format(NOISY_SPREAD, 'g') + '×]' if noisy else ''}")
         for e in res.errors:
             lines.append(f"  ERROR {e}")
-    passed = sum(v == "PASS" for res in results for _, _, v in target_rows(res))
+    passed = sum(v == "PASS" for res in results for _, _, v, _ in target_rows(res))
     total = sum(1 for res in results for _ in res.case.targets)
     lines.append("")
     lines.append(f"targets: {passed}/{total} PASS")
@@ -594,14 +679,20 @@ def markdown_report(results: Sequence[CaseResult], env: dict, command: str, repe
     w("")
     w("| case | ratio of medians | measured | target | result |")
     w("|---|---|---:|---|---|")
+    any_noisy = False
     for res in results:
-        for t, ratio, verdict in target_rows(res):
+        for t, ratio, verdict, noisy in target_rows(res):
             r = _fmt_ratio(ratio) if ratio is not None else "-"
-            w(f"| {res.case.name} | {t.num} / {t.den} | {r} | {t.describe()} | **{verdict}** |")
-    passed = sum(v == "PASS" for res in results for _, _, v in target_rows(res))
+            any_noisy = any_noisy or noisy
+            w(f"| {res.case.name} | {t.num} / {t.den} | {r} | {t.describe()} | **{verdict}**{' (noisy)' if noisy else ''} |")
+    passed = sum(v == "PASS" for res in results for _, _, v, _ in target_rows(res))
     total = sum(1 for res in results for _ in res.case.targets)
     w("")
     w(f"{passed} of {total} targets met.")
+    if any_noisy:
+        w("")
+        w(f"*(noisy)*: the repetitions of one side of the ratio differ by more than {NOISY_SPREAD:g}× "
+          "(min – max in the case tables), so that verdict reflects the machine's load as much as the clients.")
     w("")
     w("## Cases")
     for res in results:
@@ -632,9 +723,10 @@ def markdown_report(results: Sequence[CaseResult], env: dict, command: str, repe
         rows = target_rows(res)
         if rows:
             w("")
-            for t, ratio, verdict in rows:
+            for t, ratio, verdict, noisy in rows:
                 r = _fmt_ratio(ratio) if ratio is not None else "-"
                 extra = f" ({t.note})" if t.note else ""
+                extra += " *(noisy)*" if noisy else ""
                 w(f"- **{verdict}** {t.num} / {t.den} = {r}, target {t.describe()}{extra}")
         if res.notes:
             w("")
