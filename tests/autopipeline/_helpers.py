@@ -73,9 +73,10 @@ class StallServer:
     def stop(self) -> None:
         self._stopped = True
         try:
-            self._listener.close()
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() (Linux)
         except OSError:
             pass
+        self._listener.close()
         with self._lock:
             for s in self._socks:
                 try:

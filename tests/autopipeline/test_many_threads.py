@@ -225,17 +225,23 @@ def test_futures_across_server_restart():
                 assert isinstance(exc, cpipe.ConnectionError), exc
                 failed += 1
         assert ok > 0 and failed > 0, (ok, failed)
-        # A connection left idle while the server was down notices on its
-        # next use (one ConnectionError, as documented); so warm up until a
-        # whole burst succeeds, then nothing may fail.
-        for _ in range(20):
-            burst = [pool.submit("PING") for _ in range(2000)]
-            if all(f.exception(30) is None for f in burst):
-                break
-        else:
-            pytest.fail("the pool never recovered after the restart")
-        futs = [pool.submit("ECHO", f"after{j}") for j in range(20_000)]
-        assert [f.result(30) for f in futs] == [f"after{j}".encode() for j in range(20_000)]
+        # A connection left idle while the server was down only notices on
+        # its next use: that one batch fails with ConnectionError (as the
+        # README documents) and the connection reconnects. So over many
+        # bursts, at most one per connection may see failures.
+        failing_bursts = 0
+        for b in range(12):
+            burst = [(j, pool.submit("ECHO", f"b{b}:{j}")) for j in range(2000)]
+            errors = 0
+            for j, f in burst:
+                exc = f.exception(timeout=30)
+                if exc is None:
+                    assert f.result() == f"b{b}:{j}".encode()
+                else:
+                    assert isinstance(exc, cpipe.ConnectionError), exc
+                    errors += 1
+            failing_bursts += errors > 0
+        assert failing_bursts <= pool.size, failing_bursts
     finally:
         pool.close()
         srv.stop()
