@@ -511,6 +511,21 @@ func TestReaderLongLineWholeVsSplit(t *testing.T) {
 	}
 }
 
+// The same at the exact boundary: cut just before the LF (or the CR), a
+// line is judged as it is when whole.
+func TestReaderLineLimitBoundary(t *testing.T) {
+	for extra := -2; extra <= 2; extra++ {
+		in := []byte("+" + strings.Repeat("a", MaxLineLen-1+extra) + "\r\n")
+		whole := feed(t, in, nil)
+		for _, cut := range []int{len(in) - 1, len(in) - 2} {
+			if split := feed(t, in, []int{cut}); !sameResult(whole, split) {
+				t.Errorf("line of %d bytes before its LF (MaxLineLen%+d): whole gives err=%v, cut at %d gives err=%v",
+					len(in)-1, len(in)-1-MaxLineLen, whole.err, cut, split.err)
+			}
+		}
+	}
+}
+
 // After Reset, a half-read reply is forgotten and the next one reads cleanly.
 func TestReaderReset(t *testing.T) {
 	var r Reader
