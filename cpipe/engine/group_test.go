@@ -470,6 +470,52 @@ func TestGroupClose(t *testing.T) {
 	g.Close()
 }
 
+// Without autopipelining a blocking command runs on a borrowed pool
+// connection, but Submit (pickAsync) ignores borrowing and may queue
+// asynchronous requests on that same connection, behind the blocking
+// command: they wait for it, though another connection is idle.
+func TestBugGroupExclusiveAsyncQueuedBehindBlocking(t *testing.T) {
+	release := make(chan struct{})
+	var blocked atomic.Int64
+	srv := newFakeServer(t, serveWith(blockHook(release, &blocked)))
+	g := newTestGroup(t, srv, 2, false, nil)
+	defer srv.Close()     // after the checks: ends the blocking command
+	defer close(release) // runs first
+	res := make(chan error, 1)
+	go func() { res <- g.Do(request(cmd("BLOCK")), true, -1) }()
+	waitFor(t, 10*time.Second, "the blocking command", func() bool { return blocked.Load() == 1 })
+	q := NewCompletions(-1)
+	defer q.Close()
+	// A slow request makes the free connection as busy as the blocked one,
+	// so pick() (fewest queued, first wins ties) chooses the blocked one.
+	slow := request(cmd("SLEEP", "300", "slow"))
+	if err := g.Submit(slow, q, false, 0, true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the slow request to be written", func() bool { return srv.commands.Load() == 2 })
+	const n = 50
+	for i := 0; i < n; i++ {
+		req := request(cmd("ECHO", strconv.Itoa(i)))
+		req.ID = uint64(i)
+		if err := g.Submit(req, q, false, 0, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := 0
+	deadline := time.Now().Add(3 * time.Second)
+	for got < n+1 && time.Now().Before(deadline) {
+		for _, r := range q.Poll(100 * time.Millisecond) {
+			if r.Err != nil {
+				t.Errorf("request %d: %v", r.ID, r.Err)
+			}
+			got += r.N
+		}
+	}
+	if got < n+1 {
+		t.Errorf("engine bug: %d of %d async requests still waiting after 3s behind a blocking command, with a pool connection free", n+1-got, n+1)
+	}
+}
+
 // Engine gap: Group.Close does not reach a side connection that is in use,
 // so a blocking command with no time limit (BLPOP key 0) keeps its caller
 // waiting after the group is closed, until the server answers.
