@@ -439,3 +439,44 @@ def test_protocol_error_mid_pipeline_fails_whole_batch_and_reconnects():
             assert pipe.execute() == [f"y{i}".encode() for i in range(10)]
         finally:
             c.close()
+
+
+# -- timeouts apply per read, and Ctrl-C -----------------------------------------
+
+def test_socket_timeout_is_per_read_not_per_pipeline(real_server, make_client):
+    # A pipeline whose replies keep streaming for longer than socket_timeout
+    # is not a timeout.
+    c = make_client(real_server, socket_timeout=0.3)
+    pipe = c.pipeline()
+    n = 1_500_000
+    for i in range(n):
+        pipe.add_command("SET", b"pr%d" % (i % 1000), b"v" * 200)
+    t = time.monotonic()
+    replies = pipe.execute()
+    elapsed = time.monotonic() - t
+    assert len(replies) == n and replies[-1] == b"OK"
+    print(f"\n{n} SETs took {elapsed:.2f}s with socket_timeout=0.3")
+    c.call("FLUSHALL")
+
+
+def test_ctrl_c_during_blocking_call_is_seen_when_it_returns(real_server):
+    """The engine installs no SIGINT handler: Python's KeyboardInterrupt is
+    raised once the call returns, and the connection is still in step."""
+    proc = run_python('''
+        import os, signal, sys, threading, time
+        import cpipe
+        c = cpipe.Client(host="127.0.0.1", port=int(sys.argv[1]), socket_timeout=10)
+        c.call("PING")
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+        t = time.monotonic()
+        try:
+            c.call("BLPOP", "ctrl-c-list", 1.5)
+            print("no-interrupt")
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt", "%.1f" % (time.monotonic() - t))
+        print(c.call("ECHO", "after").decode())
+    ''', str(real_server.port), timeout=30)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    words = proc.stdout.split()
+    assert words[0] == "KeyboardInterrupt" and words[-1] == "after", proc.stdout
+    assert float(words[1]) < 5.0
