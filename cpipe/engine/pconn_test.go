@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"reflect"
 	"strconv"
@@ -870,5 +871,139 @@ func TestBugPConnPendingAliasesBatch(t *testing.T) {
 	})
 	if got, _ := decodeTape(z.Tape.Buf); !reflect.DeepEqual(got, []any{bulkV("z")}) {
 		t.Errorf("z got %v", got)
+	}
+}
+
+// A server that stops reading: the write times out after SocketTimeout and
+// the connection is replaced, for Do and for Submit.
+func TestPConnWriteTimeout(t *testing.T) {
+	srv := newFakeServer(t, func(sc *serverConn) {
+		if sc.id <= 2 {
+			sc.Conn.(*net.TCPConn).SetReadBuffer(64 << 10)
+			<-sc.srv.closed // never reads
+			return
+		}
+		serveDefault(sc)
+	})
+	c := newTestConn(t, srv, func(o *Options) { o.SocketTimeout = 200 * time.Millisecond })
+	big := cmd("SINK", strings.Repeat("w", 16<<20))
+	within(t, 10*time.Second, "requests", func() {
+		for _, async := range []bool{false, true} {
+			start := time.Now()
+			req := &Request{Data: big, N: 1}
+			var err error
+			if async {
+				done := make(chan struct{})
+				req.OnDone = func(*Request) { close(done) }
+				if err = c.Submit(req, true); err == nil {
+					<-done
+					err = req.Err
+				}
+			} else {
+				err = c.Do(req)
+			}
+			if !errors.Is(err, ErrTimeout) {
+				t.Errorf("async=%v: %v, want ErrTimeout", async, err)
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("async=%v: took %v with a 200ms socket timeout", async, d)
+			}
+		}
+		if got := doValues(t, c, cmd("CONN")); got[0] != int64(3) {
+			t.Errorf("answered by connection %v, want 3", got[0])
+		}
+	})
+}
+
+// throttledReader lets through at most chunk bytes per period: a server
+// that reads steadily but slowly.
+type throttledReader struct {
+	r      io.Reader
+	chunk  int
+	period time.Duration
+	left   int
+}
+
+func (tr *throttledReader) Read(p []byte) (int, error) {
+	if tr.left == 0 {
+		time.Sleep(tr.period)
+		tr.left = tr.chunk
+	}
+	if len(p) > tr.left {
+		p = p[:tr.left]
+	}
+	n, err := tr.r.Read(p)
+	tr.left -= n
+	return n, err
+}
+
+// SocketTimeout bounds each wait for the server, but the reader starts
+// waiting for a request's reply while the request is still being written.
+// A request whose upload takes longer than SocketTimeout fails with
+// ErrTimeout although every write made progress and the server answers
+// promptly once it has the request (a client that writes, then reads, as
+// redis-py does, succeeds here).
+func TestBugPConnReadTimesOutWhileStillWriting(t *testing.T) {
+	srv := newFakeServer(t, func(sc *serverConn) {
+		sc.Conn.(*net.TCPConn).SetReadBuffer(64 << 10)
+		sc.r.Reset(&throttledReader{r: sc.Conn, chunk: 512 << 10, period: 10 * time.Millisecond})
+		serveDefault(sc)
+	})
+	const timeout = 300 * time.Millisecond
+	c := newTestConn(t, srv, func(o *Options) { o.SocketTimeout = timeout })
+	data := cmd("SINK", strings.Repeat("u", 32<<20)) // about 640ms at 50 MB/s
+	// Control: write everything, each write bounded by the timeout, then
+	// read the reply, also bounded by it.
+	within(t, 20*time.Second, "control client", func() {
+		o := srv.options()
+		nc, err := net.Dial("tcp", o.Addr())
+		if err != nil {
+			t.Errorf("dial: %v", err)
+			return
+		}
+		defer nc.Close()
+		for p := data; len(p) > 0; {
+			k := min(len(p), 64<<10)
+			nc.SetWriteDeadline(time.Now().Add(timeout))
+			if _, err := nc.Write(p[:k]); err != nil {
+				t.Errorf("control write: %v", err)
+				return
+			}
+			p = p[k:]
+		}
+		nc.SetReadDeadline(time.Now().Add(timeout))
+		reply := make([]byte, 5)
+		if _, err := io.ReadFull(nc, reply); err != nil || string(reply) != "+OK\r\n" {
+			t.Errorf("control read: %q %v", reply, err)
+		}
+	})
+	if t.Failed() {
+		t.Fatal("the write-then-read control failed too: machine too slow for this test")
+	}
+	within(t, 20*time.Second, "request", func() {
+		start := time.Now()
+		err := c.Do(&Request{Data: data, N: 1})
+		if err != nil {
+			t.Errorf("engine bug: %d-byte request to a server reading 50 MB/s: %v after %v (SocketTimeout %v; no single wait exceeded it)",
+				len(data), err, time.Since(start).Round(time.Millisecond), timeout)
+		}
+	})
+}
+
+func TestOptionsAddr(t *testing.T) {
+	for _, tc := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{Host: "127.0.0.1", Port: 6379}, "127.0.0.1:6379"},
+		{Options{Host: "::1", Port: 7000}, "[::1]:7000"},
+		{Options{Host: "localhost", Port: 1, UnixPath: "/tmp/r.sock"}, "unix:/tmp/r.sock"},
+	} {
+		if got := tc.o.Addr(); got != tc.want {
+			t.Errorf("Addr() = %q, want %q", got, tc.want)
+		}
+	}
+	if (&Options{}).maxQueued() != DefaultMaxQueued || (&Options{MaxQueued: 3}).maxQueued() != 3 {
+		t.Error("maxQueued default")
 	}
 }
