@@ -32,7 +32,16 @@ def loop_queue(loop: asyncio.AbstractEventLoop) -> "LoopQueue":
 
 
 def _cleanup(native_mod: Any, q: int, rfd: int, wfd: int) -> None:
+    """The loop is gone: close its queue and, if nothing is in flight, its pipe.
+
+    The engine writes to wfd when completions arrive. A command still in
+    flight (abandoned when the loop stopped) could complete later and write
+    into whatever file reused wfd's number, so then the pipe is left open.
+    """
+    in_flight = native_mod.outstanding(q)
     native_mod.queue_close(q)
+    if in_flight:
+        return
     for fd in (rfd, wfd):
         try:
             os.close(fd)
@@ -43,7 +52,9 @@ def _cleanup(native_mod: Any, q: int, rfd: int, wfd: int) -> None:
 class LoopQueue:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._native = native()
-        self.loop = loop
+        # Only a weak reference: _queues maps loop -> LoopQueue, and a strong
+        # one back would keep every loop (and its pipe and queue) alive forever.
+        self._loop_ref = weakref.ref(loop)
         self.rfd, self.wfd = os.pipe()
         os.set_blocking(self.rfd, False)
         os.set_blocking(self.wfd, False)
@@ -56,6 +67,10 @@ class LoopQueue:
         self._enc_tuple: tuple = ()
         loop.add_reader(self.rfd, self._wake)
         weakref.finalize(loop, _cleanup, self._native, self.q, self.rfd, self.wfd)
+
+    @property
+    def loop(self) -> Optional[asyncio.AbstractEventLoop]:
+        return self._loop_ref()
 
     def encoding_index(self, encoding: Optional[str]) -> int:
         try:
