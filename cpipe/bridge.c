@@ -324,7 +324,7 @@ static int parse_handle(PyObject *o, uint64_t *h) {
 // execute(handle, encoding, *args): one command; error replies raise.
 static PyObject *py_execute(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     uint64_t h;
-    if (nargs < 3) { PyErr_SetString(PyExc_TypeError, "execute(handle, encoding, *command)"); return NULL; }
+    if (nargs < 2) { PyErr_SetString(PyExc_TypeError, "execute(handle, encoding, *command)"); return NULL; }
     if (check_ready() < 0 || parse_handle(args[0], &h) < 0) return NULL;
     PyObject *encoding = args[1];
     enc_t e; enc_init(&e);
@@ -397,7 +397,7 @@ static int submit_encoded(uint64_t h, uint64_t qh, enc_t *e, int64_t n, uint64_t
 // Returns False (nothing queued) only when wait is false and it would block.
 static PyObject *py_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     uint64_t h, qh, tag;
-    if (nargs < 5) { PyErr_SetString(PyExc_TypeError, "submit(handle, queue, tag, wait, *command)"); return NULL; }
+    if (nargs < 4) { PyErr_SetString(PyExc_TypeError, "submit(handle, queue, tag, wait, *command)"); return NULL; }
     if (check_ready() < 0 || parse_handle(args[0], &h) < 0 || parse_handle(args[1], &qh) < 0 ||
         parse_handle(args[2], &tag) < 0) return NULL;
     int wait = PyObject_IsTrue(args[3]);

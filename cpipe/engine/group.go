@@ -21,8 +21,10 @@ type Group struct {
 	closed    atomic.Bool
 	lastAsync atomic.Pointer[PConn]
 
-	sideMu sync.Mutex
-	side   []*PConn // idle side connections, at most len(conns) kept
+	sideMu     sync.Mutex
+	side       []*PConn           // idle side connections, at most len(conns) kept
+	sideActive map[*PConn]struct{} // side connections running a blocking command
+	sideFree   *sync.Cond           // signalled when a side connection is returned
 }
 
 func NewGroup(o Options, size int, autopipeline bool) *Group {
@@ -47,13 +49,13 @@ func (g *Group) Do(req *Request, blocking bool, blockFor time.Duration) error {
 		return ErrClosed
 	}
 	if blocking {
+		// Always a side connection, in exclusive mode too: a shared or
+		// borrowed connection would hold asynchronous work behind it.
 		req.ReadTimeout = blockingReadTimeout(g.o.SocketTimeout, blockFor)
-		if !g.exclusive {
-			c := g.takeSide()
-			err := c.Do(req)
-			g.putSide(c)
-			return err
-		}
+		c := g.takeSide()
+		err := c.Do(req)
+		g.putSide(c)
+		return err
 	}
 	if g.exclusive {
 		var c *PConn
@@ -112,19 +114,42 @@ func (g *Group) pickAsync() *PConn {
 	return c
 }
 
+// MaxSideConns bounds the connections running blocking commands at once,
+// per group; a further blocking command waits for one to be returned.
+const MaxSideConns = 64
+
 func (g *Group) takeSide() *PConn {
 	g.sideMu.Lock()
 	defer g.sideMu.Unlock()
-	if n := len(g.side); n > 0 {
-		c := g.side[n-1]
-		g.side = g.side[:n-1]
-		return c
+	if g.sideFree == nil {
+		g.sideFree = sync.NewCond(&g.sideMu)
 	}
-	return NewPConn(&g.o)
+	for len(g.sideActive) >= MaxSideConns && !g.closed.Load() {
+		g.sideFree.Wait()
+	}
+	var c *PConn
+	if n := len(g.side); n > 0 {
+		c = g.side[n-1]
+		g.side = g.side[:n-1]
+	} else {
+		c = NewPConn(&g.o)
+	}
+	if g.sideActive == nil {
+		g.sideActive = make(map[*PConn]struct{})
+	}
+	g.sideActive[c] = struct{}{}
+	if g.closed.Load() {
+		c.Close() // Close already ran: fail this command rather than block
+	}
+	return c
 }
 
 func (g *Group) putSide(c *PConn) {
 	g.sideMu.Lock()
+	delete(g.sideActive, c)
+	if g.sideFree != nil {
+		g.sideFree.Signal()
+	}
 	keep := !g.closed.Load() && len(g.side) < len(g.conns)
 	if keep {
 		g.side = append(g.side, c)
@@ -180,6 +205,12 @@ func (g *Group) Close() {
 	g.sideMu.Lock()
 	side := g.side
 	g.side = nil
+	for c := range g.sideActive {
+		side = append(side, c) // blocking commands in flight fail with ErrClosed
+	}
+	if g.sideFree != nil {
+		g.sideFree.Broadcast()
+	}
 	g.sideMu.Unlock()
 	for _, c := range side {
 		c.Close()

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -87,9 +88,15 @@ type PConn struct {
 	queued  int // commands in pending+queue, bounded by Options.MaxQueued
 
 	// Owned by the reading role.
-	rbuf   []byte
-	rr, rw int
-	rd     Reader
+	rbuf     []byte
+	rr, rw   int
+	rd       Reader
+	scanning *Request // the request whose tape the reader is filling outside the lock
+	lastUsed int64    // monotonic ns of the last reply; see idleTooLong
+	// wprogress: monotonic ns of the last partial write. A read timeout is
+	// only a timeout if the write side made no progress either: a huge
+	// request to a slowly reading server gets no replies until it is in.
+	wprogress atomic.Int64
 	// Owned by the writing role.
 	wbuf []byte
 }
@@ -173,6 +180,12 @@ func (c *PConn) admitLocked(req *Request) error {
 		if c.closed {
 			return ErrClosed
 		}
+		if c.fd >= 0 && c.broken == nil && c.queued == 0 && !c.reading && !c.writing && c.idleTooLong() && !peerOpen(c.fd) {
+			// The server closed this idle connection (restart, CLIENT KILL,
+			// its timeout): nothing of this request was sent, so replacing
+			// the connection now is safe and spares the caller an error.
+			c.broken = errIdleClosed
+		}
 		if c.fd < 0 || c.broken != nil {
 			if c.reading || c.writing {
 				c.changed.Wait() // a failed connection's role holders are still unwinding
@@ -227,11 +240,12 @@ func (c *PConn) connectLocked() error {
 		}
 	}
 	c.fd = fd
+	c.lastUsed = nanotime()
 	return nil
 }
 
 func (c *PConn) initLocked(fd int) error {
-	if err := writeAll(fd, c.o.Init); err != nil {
+	if err := writeAll(fd, c.o.Init, nil); err != nil {
 		return err
 	}
 	req := &Request{N: c.o.InitCount}
@@ -266,6 +280,7 @@ func (c *PConn) writeLocked(self *Request, inBackground bool) {
 		c.kickReaderLocked(self)
 		fd := c.fd
 		if size >= bigWrite && !inBackground {
+			c.spare = nil // batch's array now belongs to the goroutine
 			go c.writeBatchInBackground(fd, batch)
 			return // the goroutine keeps the writing role
 		}
@@ -300,18 +315,18 @@ func (c *PConn) writeBatchInBackground(fd int, batch []*Request) {
 
 func (c *PConn) writeBatch(fd int, batch []*Request) error {
 	if len(batch) == 1 {
-		return writeAll(fd, batch[0].Data)
+		return writeAll(fd, batch[0].Data, &c.wprogress)
 	}
 	buf := c.wbuf[:0]
 	for _, r := range batch {
 		if len(buf) > 0 && len(buf)+len(r.Data) > writeChunk {
-			if err := writeAll(fd, buf); err != nil {
+			if err := writeAll(fd, buf, &c.wprogress); err != nil {
 				return err
 			}
 			buf = buf[:0]
 		}
 		if len(r.Data) >= writeChunk {
-			if err := writeAll(fd, r.Data); err != nil {
+			if err := writeAll(fd, r.Data, &c.wprogress); err != nil {
 				return err
 			}
 			continue
@@ -320,7 +335,7 @@ func (c *PConn) writeBatch(fd int, batch []*Request) error {
 	}
 	var err error
 	if len(buf) > 0 {
-		err = writeAll(fd, buf)
+		err = writeAll(fd, buf, &c.wprogress)
 	}
 	if cap(buf) <= 4*writeChunk {
 		c.wbuf = buf[:0]
@@ -374,11 +389,22 @@ func (c *PConn) readLocked(target *Request) {
 	for len(c.queue) > 0 && c.broken == nil && (target == nil || target.state != stateDone) {
 		head := c.queue[0]
 		fd := c.fd
+		c.scanning = head
 		c.mu.Unlock()
 		err := c.readReplies(fd, head)
 		c.mu.Lock()
+		c.scanning = nil
 		if err != nil {
 			c.failLocked(err)
+		}
+		if c.broken != nil {
+			// failLocked left head to us: we were writing into its tape.
+			if head.state != stateDone {
+				if head.Err == nil {
+					head.Err = c.broken
+				}
+				c.completeLocked(head)
+			}
 			return
 		}
 		c.queue[0] = nil
@@ -387,6 +413,7 @@ func (c *PConn) readLocked(target *Request) {
 			c.queue = c.queue[:0:0] // let the backing array go instead of creeping forward
 		}
 		c.queued -= head.N
+		c.lastUsed = nanotime()
 		c.completeLocked(head)
 	}
 }
@@ -449,6 +476,9 @@ func (c *PConn) readReplies(fd int, req *Request) error {
 			c.rr = 0
 		}
 		m, err := readSome(fd, c.rbuf[c.rw:])
+		if err == ErrTimeout && c.o.SocketTimeout > 0 && nanotime()-c.wprogress.Load() < int64(c.o.SocketTimeout) {
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -460,6 +490,21 @@ func (c *PConn) readReplies(fd int, req *Request) error {
 	}
 	return nil
 }
+
+// idleCheckAfter: a connection unused for this long is checked (one
+// non-blocking peek) before it is written to again. Busy connections never
+// pay for the check.
+const idleCheckAfter = 50 * time.Millisecond
+
+var errIdleClosed = errors.New("the server closed the idle connection")
+
+func (c *PConn) idleTooLong() bool {
+	return nanotime()-c.lastUsed > int64(idleCheckAfter)
+}
+
+func nanotime() int64 { return int64(time.Since(processStart)) }
+
+var processStart = time.Now()
 
 // failLocked marks the connection broken and fails everything on it. The
 // socket is shut down at once (waking any blocked role holder) but closed
@@ -475,7 +520,9 @@ func (c *PConn) failLocked(err error) {
 	for _, list := range [][]*Request{c.queue, c.pending} {
 		for _, r := range list {
 			r.Err = err
-			c.completeLocked(r)
+			if r != c.scanning { // the reader completes that one once it stops writing its tape
+				c.completeLocked(r)
+			}
 		}
 	}
 	clear(c.queue)

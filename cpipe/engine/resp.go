@@ -66,7 +66,12 @@ func (r *Reader) Scan(p []byte, t *Tape) (n int, done bool, need int, err error)
 			}
 			return n, false, len(q) + 1, nil
 		}
-		if nl < 1 || q[nl-1] != '\r' {
+		if nl > MaxLineLen {
+			// Checked here too, not only while no LF is buffered, so a line
+			// is judged the same whether it arrives whole or in pieces.
+			return n, false, 0, protoErr("line longer than %d bytes", MaxLineLen)
+		}
+		if nl < 2 || q[nl-1] != '\r' { // a line holds at least its type byte and CR
 			return n, false, 0, protoErr("line not terminated by CRLF")
 		}
 		line := q[1 : nl-1]

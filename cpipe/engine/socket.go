@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -123,11 +124,21 @@ func readSome(fd int, p []byte) (int, error) {
 	}
 }
 
+// progressChunk bounds one sendmsg when progress is tracked, so progress is
+// stamped at least every progressChunk bytes of a long transfer.
+const progressChunk = 256 << 10
+
 // writeAll writes p completely. MSG_NOSIGNAL keeps a closed peer from
 // raising SIGPIPE in the host process.
-func writeAll(fd int, p []byte) error {
+// Each partial write stamps progress (when given) so a reader waiting on
+// the same connection can tell a slow transfer from a dead server.
+func writeAll(fd int, p []byte, progress *atomic.Int64) error {
 	for len(p) > 0 {
-		n, err := syscall.SendmsgN(fd, p, nil, nil, syscall.MSG_NOSIGNAL)
+		chunk := p
+		if progress != nil && len(chunk) > progressChunk {
+			chunk = chunk[:progressChunk]
+		}
+		n, err := syscall.SendmsgN(fd, chunk, nil, nil, syscall.MSG_NOSIGNAL)
 		switch {
 		case err == syscall.EINTR:
 			continue
@@ -137,6 +148,22 @@ func writeAll(fd int, p []byte) error {
 			return &ConnError{fmt.Errorf("writing to the server: %w", err)}
 		}
 		p = p[n:]
+		if progress != nil {
+			progress.Store(nanotime())
+		}
 	}
 	return nil
+}
+
+// peerOpen peeks at an idle connection without blocking: EOF, stray bytes
+// or an error all mean it cannot carry a new request in step.
+func peerOpen(fd int) bool {
+	var b [1]byte
+	for {
+		_, _, err := syscall.Recvfrom(fd, b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		if err == syscall.EINTR {
+			continue
+		}
+		return err == syscall.EAGAIN
+	}
 }

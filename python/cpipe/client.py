@@ -54,6 +54,20 @@ def parse_url(url: str) -> dict[str, Any]:
     return opts
 
 
+def command_and_callback(args: tuple) -> tuple[tuple, Optional[Callable[..., Any]]]:
+    """redis-py's execute_command conventions: the reply callback is looked
+    up by the full name ('CONFIG GET'), and a multi-word name is sent as
+    separate words."""
+    name = args[0]
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", "replace")
+    name = str(name)
+    callback = RESPONSE_CALLBACKS.get(name.upper())
+    if " " in name:
+        args = (*name.split(), *args[1:])
+    return args, callback
+
+
 class Client(CoreCommands):
     """A Redis client on one connection (a pool of one).
 
@@ -125,14 +139,8 @@ class Client(CoreCommands):
         """redis-py's generic entry point: the reply converted as redis-py converts it."""
         if not args:
             raise DataError("execute_command needs a command name")
-        name = args[0]
-        if isinstance(name, bytes):
-            name = name.decode("utf-8", "replace")
-        if isinstance(name, str) and " " in name:  # 'CLIENT SETNAME' style, as redis-py accepts
-            args = (*name.split(), *args[1:])
-            name = args[0]
+        args, callback = command_and_callback(args)
         reply = self._exec(*args)
-        callback = RESPONSE_CALLBACKS.get(str(name).upper())
         return callback(reply, **options) if callback is not None else reply
 
     # -- pipelines ----------------------------------------------------------

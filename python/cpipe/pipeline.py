@@ -33,13 +33,9 @@ class Pipeline(CoreCommands):
         return self
 
     def execute_command(self, *args: Any, **options: Any) -> "Pipeline":
-        from .commands import RESPONSE_CALLBACKS
+        from .client import command_and_callback
 
-        name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
-        if " " in name:
-            args = (*name.split(), *args[1:])
-            name = args[0]
-        cb = RESPONSE_CALLBACKS.get(name.upper())
+        args, cb = command_and_callback(args)
         if cb is not None and options:
             return self._run(lambda r, cb=cb, o=options: cb(r, **o), *args)
         return self._run(cb, *args)

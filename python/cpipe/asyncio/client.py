@@ -6,8 +6,8 @@ import functools
 from typing import Any, AsyncIterator, Callable, Optional
 
 from .._engine import native
-from ..client import _init_commands, parse_url
-from ..commands import RESPONSE_CALLBACKS, CoreCommands
+from ..client import _init_commands, command_and_callback, parse_url
+from ..commands import CoreCommands
 from ..errors import DataError
 from ..pipeline import Pipeline as _SyncPipeline
 from ._loop import LoopQueue, loop_queue
@@ -119,12 +119,8 @@ class Client(CoreCommands):
         return self._run(None, *args)
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
-        name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
-        if " " in name:
-            args = (*name.split(), *args[1:])
-            name = args[0]
+        args, callback = command_and_callback(args)
         reply = await self._run(None, *args)
-        callback = RESPONSE_CALLBACKS.get(name.upper())
         return callback(reply, **options) if callback is not None else reply
 
     def pipeline(self, transaction: bool = False) -> "Pipeline":
