@@ -52,6 +52,9 @@ class Pool(Client):
             self._submit(self._h, self._q, tag, True, *args)
         except BaseException:
             del self._futures[tag]
+            if not self._futures:  # a flush() may be waiting on this one
+                with self._done:
+                    self._done.notify_all()
             raise
         if self._dispatcher is None:
             self._start_dispatcher()

@@ -286,3 +286,57 @@ def test_pool_context_manager(server):
         assert f.result(10) == b"x"
     with pytest.raises(cpipe.ConnectionError):
         p.call("PING")
+
+
+def test_flush_wakes_when_a_failed_submit_was_the_last_pending(pool):
+    """flush() waiting while the only pending submit fails to encode must
+    return at once, not sleep out its timeout (or hang forever without one)."""
+    release = threading.Event()
+
+    class SlowBadInt(int):
+        def __str__(self):  # the bridge calls str() on int subclasses while encoding
+            release.wait(10)
+            raise ValueError("refused while encoding")
+
+    outcome = {}
+
+    def submitter():
+        try:
+            pool.submit("SET", "never-written", SlowBadInt(5))
+        except ValueError as e:
+            outcome["error"] = e
+
+    t = threading.Thread(target=submitter)
+    t.start()
+    time.sleep(0.2)  # the future is registered; its submit is still encoding
+    threading.Timer(0.3, release.set).start()
+    start = time.monotonic()
+    assert pool.flush(timeout=5) is True
+    waited = time.monotonic() - start
+    t.join(10)
+    assert isinstance(outcome.get("error"), ValueError)
+    assert waited < 2.0, f"flush() slept {waited:.1f}s after the last pending command was gone"
+    assert pool.call("EXISTS", "never-written") == 0
+
+
+def test_dropped_pool_releases_connections_and_thread(server, redis_py):
+    """A Pool dropped without close() is closed when collected, like a Client:
+    its connections and its completion thread go away."""
+    import gc
+
+    base_clients = len(redis_py.client_list())
+    base_threads = {t.ident for t in threading.enumerate()}
+    for _ in range(3):
+        p = cpipe.Pool(host="127.0.0.1", port=server.port, size=2)
+        assert p.submit("PING").result(10) == b"PONG"  # starts the completion thread
+        del p
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        extra_threads = [t for t in threading.enumerate()
+                         if t.ident not in base_threads and t.name == "cpipe-pool-completions"]
+        if not extra_threads and len(redis_py.client_list()) == base_clients:
+            break
+        time.sleep(0.05)
+    assert len(redis_py.client_list()) == base_clients
+    assert extra_threads == []
