@@ -423,7 +423,9 @@ class Context:
             if k:
                 around()
             with self.meter() as m:
-                rps = self.redis_benchmark(*args, n=part)
+                rps = self.redis_benchmark(
+                    *args, n=part, note_suffix="" if around is None else
+                    f" (twice: before and after the clients, {n:,} requests in all)")
             seconds += part / rps
             client += m.client
             server = None if server is None or m.server is None else server + m.server
@@ -434,7 +436,7 @@ class Context:
         """An accumulator that runs several clients' loads chunk by chunk, alternating (see Interleaved)."""
         return Interleaved(self)
 
-    def redis_benchmark(self, *args: str, n: int) -> float:
+    def redis_benchmark(self, *args: str, n: int, note_suffix: str = "") -> float:
         """Requests per second from `redis-benchmark -h HOST -p PORT -n n --csv ARGS...`.
 
         The exact command (with PORT for the port) becomes a note of the case.
@@ -443,7 +445,7 @@ class Context:
             raise RuntimeError("redis-benchmark not found")
         cmd = [self.bench_bin, "-h", self.host, "-p", str(self.port), "-n", str(n), "--csv", *args]
         shown = ["redis-benchmark", "-h", self.host, "-p", "PORT", "-n", str(n), "--csv", *args]
-        self.note("`" + " ".join(shlex.quote(a) for a in shown) + "`")
+        self.note("`" + " ".join(shlex.quote(a) for a in shown) + "`" + note_suffix)
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=self.remaining())
         if out.returncode != 0:
             raise RuntimeError(f"redis-benchmark failed ({out.returncode}): {out.stderr.strip()[-300:]}")
@@ -668,6 +670,11 @@ def markdown_report(results: Sequence[CaseResult], env: dict, command: str, repe
       f"(1-minute load average {load[0]:.2f} at the start, {load[1]:.2f} at the end; per case below). "
       "Compare ratios measured in the same run, not absolute rates across runs.")
     w("")
+    w("Beside each rate: **client CPU µs/op** (the measuring Python process, all threads, so cpipe's Go "
+      "engine too; for redis-benchmark, its process) and **server CPU µs/op** (redis-server, from /proc at "
+      "10 ms resolution). CPU per operation moves much less with the machine's load than rates do, and "
+      "tells a client-bound load (client CPU above the server's) from a server-bound one.")
+    w("")
     w("## Machine")
     w("")
     w("| | |")
@@ -742,6 +749,37 @@ def markdown_report(results: Sequence[CaseResult], env: dict, command: str, repe
     return "\n".join(out)
 
 
+def _busiest_processes(limit: int = 4) -> str:
+    """The processes other than this one using the most CPU over half a second (psutil)."""
+    try:
+        import psutil
+    except ImportError:
+        return "unknown (psutil not installed)"
+    procs = []
+    for p in psutil.process_iter(["pid", "name", "cmdline"]):
+        if p.pid == os.getpid():
+            continue
+        try:
+            p.cpu_percent(None)
+            procs.append(p)
+        except (psutil.Error, OSError):
+            pass
+    time.sleep(0.5)
+    busy = []
+    for p in procs:
+        try:
+            pct = p.cpu_percent(None)
+        except (psutil.Error, OSError):
+            continue
+        if pct >= 5:
+            cmd = " ".join((p.info.get("cmdline") or [p.info.get("name") or "?"])[:4])
+            busy.append((pct, cmd[:70]))
+    busy.sort(reverse=True)
+    if not busy:
+        return "none above 5% of a core"
+    return "; ".join(f"{pct:.0f}% {cmd}" for pct, cmd in busy[:limit]).replace("|", "/")
+
+
 def environment(server_bin: str, bench_bin: Optional[str], repo: str) -> dict:
     """Machine and software versions for the report."""
     import platform
@@ -789,7 +827,8 @@ def environment(server_bin: str, bench_bin: Optional[str], repo: str) -> dict:
     commit = version(["git", "-C", repo, "rev-parse", "--short", "HEAD"])
     dirty = subprocess.run(["git", "-C", repo, "status", "--porcelain", "--untracked-files=no"],
                            capture_output=True, text=True).stdout.strip()
-    env["git commit"] = commit + (" (with uncommitted changes)" if dirty else "")
+    env["git commit"] = commit + (" (the tree has uncommitted changes)" if dirty else "")
+    env["other load at start"] = _busiest_processes()
     try:
         import hiredis
         import redis
