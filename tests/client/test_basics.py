@@ -252,3 +252,42 @@ def test_autopipelined_client_from_many_threads(server, make_client):
         t.join(60)
     assert not any(t.is_alive() for t in threads)
     assert errors == []
+
+
+REAL_ERROR_CASES = [
+    ("EVALSHA", "a" * 40, 0),        # NOSCRIPT -> NoScriptError
+    ("AUTH", "user", "wrong"),       # WRONGPASS -> AuthenticationError
+    ("AUTH", "wrong"),               # no password configured -> AuthenticationError in redis-py
+    ("EXEC",),
+    ("SELECT", 99),
+    ("XADD", "s", "0-0", "f", "v"),
+]
+
+
+@pytest.mark.parametrize("args", REAL_ERROR_CASES, ids=lambda a: " ".join(map(str, a))[:30])
+def test_error_class_matches_redis_py(real_server, make_client, args):
+    c = make_client(real_server)
+    r = redis.Redis(host="127.0.0.1", port=real_server.port, protocol=2)
+    try:
+        with pytest.raises(redis.RedisError) as expected:
+            r.execute_command(*args)
+    finally:
+        r.close()
+    with pytest.raises(cpipe.RedisError) as got:
+        c.call(*args)
+    assert (type(got.value).__name__, str(got.value)) == (type(expected.value).__name__, str(expected.value))
+    assert c.call("PING") == b"PONG"
+
+
+def test_no_permission_error(real_server, make_client):
+    r = redis.Redis(host="127.0.0.1", port=real_server.port)
+    try:
+        r.execute_command("ACL", "SETUSER", "getonly", "on", ">pw", "~*", "+get", "+ping")
+    finally:
+        r.close()
+    c = make_client(real_server, username="getonly", password="pw")
+    with pytest.raises(cpipe.ResponseError) as exc:
+        c.call("SET", "k", "v")
+    assert type(exc.value).__name__ == "NoPermissionError"
+    assert "no permissions to run the 'set' command" in str(exc.value)
+    assert c.call("PING") == b"PONG"

@@ -365,3 +365,22 @@ def test_million_command_pipeline(server, tmp_path):
           f"SET {out['set_seconds']:.2f}s peak RSS growth {growth_set / 2**20:.0f} MiB")
     assert growth_incr < 1.5 * 2**30
     assert growth_set < 1.5 * 2**30
+
+
+def test_watch_conflict_raises_watch_error(server, make_client):
+    c = make_client(server)
+    other = make_client(server)
+    c.call("SET", "watched", "0")
+    assert c.call("WATCH", "watched") == b"OK"
+    other.call("SET", "watched", "changed")
+    pipe = c.pipeline(transaction=True)
+    pipe.set("watched", "mine").set("side-effect", 1)
+    with pytest.raises(cpipe.WatchError):
+        pipe.execute()
+    assert c.call("GET", "watched") == b"changed"
+    assert c.call("EXISTS", "side-effect") == 0
+    # without a conflict the same transaction runs
+    assert c.call("WATCH", "watched") == b"OK"
+    pipe.set("watched", "mine").set("side-effect", 1)
+    assert pipe.execute() == [True, True]
+    assert c.call("GET", "watched") == b"mine"

@@ -480,3 +480,27 @@ def test_ctrl_c_during_blocking_call_is_seen_when_it_returns(real_server):
     words = proc.stdout.split()
     assert words[0] == "KeyboardInterrupt" and words[-1] == "after", proc.stdout
     assert float(words[1]) < 5.0
+
+
+def test_max_clients_reached_is_connection_error():
+    """The server answers a connection over maxclients with
+    '-ERR max number of clients reached' and closes it; redis-py raises
+    ConnectionError. A ResponseError would claim the connection is usable."""
+    from tests._servers import start_real_server
+
+    srv = start_real_server("--maxclients", "1")
+    holder = redis.Redis(host="127.0.0.1", port=srv.port)
+    try:
+        assert holder.ping()
+        c = cpipe.Client(host="127.0.0.1", port=srv.port, socket_timeout=5)
+        try:
+            with pytest.raises(cpipe.ConnectionError, match="max number of clients"):
+                c.call("PING")
+            holder.close()
+            time.sleep(0.2)
+            assert c.call("PING") == b"PONG"
+        finally:
+            c.close()
+    finally:
+        holder.close()
+        srv.stop()
