@@ -340,3 +340,26 @@ def test_dropped_pool_releases_connections_and_thread(server, redis_py):
         time.sleep(0.05)
     assert len(redis_py.client_list()) == base_clients
     assert extra_threads == []
+
+
+def test_undecodable_reply_fails_only_its_future(server):
+    """With decode_responses, a value that is not valid UTF-8 must fail its
+    own future (UnicodeDecodeError, as redis-py raises), not kill the
+    completion thread and leave every other future pending forever."""
+    raw = cpipe.Client(host="127.0.0.1", port=server.port)
+    raw.call("SET", "undecodable", b"\xff\xfe")
+    raw.call("SET", "fine", "ok")
+    raw.close()
+    with cpipe.Pool(host="127.0.0.1", port=server.port, size=2, decode_responses=True) as p:
+        before = p.submit("GET", "fine")
+        bad = p.submit("GET", "undecodable")
+        after = p.submit("GET", "fine")
+        assert before.result(5) == "ok"
+        assert isinstance(bad.exception(5), UnicodeDecodeError)
+        assert after.result(5) == "ok"
+        assert p.submit("ECHO", "later").result(5) == "later"
+        assert p.flush(5) is True
+        # the synchronous path raises for that command only
+        with pytest.raises(UnicodeDecodeError):
+            p.call("GET", "undecodable")
+        assert p.call("GET", "fine") == "ok"
