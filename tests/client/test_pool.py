@@ -363,3 +363,33 @@ def test_undecodable_reply_fails_only_its_future(server):
         with pytest.raises(UnicodeDecodeError):
             p.call("GET", "undecodable")
         assert p.call("GET", "fine") == "ok"
+
+
+def test_pipeline_with_blocking_command_does_not_stall_others(server):
+    """A pipeline holding a BLPOP must not park other threads' commands behind
+    it on a shared connection (single blocking commands get a side connection;
+    the bridge's execute_many never flags a batch as blocking)."""
+    with cpipe.Pool(host="127.0.0.1", port=server.port, size=1, socket_timeout=10) as p:
+        p.call("PING")
+        started = threading.Event()
+        outcome = {}
+
+        def blocked_pipeline():
+            pipe = p.pipeline()
+            pipe.blpop(["never-filled-pipe"], 3)
+            started.set()
+            outcome["replies"] = pipe.execute()
+
+        t = threading.Thread(target=blocked_pipeline)
+        t.start()
+        assert started.wait(5)
+        time.sleep(0.2)
+        start = time.monotonic()
+        for i in range(50):
+            assert p.call("INCR", "not-stalled") == i + 1
+        assert p.submit("ECHO", "x").result(10) == b"x"
+        others = time.monotonic() - start
+        still_blocked = t.is_alive()
+        t.join(10)
+        assert outcome.get("replies") == [None]
+        assert still_blocked and others < 1.5, f"other commands waited {others:.1f}s behind the pipeline's BLPOP"
