@@ -2,6 +2,8 @@
 they are replayed on every reconnect."""
 from __future__ import annotations
 
+import time
+
 import pytest
 import redis
 
@@ -240,3 +242,34 @@ def test_client_name(real_server):
         assert c.call("CLIENT", "GETNAME") == b"from-url"
     with cpipe.Pool(host="127.0.0.1", port=real_server.port, size=2, client_name="pooled") as p:
         assert p.submit("CLIENT", "GETNAME").result(10) == b"pooled"
+
+
+# -- other ways to reach the server ------------------------------------------------
+
+def test_unix_socket_and_localhost(tmp_path):
+    path = str(tmp_path / "redis.sock")
+    srv = start_real_server("--unixsocket", path, "--unixsocketperm", "700")
+    try:
+        with cpipe.Client(unix_socket_path=path) as c:
+            assert c.call("SET", "via-unix", "1") == b"OK"
+            pipe = c.pipeline()
+            for i in range(1000):
+                pipe.add_command("INCR", "unix-n")
+            assert pipe.execute()[-1] == 1000
+        with cpipe.from_url(f"unix://{path}?db=2") as c:
+            c.call("SET", "unix-db2", "x")
+            assert c.call("CLIENT", "INFO").split(b" db=")[1].startswith(b"2 ")
+        with cpipe.Pool(unix_socket_path=path, size=2) as p:
+            assert p.submit("GET", "via-unix").result(10) == b"1"
+        with cpipe.Client(host="localhost", port=srv.port) as c:
+            assert c.call("GET", "via-unix") == b"1"
+    finally:
+        srv.stop()
+
+
+def test_unix_socket_missing_path(tmp_path):
+    with cpipe.Client(unix_socket_path=str(tmp_path / "nothing.sock")) as c:
+        t = time.monotonic()
+        with pytest.raises(cpipe.ConnectionError):
+            c.call("PING")
+        assert time.monotonic() - t < 1.0
