@@ -9,12 +9,22 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right, insort
 
 
-class ZSet:
-    __slots__ = ("scores", "order")
+#: Redis zset-max-listpack-entries / -value: below both a sorted set uses
+#: the compact listpack encoding, whose only visible trait is that a score of
+#: -0 is stored (and later read back) as 0.
+LISTPACK_ENTRIES = 128
+LISTPACK_VALUE = 64
 
-    def __init__(self):
+
+class ZSet:
+    __slots__ = ("scores", "order", "compact")
+
+    def __init__(self, size_hint: int = 1, first_len: int = 0):
         self.scores = {}
         self.order = []  # sorted list of (score, member)
+        # Redis zsetTypeCreate picks the encoding from these hints; once
+        # converted to a skiplist it never goes back.
+        self.compact = size_hint <= LISTPACK_ENTRIES and first_len <= LISTPACK_VALUE
 
     def __len__(self):
         return len(self.scores)
@@ -24,6 +34,12 @@ class ZSet:
 
     def add(self, member: bytes, score: float) -> None:
         old = self.scores.get(member)
+        if self.compact:
+            if (old is None and len(self.scores) + 1 > LISTPACK_ENTRIES) \
+                    or len(member) > LISTPACK_VALUE:
+                self.compact = False
+            elif score == 0.0:
+                score = 0.0  # listpack stores -0 as "0"
         if old is not None:
             if old == score:
                 return
@@ -68,6 +84,7 @@ class ZSet:
 
     def copy(self) -> "ZSet":
         z = ZSet()
+        z.compact = self.compact
         z.scores = dict(self.scores)
         z.order = list(self.order)
         return z

@@ -100,7 +100,7 @@ def _zadd(c, argv, incr_only: bool) -> bytes:
     if z is None:
         if xx:
             return NULL if incr else ZERO
-        z = ZSet()
+        z = ZSet(elements, len(pairs[0][1]))
         db.add(key, z)
     for s, member in pairs:
         cur = z.scores.get(member)
@@ -263,7 +263,6 @@ def _zrange_generic(c, argv, rangetype, reverse):
     withscores = False
     offset, limit = 0, -1
     has_limit = False
-    auto_dir = reverse is None
     n = len(argv)
     j = 4
     while j < n:
@@ -276,7 +275,7 @@ def _zrange_generic(c, argv, rangetype, reverse):
             limit = _long(argv[j + 2])
             has_limit = True
             j += 2
-        elif auto_dir and o == b"rev":
+        elif reverse is None and o == b"rev":
             reverse = True
         elif rangetype is None and o == b"bylex":
             rangetype = "lex"
