@@ -393,3 +393,25 @@ def test_pipeline_with_blocking_command_does_not_stall_others(server):
         t.join(10)
         assert outcome.get("replies") == [None]
         assert still_blocked and others < 1.5, f"other commands waited {others:.1f}s behind the pipeline's BLPOP"
+
+
+def test_callbacks_may_raise_or_close_the_pool(server):
+    p = cpipe.Pool(host="127.0.0.1", port=server.port, size=2, socket_timeout=10)
+    try:
+        def bad_callback(_):
+            raise RuntimeError("callback failure must not kill the completion thread")
+
+        f = p.submit("PING")
+        f.add_done_callback(bad_callback)
+        assert f.result(10) == b"PONG"
+        assert p.submit("ECHO", "still").result(10) == b"still"
+        # close() from a callback, i.e. on the completion thread itself
+        pending = p.submit("BLPOP", "never-filled-cb", 10)
+        trigger = p.submit("PING")
+        trigger.add_done_callback(lambda _: p.close())
+        assert trigger.result(10) == b"PONG"
+        assert isinstance(pending.exception(timeout=5), cpipe.ConnectionError)
+        with pytest.raises(cpipe.ConnectionError):
+            p.call("PING")
+    finally:
+        p.close()
