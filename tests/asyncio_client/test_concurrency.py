@@ -244,3 +244,56 @@ def test_event_loops_release_their_resources(server, loop_kind):
     gc.collect()
     grown = fds() - before
     assert grown < 20, f"{grown} file descriptors leaked by 200 event loops"
+
+
+def test_commands_abandoned_when_their_loop_ends(server, loop_kind):
+    """A loop that ends with commands still in flight: when their replies
+    come later, the engine must not write into a file descriptor the
+    process has reused since (the loop's wake-up pipe must not be closed
+    while the engine may still write to it)."""
+    import gc
+    import tempfile
+
+    async def abandon():
+        r = _make("client", server.port)
+        for i in range(5):
+            r.blpop([f"abandon:{i}"], 0.5)  # sent, never awaited
+        r.echo("never awaited")
+        await asyncio.sleep(0.05)
+
+    run(loop_kind, abandon(), timeout=30)
+    gc.collect()
+    files = [tempfile.TemporaryFile() for _ in range(20)]  # take the lowest free descriptors
+    try:
+        time.sleep(1.0)  # the BLPOPs time out now
+        for f in files:
+            f.seek(0)
+            assert f.read() == b"", "the engine wrote into a reused file descriptor"
+    finally:
+        for f in files:
+            f.close()
+
+    async def after():
+        r = _make("client", server.port)
+        try:
+            assert await r.echo("fine") == b"fine"
+        finally:
+            await r.aclose()
+
+    run(loop_kind, after(), timeout=30)
+
+
+def test_big_pipeline(server, loop_kind):
+    async def main():
+        r = _make("client", server.port)
+        try:
+            p = r.pipeline()
+            for i in range(100_000):
+                p.set(f"big:{i % 1000}", i)
+            p.get("big:999")
+            replies = await p.execute()
+            assert replies[:-1] == [True] * 100_000 and replies[-1] == b"99999"
+        finally:
+            await r.aclose()
+
+    run(loop_kind, main(), timeout=120)
