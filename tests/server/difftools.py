@@ -15,6 +15,8 @@ from __future__ import annotations
 import time
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from .rawclient import RawClient, parse
 
@@ -108,7 +110,7 @@ def assert_same(real_port: int, ref_port: int, steps) -> None:
 def _redispy_value(r, step):
     try:
         return ("ok", repr(r.execute_command(*step)))
-    except redis.ResponseError as e:
+    except redis.RedisError as e:
         return ("error", type(e).__name__, str(e))
 
 
@@ -118,7 +120,8 @@ def assert_same_redispy(real_port: int, ref_port: int, steps) -> None:
     plain = [s for s in steps if type(s) is tuple]
     results = []
     for port in (real_port, ref_port):
-        r = redis.Redis(port=port, protocol=2, db=9, socket_timeout=5)
+        r = redis.Redis(port=port, protocol=2, db=9, socket_timeout=5,
+                        retry=Retry(NoBackoff(), 0))  # errors surface at once
         try:
             r.flushall()
             results.append([_redispy_value(r, s) for s in plain])

@@ -249,7 +249,7 @@ class Client(asyncio.Protocol):
         func, arity, flags, cmd = ent
         m = len(argv)
         if not (m == arity or (arity < 0 and m >= -arity)):
-            out.append(self._reject(b"ERR wrong number of arguments for '%s' command" % cmd.name))
+            out.append(self._reject(b"ERR wrong number of arguments for '%s' command" % cmd.name, cmd))
             return
         if flags & F_CONTAINER:
             try:
@@ -258,12 +258,12 @@ class Client(asyncio.Protocol):
                 out.append(self._reject(e.msg))
                 return
         if not self.authenticated and not flags & F_NO_AUTH:
-            out.append(self._reject(NOAUTH))
+            out.append(self._reject(NOAUTH, cmd))
             return
         if (self.channels or self.patterns) and not flags & F_PUBSUB_OK:
             out.append(self._reject(
                 b"ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
-                b"QUIT / RESET are allowed in this context" % self._fullname(cmd, argv)))
+                b"QUIT / RESET are allowed in this context" % self._fullname(cmd, argv), cmd))
             return
         if self.multi is not None and not flags & F_NOT_QUEUED:
             self.multi.append((func, argv))
@@ -285,10 +285,20 @@ class Client(asyncio.Protocol):
             return cmd.name + b"|" + argv[1].lower()
         return cmd.name
 
-    def _reject(self, msg: bytes) -> bytes:
+    def _reject(self, msg: bytes, cmd=None) -> bytes:
+        """A command refused before running (Redis rejectCommand): flags an
+        open transaction; a refused EXEC discards it (execCommandAbort)."""
         if self.multi is not None:
             self.multi_error = True
         self.state.stats["rejected"] += 1
+        if cmd is not None and cmd.name == b"exec":
+            self.multi = None
+            self.multi_error = False
+            self.unwatch_all()
+            self.refresh()
+            if msg.startswith(b"ERR "):
+                msg = msg[4:]
+            return error(b"EXECABORT Transaction discarded because of: " + msg)
         return error(msg)
 
     def _internal_error(self, argv, e) -> bytes:

@@ -118,7 +118,7 @@ def hello(c, argv):
             raise CommandError(b"ERR Syntax error in HELLO option '%s'" % argv[j])
     if not c.authenticated:
         raise CommandError(b"NOAUTH HELLO must be called with the client already authenticated, "
-                           b"otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                           b"otherwise the HELLO AUTH <user> <pass> option can be used to "
                            b"authenticate the client and select the RESP protocol version at the "
                            b"same time")
     version = c.state.config.version.encode()
