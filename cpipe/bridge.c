@@ -499,6 +499,19 @@ static PyObject *py_outstanding(PyObject *self, PyObject *arg) {
     return PyLong_FromLongLong(cp_outstanding(qh));
 }
 
+// cancel(handle, queue, tag) -> bool: abandon a submitted blocking command.
+static PyObject *py_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    uint64_t h, qh, tag;
+    if (nargs != 3) { PyErr_SetString(PyExc_TypeError, "cancel(handle, queue, tag)"); return NULL; }
+    if (parse_handle(args[0], &h) < 0 || parse_handle(args[1], &qh) < 0 || parse_handle(args[2], &tag) < 0) return NULL;
+    if (forked) Py_RETURN_FALSE;
+    int found;
+    Py_BEGIN_ALLOW_THREADS
+    found = cp_cancel(h, qh, tag);
+    Py_END_ALLOW_THREADS
+    return PyBool_FromLong(found);
+}
+
 static PyObject *py_queue_open(PyObject *self, PyObject *arg) {
     if (check_ready() < 0) return NULL;
     long fd = PyLong_AsLong(arg);
@@ -576,6 +589,7 @@ static PyMethodDef methods[] = {
     {"poll", (PyCFunction)(void (*)(void))py_poll, METH_FASTCALL, "poll(queue, encoding, timeout) -> [(tag, value)]"},
     {"outstanding", py_outstanding, METH_O, "outstanding(queue)"},
     {"queue_open", py_queue_open, METH_O, "queue_open(notify_fd or -1) -> queue"},
+    {"cancel", (PyCFunction)(void (*)(void))py_cancel, METH_FASTCALL, "cancel(handle, queue, tag) -> found"},
     {"queue_close", py_queue_close, METH_O, "queue_close(queue)"},
     {"open", py_open, METH_VARARGS, "open(...) -> handle"},
     {"close", py_close, METH_O, "close(handle)"},

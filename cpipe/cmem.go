@@ -10,7 +10,6 @@ import "C"
 
 import (
 	"unsafe"
-
 )
 
 // cGrow is an engine.GrowFunc that keeps tapes in C memory, so a finished

@@ -241,6 +241,18 @@ func cp_outstanding(qh C.uint64_t) C.int64_t {
 	return C.int64_t(q.Outstanding())
 }
 
+// cp_cancel abandons an asynchronous blocking command submitted to group h
+// and queue qh with tag id, closing its connection; 1 if one was found.
+//
+//export cp_cancel
+func cp_cancel(h, qh C.uint64_t, id C.uint64_t) C.int {
+	g, q := lookup(h), lookupQueue(qh)
+	if g == nil || q == nil || !g.Cancel(q, uint64(id)) {
+		return 0
+	}
+	return 1
+}
+
 // cp_close fails pending work, closes every connection and forgets h.
 //
 //export cp_close

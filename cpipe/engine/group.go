@@ -22,9 +22,12 @@ type Group struct {
 	lastAsync atomic.Pointer[PConn]
 
 	sideMu     sync.Mutex
-	side       []*PConn           // idle side connections, at most len(conns) kept
+	side       []*PConn            // idle side connections, at most len(conns) kept
 	sideActive map[*PConn]struct{} // side connections running a blocking command
-	sideFree   *sync.Cond           // signalled when a side connection is returned
+	sideFree   *sync.Cond          // signalled when a side connection is returned
+	// Asynchronous blocking commands by (queue, tag), so Cancel can close
+	// the connection they wait on.
+	cancellable map[cancelKey]*PConn
 }
 
 func NewGroup(o Options, size int, autopipeline bool) *Group {
@@ -114,6 +117,27 @@ func (g *Group) pickAsync() *PConn {
 	return c
 }
 
+type cancelKey struct {
+	q  *Completions
+	id uint64
+}
+
+// Cancel abandons an asynchronous blocking command (BLPOP, ...) submitted
+// to q with tag id: its connection is closed, so the server forgets the
+// command instead of later handing it an element nobody will read. Other
+// requests cannot be cancelled (their replies are read and dropped by the
+// caller). Reports whether a command was found.
+func (g *Group) Cancel(q *Completions, id uint64) bool {
+	g.sideMu.Lock()
+	c := g.cancellable[cancelKey{q, id}]
+	g.sideMu.Unlock()
+	if c == nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
 // MaxSideConns bounds the connections running blocking commands at once,
 // per group; a further blocking command waits for one to be returned.
 const MaxSideConns = 64
@@ -150,7 +174,7 @@ func (g *Group) putSide(c *PConn) {
 	if g.sideFree != nil {
 		g.sideFree.Signal()
 	}
-	keep := !g.closed.Load() && len(g.side) < len(g.conns)
+	keep := !g.closed.Load() && !c.isClosed() && len(g.side) < len(g.conns)
 	if keep {
 		g.side = append(g.side, c)
 	}
@@ -173,10 +197,23 @@ func (g *Group) Submit(req *Request, q *Completions, blocking bool, blockFor tim
 	}
 	if blocking {
 		go func() {
-			// Do fills req; completion is reported to q either way.
-			if err := g.Do(req, true, blockFor); err != nil {
+			// Fills req; completion is reported to q either way.
+			req.ReadTimeout = blockingReadTimeout(g.o.SocketTimeout, blockFor)
+			c := g.takeSide()
+			key := cancelKey{q, req.ID}
+			g.sideMu.Lock()
+			if g.cancellable == nil {
+				g.cancellable = make(map[cancelKey]*PConn)
+			}
+			g.cancellable[key] = c
+			g.sideMu.Unlock()
+			if err := c.Do(req); err != nil {
 				req.Err = err
 			}
+			g.sideMu.Lock()
+			delete(g.cancellable, key)
+			g.sideMu.Unlock()
+			g.putSide(c)
 			q.add(req)
 		}()
 		return nil

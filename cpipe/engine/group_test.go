@@ -481,7 +481,7 @@ func TestBugGroupExclusiveAsyncQueuedBehindBlocking(t *testing.T) {
 	var blocked atomic.Int64
 	srv := newFakeServer(t, serveWith(blockHook(release, &blocked)))
 	g := newTestGroup(t, srv, 2, false, nil)
-	defer srv.Close()     // after the checks: ends the blocking command
+	defer srv.Close()    // after the checks: ends the blocking command
 	defer close(release) // runs first
 	res := make(chan error, 1)
 	go func() { res <- g.Do(request(cmd("BLOCK")), true, -1) }()

@@ -34,9 +34,10 @@ type Request struct {
 	ID          uint64 // caller's tag, returned with async completions
 	Batch       bool   // a pipeline: its replies go back as one list
 
-	state reqState
-	got   int
-	wake  chan struct{}
+	state   reqState
+	inWrite bool // a writer is sending Data outside the lock
+	got     int
+	wake    chan struct{}
 }
 
 type reqState uint8
@@ -142,11 +143,10 @@ func (c *PConn) Do(req *Request) error {
 		c.writeLocked(req, false)
 	}
 	c.waitLocked(req)
-	if req.Err != nil {
-		// req.Data may be the caller's memory: no writer may still hold it.
-		for c.writing {
-			c.changed.Wait()
-		}
+	// req.Data may be the caller's memory: after a failure the writer may
+	// still be in the middle of sending it.
+	for req.inWrite {
+		c.changed.Wait()
 	}
 	c.mu.Unlock()
 	return req.Err
@@ -274,6 +274,7 @@ func (c *PConn) writeLocked(self *Request, inBackground bool) {
 		size := 0
 		for _, r := range batch {
 			r.state = stateInflight
+			r.inWrite = true
 			c.queue = append(c.queue, r)
 			size += len(r.Data)
 		}
@@ -287,6 +288,7 @@ func (c *PConn) writeLocked(self *Request, inBackground bool) {
 		c.mu.Unlock()
 		err := c.writeBatch(fd, batch)
 		c.mu.Lock()
+		c.writtenLocked(batch)
 		clear(batch)
 		c.spare = batch[:0]
 		if err != nil {
@@ -306,11 +308,20 @@ func (c *PConn) writeInBackground() {
 func (c *PConn) writeBatchInBackground(fd int, batch []*Request) {
 	err := c.writeBatch(fd, batch)
 	c.mu.Lock()
+	c.writtenLocked(batch)
 	if err != nil {
 		c.failLocked(err)
 	}
 	c.writeLocked(nil, true)
 	c.mu.Unlock()
+}
+
+// writtenLocked releases the batch's data: a failed caller may now return.
+func (c *PConn) writtenLocked(batch []*Request) {
+	for _, r := range batch {
+		r.inWrite = false
+	}
+	c.changed.Broadcast()
 }
 
 func (c *PConn) writeBatch(fd int, batch []*Request) error {
@@ -530,6 +541,12 @@ func (c *PConn) failLocked(err error) {
 	c.queue, c.pending = c.queue[:0], c.pending[:0]
 	c.queued = 0
 	c.changed.Broadcast()
+}
+
+func (c *PConn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
 }
 
 // Close fails all work and closes the socket once no role holds it.

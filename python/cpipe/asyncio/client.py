@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
+import threading
 from typing import Any, AsyncIterator, Callable, Optional
 
 from .._engine import native
@@ -11,6 +13,10 @@ from ..commands import CoreCommands
 from ..errors import DataError
 from ..pipeline import Pipeline as _SyncPipeline
 from ._loop import LoopQueue, loop_queue
+
+
+# Commands whose cancellation closes their (dedicated) connection.
+_BLOCKING = frozenset({"BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BZPOPMIN", "BZPOPMAX", "BLMPOP", "BZMPOP"})
 
 
 class Client(CoreCommands):
@@ -58,6 +64,10 @@ class Client(CoreCommands):
         )
         self._lq: Optional[LoopQueue] = None
         self._enc_index = 0
+        # Submissions waiting to connect or for room, sent in order by one worker.
+        self._backlog: collections.deque = collections.deque()
+        self._backlog_lock = threading.Lock()
+        self._draining = False
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> "Client":
@@ -81,23 +91,55 @@ class Client(CoreCommands):
         tag = lq.new_tag(self._enc_index)
         lq.pending[tag] = (fut, callback)
         try:
-            if not self._native.submit(self._h, lq.q, tag, False, *args):
-                # It must connect or wait for room: do that off the loop.
-                self._submit_in_thread(lq, tag, functools.partial(self._native.submit, self._h, lq.q, tag, True, *args))
+            if self._backlog or not self._native.submit(self._h, lq.q, tag, False, *args):
+                self._defer(lq, tag, functools.partial(self._native.submit, self._h, lq.q, tag, True, *args))
         except BaseException:
             del lq.pending[tag]
             raise
+        name = args[0]
+        if name.__class__ is str and name[:1] in "bB" and name.upper() in _BLOCKING:
+            fut.add_done_callback(functools.partial(self._abandon_if_cancelled, lq.q, tag))
         return fut
 
-    def _submit_in_thread(self, lq: LoopQueue, tag: int, submit: Callable[[], Any]) -> None:
-        def failed(task: "asyncio.Future[Any]") -> None:
-            exc = task.exception()
-            if exc is not None:
-                entry = lq.pending.pop(tag, None)
-                if entry is not None and not entry[0].done():
-                    entry[0].set_exception(exc)
+    def _abandon_if_cancelled(self, q: int, tag: int, fut: "asyncio.Future[Any]") -> None:
+        # A cancelled BLPOP must not stay armed on the server: it would pop
+        # the next element pushed, and nobody would receive it.
+        if fut.cancelled() and self._h:
+            self._native.cancel(self._h, q, tag)
 
-        lq.loop.run_in_executor(None, submit).add_done_callback(failed)
+    def _defer(self, lq: LoopQueue, tag: int, submit: Callable[[], Any]) -> None:
+        """Queue a submission that must connect or wait for room, off the loop.
+
+        One worker thread sends the backlog in order, and while it is not
+        empty every new command joins it, so commands still reach the
+        server in the order they were issued.
+        """
+        with self._backlog_lock:
+            self._backlog.append((lq, tag, submit))
+            if self._draining:
+                return
+            self._draining = True
+        lq.loop.run_in_executor(None, self._drain_backlog)
+
+    def _drain_backlog(self) -> None:
+        while True:
+            with self._backlog_lock:
+                if not self._backlog:
+                    self._draining = False
+                    return
+                lq, tag, submit = self._backlog[0]
+            try:
+                submit()  # waits with the GIL released
+            except BaseException as exc:  # e.g. ConnectionError: fail that command only
+                lq.loop.call_soon_threadsafe(self._fail_pending, lq, tag, exc)
+            with self._backlog_lock:
+                self._backlog.popleft()
+
+    @staticmethod
+    def _fail_pending(lq: LoopQueue, tag: int, exc: BaseException) -> None:
+        entry = lq.pending.pop(tag, None)
+        if entry is not None and not entry[0].done():
+            entry[0].set_exception(exc)
 
     def _run_many(self, commands: list) -> "asyncio.Future[list]":
         lq = self._lq
@@ -107,8 +149,8 @@ class Client(CoreCommands):
         tag = lq.new_tag(self._enc_index)
         lq.pending[tag] = (fut, None)
         try:
-            if not self._native.submit_many(self._h, lq.q, tag, False, commands):
-                self._submit_in_thread(lq, tag, functools.partial(self._native.submit_many, self._h, lq.q, tag, True, commands))
+            if self._backlog or not self._native.submit_many(self._h, lq.q, tag, False, commands):
+                self._defer(lq, tag, functools.partial(self._native.submit_many, self._h, lq.q, tag, True, commands))
         except BaseException:
             del lq.pending[tag]
             raise
