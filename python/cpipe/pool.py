@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 from concurrent.futures import Future
 from typing import Any, Optional
 
 from .client import Client
-from .errors import ConnectionError
+from .errors import ConnectionError, ForkError
 from .futures import CommandFuture, resolve
 
 
@@ -40,6 +41,7 @@ class Pool(Client):
         self._dispatcher: Optional[threading.Thread] = None
         self._submit = self._native.submit
         self._q = self._native.queue_open(-1)  # this pool's completion queue
+        self._pid = os.getpid()  # a forked child must not touch _done (see flush)
 
     # -- asynchronous commands ----------------------------------------------
 
@@ -52,7 +54,7 @@ class Pool(Client):
             self._submit(self._h, self._q, tag, True, *args)
         except BaseException:
             del self._futures[tag]
-            if not self._futures:  # a flush() may be waiting on this one
+            if not self._futures and os.getpid() == self._pid:  # a flush() may wait on this one
                 with self._done:
                     self._done.notify_all()
             raise
@@ -70,6 +72,11 @@ class Pool(Client):
 
     def flush(self, timeout: Optional[float] = None) -> bool:
         """Wait until every submitted command has its reply; False on timeout."""
+        if os.getpid() != self._pid:
+            # After fork no completion thread runs here, and _done may have
+            # been held by a parent thread at the fork: waiting could hang.
+            raise ForkError("cpipe cannot be used in a child created by fork() after the parent used it: "
+                            "create the Pool after forking")
         with self._done:
             return self._done.wait_for(lambda: not self._futures, timeout)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -106,12 +107,48 @@ def test_forked_child_with_pool(server):
             _describe_call(lambda: p.submit("PING")),
             _describe_call(lambda: p.phset("h", "f", "v")),
             _describe_call(lambda: p.call("PING")),
+            _describe_call(lambda: p.flush(1)),
         ]))
         assert code == 0, text
         parts = text.split("|")
-        assert len(parts) == 3 and all(s.startswith("ForkError: ") for s in parts), text
+        assert len(parts) == 4 and all(s.startswith("ForkError: ") for s in parts), text
         # the parent's pool still works, futures and all
         assert [p.submit("ECHO", i).result(10) for i in range(10)] == [str(i).encode() for i in range(10)]
+    finally:
+        p.close()
+
+
+def test_fork_while_pool_lock_is_held(server):
+    """Fork at the moment a parent thread holds the pool's completion lock
+    (the completion thread takes it after each batch): the child's submit and
+    flush must still raise ForkError, not wait on a lock no one will release."""
+    p = cpipe.Pool(host="127.0.0.1", port=server.port, size=2)
+    try:
+        assert p.submit("PING").result(10) == b"PONG"
+        held, release = threading.Event(), threading.Event()
+
+        def holder():  # a thread that will not exist in the child
+            with p._done:
+                held.set()
+                release.wait(30)
+
+        t = threading.Thread(target=holder)
+        t.start()
+        assert held.wait(10)
+        try:
+            code, text = _fork_and_run(lambda: "|".join([
+                _describe_call(lambda: p.submit("PING")),
+                _describe_call(lambda: p.flush()),
+                _describe_call(lambda: p.close()),
+            ]))
+        finally:
+            release.set()
+            t.join(10)
+        assert code == 0, text
+        parts = text.split("|")
+        assert parts[0].startswith("ForkError: ") and parts[1].startswith("ForkError: "), text
+        assert parts[2] == "returned None", text
+        assert p.submit("ECHO", "parent").result(10) == b"parent"
     finally:
         p.close()
 
