@@ -42,6 +42,9 @@ def test_large_integers(client):
     # A Python int past 64 bits is sent as its decimal text.
     client.call("SET", "huge", 2**70)
     assert client.call("GET", "huge") == str(2**70).encode()
+    for v in (-2**63, 2**63, -2**63 - 1, 0, -1, 10**30, -10**30):
+        client.call("SET", "edge", v)
+        assert client.call("GET", "edge") == str(v).encode()
 
 
 def test_float_and_buffer_arguments(client):

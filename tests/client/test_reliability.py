@@ -250,7 +250,7 @@ def test_socket_timeout_then_new_connection_in_step(late):
             with pytest.raises(cpipe.TimeoutError):
                 c.call("ECHO", "first")
             elapsed = time.monotonic() - t
-            assert 0.45 <= elapsed < 2.0, elapsed
+            assert 0.45 <= elapsed < 3.0, elapsed
             # the timed-out connection was closed by the client
             deadline = time.monotonic() + 5
             while 0 not in fake.closed_by_client and time.monotonic() < deadline:
@@ -277,7 +277,7 @@ def test_socket_timeout_on_pipeline():
             t = time.monotonic()
             with pytest.raises(cpipe.TimeoutError):
                 pipe.execute()
-            assert 0.45 <= time.monotonic() - t < 2.0
+            assert 0.45 <= time.monotonic() - t < 3.0
             for i in range(100):
                 pipe.add_command("ECHO", f"q{i}")
             assert pipe.execute() == [f"q{i}".encode() for i in range(100)]
@@ -446,7 +446,8 @@ def test_protocol_error_mid_pipeline_fails_whole_batch_and_reconnects():
 def test_socket_timeout_is_per_read_not_per_pipeline(real_server, make_client):
     # A pipeline whose replies keep streaming for longer than socket_timeout
     # is not a timeout.
-    c = make_client(real_server, socket_timeout=0.3)
+    timeout = 0.5
+    c = make_client(real_server, socket_timeout=timeout)
     pipe = c.pipeline()
     n = 1_500_000
     for i in range(n):
@@ -455,7 +456,7 @@ def test_socket_timeout_is_per_read_not_per_pipeline(real_server, make_client):
     replies = pipe.execute()
     elapsed = time.monotonic() - t
     assert len(replies) == n and replies[-1] == b"OK"
-    print(f"\n{n} SETs took {elapsed:.2f}s with socket_timeout=0.3")
+    assert elapsed > 2 * timeout, "the pipeline was too quick to show anything"
     c.call("FLUSHALL")
 
 
