@@ -50,6 +50,8 @@ demo: build server
 
 bench: build server
 	$(PY) -m pip install -q -r requirements-bench.txt
+	# credis pins hiredis<3, which would silently turn redis-py's hiredis parser off.
+	$(PY) -m pip install -q --no-deps credis
 	$(PY) bench/run.py --write bench/RESULTS.md
 
 clean:

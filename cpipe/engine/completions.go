@@ -85,8 +85,10 @@ func (q *Completions) add(r *Request) {
 func (q *Completions) Poll(timeout time.Duration) []*Request {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.done) == 0 && q.outstanding > 0 && timeout > 0 {
-		q.waitUntil(time.Now().Add(timeout), func() bool { return len(q.done) > 0 || q.outstanding == 0 })
+	if len(q.done) == 0 && timeout > 0 {
+		// Wait even with nothing outstanding: a consumer thread polls in a
+		// loop and must sleep, not spin, while its pool is idle.
+		q.waitUntil(time.Now().Add(timeout), func() bool { return len(q.done) > 0 })
 	}
 	// Having found some, linger briefly while more are about to land, so the
 	// Python side takes the GIL once per batch rather than once per reply.
