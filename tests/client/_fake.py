@@ -137,6 +137,17 @@ class FakeServer:
                 s.close()
         self._thread.join(5)
 
+    def wait_closed(self, index: int, timeout: float = 5.0) -> bool:
+        """True once the client has closed connection `index` (within timeout)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while index not in self.closed_by_client:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
     def _accept_loop(self) -> None:
         while not self._stopped:
             try:

@@ -252,10 +252,7 @@ def test_socket_timeout_then_new_connection_in_step(late):
             elapsed = time.monotonic() - t
             assert 0.45 <= elapsed < 3.0, elapsed
             # the timed-out connection was closed by the client
-            deadline = time.monotonic() + 5
-            while 0 not in fake.closed_by_client and time.monotonic() < deadline:
-                time.sleep(0.02)
-            assert 0 in fake.closed_by_client
+            assert fake.wait_closed(0)
             if late:
                 time.sleep(late)  # the late reply has been sent by now
             assert c.call("ECHO", "second") == b"second"
@@ -354,7 +351,7 @@ def test_malformed_reply_is_protocol_error_then_reconnect(reply):
                 c.call("ECHO", "a")
             assert c.call("ECHO", "b") == b"b"
             assert fake.accepts == 2
-            assert 0 in fake.closed_by_client
+            assert fake.wait_closed(0)
         finally:
             c.close()
 
