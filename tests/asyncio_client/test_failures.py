@@ -176,3 +176,28 @@ def test_max_queued_bound_with_a_stalled_server(loop_kind, size):
             assert _max_gap(ticks) < 0.5, _max_gap(ticks)
 
     run(loop_kind, main(), timeout=60)
+
+
+def test_waiting_for_room_is_bounded_by_socket_timeout(loop_kind):
+    """A command issued while the queue is full waits for room at most about
+    socket_timeout, as a sync caller does (tests/autopipeline), however many
+    commands were issued: the wait must not grow with the backlog."""
+    async def main():
+        with StallServer() as stall:
+            r = ca.Client(host="127.0.0.1", port=stall.port, max_queued=4, socket_timeout=1)
+            t0 = time.monotonic()
+
+            async def one(i):
+                with pytest.raises(cpipe.TimeoutError):
+                    await r.get(f"k{i}")
+                return time.monotonic() - t0
+
+            try:
+                waited = await asyncio.gather(*(one(i) for i in range(80)))
+            finally:
+                await r.aclose()
+            assert max(waited) < 3.0, (
+                f"the last of 80 commands failed after {max(waited):.1f}s with socket_timeout=1; "
+                f"connections opened to the stalled server: {len(stall.per_conn)}")
+
+    run(loop_kind, main(), timeout=60)

@@ -140,3 +140,20 @@ def test_small_bound_with_a_real_server_stays_correct(server):
         assert p.execute() == [str(i).encode() for i in range(100)]
     finally:
         r.close()
+
+
+@pytest.mark.parametrize("size", [1, 2])
+def test_waiting_for_room_is_bounded_by_socket_timeout(size):
+    """However many callers wait for room, each fails after about socket_timeout."""
+    with StallServer() as stall:
+        r = cpipe.Pool(host="127.0.0.1", port=stall.port, size=size, max_queued=BOUND, socket_timeout=1)
+        try:
+            threads, outcomes = _callers(r, 80)
+            for t in threads:
+                t.join(30)
+            assert len(outcomes) == 80
+            assert all(isinstance(res, cpipe.TimeoutError) for res, _ in outcomes)
+            assert max(d for _, d in outcomes) < 3.0, max(d for _, d in outcomes)
+            assert stall.max_per_conn() <= BOUND
+        finally:
+            r.close()
