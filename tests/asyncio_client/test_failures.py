@@ -201,3 +201,48 @@ def test_waiting_for_room_is_bounded_by_socket_timeout(loop_kind):
                 f"connections opened to the stalled server: {len(stall.per_conn)}")
 
     run(loop_kind, main(), timeout=60)
+
+
+def test_timeout_never_misroutes_a_late_reply(loop_kind):
+    """The server goes silent longer than socket_timeout while many tasks
+    have commands on the connection: they get TimeoutError, and the late
+    replies are never handed to commands issued afterwards."""
+    from tests._servers import start_real_server
+
+    srv = start_real_server("--enable-debug-command", "yes")
+
+    async def main():
+        r = ca.Client(host="127.0.0.1", port=srv.port, socket_timeout=0.3)
+        stop = asyncio.Event()
+
+        async def echoer(t: int) -> int:
+            i = ok = 0
+            while not stop.is_set():
+                try:
+                    got = await r.echo(f"{t}:{i}")
+                except cpipe.TimeoutError:
+                    await asyncio.sleep(0.01)
+                else:
+                    assert got == f"{t}:{i}".encode(), f"{t}:{i} got {got!r}"
+                    ok += 1
+                i += 1
+            return ok
+
+        try:
+            tasks = [asyncio.ensure_future(echoer(t)) for t in range(20)]
+            await asyncio.sleep(0.1)
+            for _ in range(3):
+                with pytest.raises(cpipe.TimeoutError):
+                    await r.call("DEBUG", "SLEEP", "0.8")
+                await asyncio.sleep(0.9)
+            stop.set()
+            assert sum(await asyncio.gather(*tasks)) > 0
+            got = await asyncio.gather(*(r.echo(f"after{i}") for i in range(2000)))
+            assert got == [f"after{i}".encode() for i in range(2000)]
+        finally:
+            await r.aclose()
+
+    try:
+        run(loop_kind, main(), timeout=60)
+    finally:
+        srv.stop()
