@@ -192,3 +192,45 @@ def test_cancelled_blocking_pop_does_not_swallow_the_next_item(server, loop_kind
             await r.aclose()
 
     run(loop_kind, main(), timeout=30)
+
+
+def test_cancelled_blocking_commands_leave_the_server(dedicated_server, loop_kind):
+    """Cancelled BLPOPs (timeout 0: forever) must not stay blocked on the
+    server, holding connections and waiting to pop someone's data."""
+    import cpipe as sync
+
+    monitor = sync.Client(host="127.0.0.1", port=dedicated_server.port, socket_timeout=10)
+
+    def blocked_clients() -> int:
+        return int(monitor.info("clients")["blocked_clients"])
+
+    async def main():
+        r = ca.Pool(host="127.0.0.1", port=dedicated_server.port, size=2, socket_timeout=10)
+        try:
+            tasks = [asyncio.ensure_future(r.blpop([f"cb:{i}"], 0)) for i in range(30)]
+            tasks += [asyncio.ensure_future(r.bzpopmin([f"cbz:{i}"], 0)) for i in range(5)]
+            for _ in range(100):
+                await asyncio.sleep(0.02)
+                if blocked_clients() == 35:
+                    break
+            assert blocked_clients() == 35
+            for t in tasks:
+                t.cancel()
+            for _ in range(150):
+                await asyncio.sleep(0.02)
+                if blocked_clients() == 0:
+                    break
+            assert blocked_clients() == 0, "cancelled blocking commands still wait on the server"
+            for i in range(30):
+                await r.rpush(f"cb:{i}", "kept")
+            assert [await r.llen(f"cb:{i}") for i in range(30)] == [1] * 30
+            # The client still works, blocking commands included.
+            assert await r.blpop(["cb:0"], 1) == (b"cb:0", b"kept")
+            assert await asyncio.gather(*(r.echo(str(i)) for i in range(100))) == [str(i).encode() for i in range(100)]
+        finally:
+            await r.aclose()
+
+    try:
+        run(loop_kind, main(), timeout=30)
+    finally:
+        monitor.close()
