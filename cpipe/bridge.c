@@ -172,6 +172,33 @@ static int enc_sequence(enc_t *e, PyObject *cmd, Py_ssize_t index) {
     return -1;
 }
 
+static int blocking_command(PyObject *const *args, Py_ssize_t n, double *block_for);
+
+// Whether a pipeline holds a blocking command; *block_for is the longest
+// wait among them (-1: one may wait forever).
+static int blocking_pipeline(PyObject *commands, double *block_for) {
+    PyObject *seq = PySequence_Fast(commands, "commands must be a sequence of tuples");
+    if (!seq) { PyErr_Clear(); return 0; }
+    int any = 0;
+    *block_for = 0;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *cmd = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *const *items; Py_ssize_t len;
+        if (PyTuple_CheckExact(cmd)) { items = &PyTuple_GET_ITEM(cmd, 0); len = PyTuple_GET_SIZE(cmd); }
+        else if (PyList_CheckExact(cmd)) { items = ((PyListObject *)cmd)->ob_item; len = PyList_GET_SIZE(cmd); }
+        else continue;
+        double b;
+        if (len > 0 && blocking_command(items, len, &b)) {
+            if (!any) *block_for = b;
+            else if (*block_for >= 0 && (b < 0 || b > *block_for)) *block_for = b;  // -1 (forever) wins
+            any = 1;
+        }
+    }
+    Py_DECREF(seq);
+    return any;
+}
+
 // Encodes a sequence of argument tuples; on a bad argument nothing is kept
 // and the error names the command's index in the pipeline.
 static int enc_pipeline(enc_t *e, PyObject *commands, Py_ssize_t *count) {
@@ -251,6 +278,40 @@ static PyObject *make_error(const char *p, Py_ssize_t n) {
     PyObject *exc = PyObject_CallOneArg(error_factory, msg);
     Py_DECREF(msg);
     return exc;
+}
+
+// Returns the address just past the entry at p.
+static const char *tape_skip(const char *p) {
+    char kind = *p++;
+    if (kind == '_') return p;
+    int64_t v = rd64(p);
+    p += 8;
+    switch (kind) {
+    case ':': return p;
+    case '*':
+        for (int64_t i = 0; i < v; i++) p = tape_skip(p);
+        return p;
+    default: return p + v;
+    }
+}
+
+static PyObject *build(const char **pp, PyObject *encoding);
+
+// Like build, but a reply that cannot be converted (bytes that do not
+// decode) becomes that exception, in place, and the walk goes on: one bad
+// reply must not take its neighbours' replies with it.
+static PyObject *build_or_error(const char **pp, PyObject *encoding) {
+    const char *end = tape_skip(*pp);
+    PyObject *r = build(pp, encoding);
+    if (r) return r;
+    if (!PyErr_ExceptionMatches(PyExc_Exception)) return NULL;  // MemoryError etc.: give up
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb) { PyException_SetTraceback(value, tb); Py_DECREF(tb); }
+    Py_XDECREF(type);
+    *pp = end;
+    return value;
 }
 
 // Builds the object for the entry at *pp and advances *pp past it.
@@ -359,9 +420,11 @@ static PyObject *py_execute_many(PyObject *self, PyObject *const *args, Py_ssize
     Py_ssize_t n;
     if (enc_pipeline(&e, args[2], &n) < 0) { enc_free(&e); return NULL; }
     if (n == 0) { enc_free(&e); return PyList_New(0); }
+    double block_for = -1;
+    int blocking = blocking_pipeline(args[2], &block_for);
     char *tape = NULL; int64_t tape_len = 0; char err[ERRCAP]; int status;
     Py_BEGIN_ALLOW_THREADS
-    status = cp_exec(h, e.buf, e.len, n, 0, -1, &tape, &tape_len, err, ERRCAP);
+    status = cp_exec(h, e.buf, e.len, n, blocking, block_for, &tape, &tape_len, err, ERRCAP);
     Py_END_ALLOW_THREADS
     enc_free(&e);
     if (status != CP_OK) { free(tape); return raise_status(status, err); }
@@ -426,8 +489,10 @@ static PyObject *py_submit_many(PyObject *self, PyObject *const *args, Py_ssize_
     Py_ssize_t n;
     if (enc_pipeline(&e, args[4], &n) < 0) { enc_free(&e); return NULL; }
     if (n == 0) { enc_free(&e); PyErr_SetString(exc_data, "an empty pipeline cannot be submitted"); return NULL; }
+    double block_for = -1;
+    int blocking = blocking_pipeline(args[4], &block_for);
     char err[ERRCAP];
-    int status = submit_encoded(h, qh, &e, n, tag, 1, 0, -1, wait, err);
+    int status = submit_encoded(h, qh, &e, n, tag, 1, blocking, block_for, wait, err);
     enc_free(&e);
     if (status == CP_WOULDBLOCK) Py_RETURN_FALSE;
     if (status != CP_OK) return raise_status(status, err);
@@ -476,11 +541,11 @@ static PyObject *py_poll(PyObject *self, PyObject *const *args, Py_ssize_t nargs
             value = msg ? PyObject_CallOneArg(exc_for_status(status), msg) : NULL;
             Py_XDECREF(msg);
         } else if (!batch) {
-            value = build(&p, enc);
+            value = build_or_error(&p, enc);
         } else {
             value = PyList_New(n);
             for (int64_t j = 0; value && j < n; j++) {
-                PyObject *item = build(&p, enc);
+                PyObject *item = build_or_error(&p, enc);
                 if (!item) Py_CLEAR(value); else PyList_SET_ITEM(value, j, item);
             }
         }

@@ -73,14 +73,24 @@ _PREFIX_CLASSES = {
 }
 
 
+# Whole "ERR ..." messages that redis-py maps to other classes (exact match).
+_ERR_MESSAGES = {
+    "max number of clients reached": ConnectionError,
+    "invalid password": AuthenticationError,
+    "Client sent AUTH, but no password is set": AuthenticationError,
+    "AUTH <password> called without any password configured for the default user. "
+    "Are you sure your configuration is correct?": AuthenticationError,
+}
+
+
 def error_from_reply(message: str) -> RedisError:
     """The exception for an error reply, named and worded as redis-py does."""
     code, _, rest = message.partition(" ")
     cls = _PREFIX_CLASSES.get(code)
     if cls is None:
         return ResponseError(message)
-    if cls is ResponseError and rest.startswith(("invalid password", "Client sent AUTH, but no password is set")):
-        return AuthenticationError(rest)
+    if cls is ResponseError:
+        cls = _ERR_MESSAGES.get(rest, ResponseError)
     return cls(rest)
 
 

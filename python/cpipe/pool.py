@@ -12,6 +12,33 @@ from .errors import ConnectionError, ForkError
 from .futures import CommandFuture, resolve
 
 
+# How long the completion thread waits in the engine per poll; it only
+# bounds how quickly the thread notices close().
+_POLL_SECONDS = 0.2
+
+
+def _deliver_completions(poll: Any, q: int, enc: Any, futures: dict, done: threading.Condition,
+                         stop: threading.Event) -> None:
+    """Deliver completions to futures, in batches, until the pool closes."""
+    pop = futures.pop
+    while not stop.is_set():
+        batch = poll(q, enc, _POLL_SECONDS)
+        for tag, value in batch:
+            fut = pop(tag, None)
+            if fut is not None:
+                resolve(fut, value)
+        if batch and not futures:
+            with done:
+                done.notify_all()
+    # Closed: nothing more will complete.
+    for tag in list(futures):
+        fut = futures.pop(tag, None)
+        if fut is not None and not fut.done():
+            resolve(fut, ConnectionError("the pool was closed before the reply arrived"))
+    with done:
+        done.notify_all()
+
+
 class Pool(Client):
     """`size` connections shared safely by any number of Python threads.
 
@@ -25,10 +52,6 @@ class Pool(Client):
 
     _autopipeline_default = True
 
-    # How long the completion thread waits in the engine per poll; it only
-    # bounds how quickly the thread notices close().
-    _POLL_SECONDS = 0.2
-
     def __init__(self, host: str = "localhost", port: int = 6379, size: int = 10, **client_options: Any) -> None:
         if not isinstance(size, int) or size < 1:
             raise ValueError(f"size must be a positive int, not {size!r}")
@@ -39,6 +62,7 @@ class Pool(Client):
         self._tags = itertools.count(1)
         self._done = threading.Condition()
         self._dispatcher: Optional[threading.Thread] = None
+        self._stop = threading.Event()
         self._submit = self._native.submit
         self._q = self._native.queue_open(-1)  # this pool's completion queue
         self._pid = os.getpid()  # a forked child must not touch _done (see flush)
@@ -83,40 +107,28 @@ class Pool(Client):
     def _start_dispatcher(self) -> None:
         with self._done:
             if self._dispatcher is None:
-                t = threading.Thread(target=self._dispatch, name="cpipe-pool-completions", daemon=True)
+                # The thread gets what it needs, not the pool: a pool that is
+                # dropped without close() must still be collectable, and
+                # its __del__ then stops the thread.
+                t = threading.Thread(
+                    target=_deliver_completions,
+                    args=(self._native.poll, self._q, self._encoding, self._futures, self._done, self._stop),
+                    name="cpipe-pool-completions", daemon=True,
+                )
                 self._dispatcher = t
                 t.start()
 
-    def _dispatch(self) -> None:
-        """Deliver completions to futures, in batches, until the pool closes."""
-        poll, pop = self._native.poll, self._futures.pop
-        futures = self._futures
-        q, enc = self._q, self._encoding
-        while self._h:
-            batch = poll(q, enc, self._POLL_SECONDS)
-            for tag, value in batch:
-                fut = pop(tag, None)
-                if fut is not None:
-                    resolve(fut, value)
-            if batch and not futures:
-                with self._done:
-                    self._done.notify_all()
-        # Closed: nothing more will complete.
-        for tag in list(futures):
-            fut = futures.pop(tag, None)
-            if fut is not None and not fut.done():
-                resolve(fut, ConnectionError("the pool was closed before the reply arrived"))
-        with self._done:
-            self._done.notify_all()
-
     def close(self) -> None:
+        stop = getattr(self, "_stop", None)
+        if stop is not None:
+            stop.set()
         super().close()
         q, self._q = getattr(self, "_q", 0), 0
         if q:
             self._native.queue_close(q)
-        t = self._dispatcher
+        t = getattr(self, "_dispatcher", None)
         if t is not None and t is not threading.current_thread():
-            t.join(2 * self._POLL_SECONDS + 1)
+            t.join(2 * _POLL_SECONDS + 1)
 
     def __repr__(self) -> str:
         return f"<Pool {self.host}:{self.port} db={self.db} size={self.size}>"
