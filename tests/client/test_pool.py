@@ -415,3 +415,17 @@ def test_callbacks_may_raise_or_close_the_pool(server):
             p.call("PING")
     finally:
         p.close()
+
+
+def test_idle_pool_does_not_spin(server):
+    """An idle pool's completion thread waits in the engine; it does not burn
+    a core polling."""
+    with cpipe.Pool(host="127.0.0.1", port=server.port, size=2) as p:
+        assert p.submit("PING").result(10) == b"PONG"  # the completion thread runs
+        time.sleep(0.2)
+        cpu0, wall0 = time.process_time(), time.monotonic()
+        time.sleep(1.5)
+        cpu = time.process_time() - cpu0
+        wall = time.monotonic() - wall0
+        assert cpu < 0.25 * wall, f"idle pool used {cpu:.2f}s CPU in {wall:.2f}s"
+        assert p.submit("ECHO", "awake").result(10) == b"awake"
