@@ -437,10 +437,16 @@ class Context:
         return Interleaved(self)
 
     def redis_benchmark(self, *args: str, n: int, note_suffix: str = "") -> float:
-        """Requests per second from `redis-benchmark -h HOST -p PORT -n n --csv ARGS...`.
+        """Requests per second from `redis-benchmark -h HOST -p PORT -n n --csv ARGS...`
+        (its last result line, when it runs several tests).
 
         The exact command (with PORT for the port) becomes a note of the case.
         """
+        return list(self.redis_benchmark_tests(*args, n=n, note_suffix=note_suffix).values())[-1]
+
+    def redis_benchmark_tests(self, *args: str, n: int, note_suffix: str = "") -> dict:
+        """As redis_benchmark, for every test it ran: {test name: requests per second}, in
+        its output order (e.g. `-t set,get` gives {"SET": ..., "GET": ...})."""
         if not self.bench_bin:
             raise RuntimeError("redis-benchmark not found")
         cmd = [self.bench_bin, "-h", self.host, "-p", str(self.port), "-n", str(n), "--csv", *args]
@@ -452,9 +458,12 @@ class Context:
         rows = [line for line in out.stdout.splitlines() if line.startswith('"') and not line.startswith('"test"')]
         if not rows:
             raise RuntimeError(f"no result line in redis-benchmark output: {out.stdout[-300:]!r}")
-        # "test","rps","avg_latency_ms",...
-        fields = [f.strip('"') for f in rows[-1].split('","')]
-        return float(fields[1])
+        rates = {}
+        for row in rows:
+            # "test","rps","avg_latency_ms",...
+            fields = [f.strip('"') for f in row.strip().split('","')]
+            rates[fields[0]] = float(fields[1])
+        return rates
 
 
 class Interleaved:
