@@ -133,6 +133,7 @@ func (q *Completions) Outstanding() int {
 func (q *Completions) Close() {
 	q.mu.Lock()
 	q.closed = true
+	q.notifyFd = -1 // the fd is the caller's: it may be closed and its number reused
 	q.cond.Broadcast()
 	q.mu.Unlock()
 }

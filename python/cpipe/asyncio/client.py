@@ -5,12 +5,13 @@ import asyncio
 import collections
 import functools
 import threading
+import time
 from typing import Any, AsyncIterator, Callable, Optional
 
 from .._engine import native
 from ..client import _init_commands, command_and_callback, parse_url
 from ..commands import CoreCommands
-from ..errors import DataError
+from ..errors import DataError, TimeoutError
 from ..pipeline import Pipeline as _SyncPipeline
 from ._loop import LoopQueue, loop_queue
 
@@ -68,6 +69,7 @@ class Client(CoreCommands):
         self._backlog: collections.deque = collections.deque()
         self._backlog_lock = threading.Lock()
         self._draining = False
+        self._max_wait = float(socket_timeout or 0)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> "Client":
@@ -115,7 +117,7 @@ class Client(CoreCommands):
         server in the order they were issued.
         """
         with self._backlog_lock:
-            self._backlog.append((lq, tag, submit))
+            self._backlog.append((lq, tag, submit, time.monotonic()))
             if self._draining:
                 return
             self._draining = True
@@ -127,8 +129,12 @@ class Client(CoreCommands):
                 if not self._backlog:
                     self._draining = False
                     return
-                lq, tag, submit = self._backlog[0]
+                lq, tag, submit, issued = self._backlog[0]
             try:
+                # A command waits behind the ones before it; its own wait is
+                # still bounded, as a sync caller's is, by the timeouts.
+                if self._max_wait and time.monotonic() - issued > self._max_wait:
+                    raise TimeoutError(f"no room to send the command within socket_timeout={self._max_wait:g}s")
                 submit()  # waits with the GIL released
             except BaseException as exc:  # e.g. ConnectionError: fail that command only
                 lq.loop.call_soon_threadsafe(self._fail_pending, lq, tag, exc)
