@@ -37,6 +37,11 @@ except ImportError:  # pragma: no cover - exercised by the pure-Python tests
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 
+# What a parsed argument costs beyond its payload (bytes object header and
+# list slot), counted against the query buffer limit so that a request of
+# many tiny arguments is bounded too.
+_ARG_OVERHEAD = 48
+
 # Above this, a bulk still incomplete is gathered as a list of chunks instead
 # of growing the parse buffer, so a 500 MB value costs one copy, not many.
 _BIG_BULK = 32 * 1024
@@ -51,6 +56,15 @@ def parse_ll(b) -> int | None:
     if b"%d" % n != b or n < _INT64_MIN or n > _INT64_MAX:
         return None
     return n
+
+
+def _strchr(buf, ch: bytes, pos: int) -> int:
+    """Redis finds line ends with strchr, which stops at a NUL byte: a NUL
+    before the line end means "no line yet" (and the too-big checks apply)."""
+    i = buf.find(ch, pos)
+    if i > pos and buf.find(b"\0", pos, i) >= 0:
+        return -1
+    return i
 
 
 _SPACE = b" \t\n\r\x0b\x0c"
@@ -177,7 +191,7 @@ class PyParser:
 
     def _add_arg(self, arg: bytes, reqs: list) -> None:
         self.args.append(arg)
-        self.arg_bytes += len(arg)
+        self.arg_bytes += len(arg) + _ARG_OVERHEAD
         self.bulklen = -1
         self.left -= 1
         if self.left == 0:
@@ -201,7 +215,7 @@ class PyParser:
                 if pos >= end:
                     break
                 if buf[pos] == 42:  # '*': multibulk header
-                    nl = buf.find(b"\r", pos)
+                    nl = _strchr(buf, b"\r", pos)
                     if nl < 0:
                         if end - pos > limits.PROTO_INLINE_MAX_SIZE:
                             return self._fail(b"Protocol error: too big mbulk count string")
@@ -219,7 +233,7 @@ class PyParser:
                         self.left = n
                         self.arg_bytes = 0
                     continue
-                nl = buf.find(b"\n", pos)
+                nl = _strchr(buf, b"\n", pos)
                 if nl < 0:
                     if end - pos > limits.PROTO_INLINE_MAX_SIZE:
                         return self._fail(b"Protocol error: too big inline request")
@@ -235,7 +249,7 @@ class PyParser:
             if self.bulklen < 0:
                 if pos >= end:
                     break
-                nl = buf.find(b"\r", pos)
+                nl = _strchr(buf, b"\r", pos)
                 if nl < 0:
                     if end - pos > limits.PROTO_INLINE_MAX_SIZE:
                         return self._fail(b"Protocol error: too big bulk count string")

@@ -31,7 +31,14 @@ from .resp import CommandError, NOAUTH, QUEUED, error
 log = logging.getLogger("cpipe.server")
 
 _monotonic = time.monotonic
-_PROTOCOL_ERROR = object()  # queued marker: parse error after queued requests
+# Request marker appended after the last good request when the parser hit a
+# protocol error or the query buffer limit; handled in order by _execute_slow.
+_PROTOCOL_ERROR = [b"\0cpipe-protocol-error"]
+#: Commands run, or reply bytes produced, between two checks of the client's
+#: output buffer: this bounds what one pipeline can add beyond the buffer's
+#: high-water mark before reading from that client pauses.
+_BATCH = 64
+_FLUSH_BYTES = 256 * 1024
 
 
 class Client(asyncio.Protocol):
@@ -116,6 +123,8 @@ class Client(asyncio.Protocol):
     def resume_writing(self):
         self.write_paused = False
         self._update_reading()
+        if self.queue and self.blocked is None:
+            self.state.loop.call_soon(self._resume)
 
     def _update_reading(self):
         if self.closing:
@@ -160,39 +169,33 @@ class Client(asyncio.Protocol):
             return  # a stalled connection reads and drops
         parser = self.parser
         reqs = parser.feed(data)
-        if self.queue or self.blocked is not None:
-            self.queue.extend(reqs)
-            if parser.error is not None or parser.overflow:
-                self.queue.append(_PROTOCOL_ERROR)
-            self._update_reading()
-            return
-        if reqs:
-            self._run(reqs)
         if parser.error is not None or parser.overflow:
-            if self.blocked is not None:
-                self.queue.append(_PROTOCOL_ERROR)
-            elif not self.closing:
-                self._protocol_error()
-
-    def _protocol_error(self):
-        parser = self.parser
-        if parser.overflow:
-            log.warning("client %d: query buffer limit reached, closing", self.id)
-            self.abort()
+            reqs.append(_PROTOCOL_ERROR)  # handled in order, after what came before
+        if self.queue or self.blocked is not None or self.write_paused:
+            self.queue.extend(reqs)
+            if self.blocked is None and not self.write_paused:
+                self._resume()
+            else:
+                self._update_reading()
             return
-        self.send(error(b"ERR " + parser.error))
-        self.close()
+        self._run(reqs)
 
     def _run(self, reqs, i=0):
-        """Run requests from index i until done, blocked or closing."""
+        """Run requests from index i until done, blocked, closing, or the
+        client stops reading its replies (the rest waits in self.queue)."""
         out = []
+        size = 0
         n = len(reqs)
         state = self.state
         ready = state.ready_keys
         table = DISPATCH
         while i < n:
             if self.fast:
-                while i < n:
+                # At most _BATCH commands between output checks, so a long
+                # pipeline from a client that does not read cannot pile up
+                # replies in memory (see limits.WRITE_HIGH_WATER).
+                end = i + _BATCH if n - i > _BATCH else n
+                while i < end:
                     argv = reqs[i]
                     i += 1
                     ent = table.get(argv[0])
@@ -201,13 +204,17 @@ class Client(asyncio.Protocol):
                         m = len(argv)
                         if m == a or (a < 0 and m >= -a):
                             try:
-                                out.append(ent[0](self, argv))
+                                r = ent[0](self, argv)
                             except CommandError as e:
-                                out.append(error(e.msg))
+                                r = error(e.msg)
                             except Exception as e:  # a bug must not take the server down
-                                out.append(self._internal_error(argv, e))
+                                r = self._internal_error(argv, e)
+                            out.append(r)
+                            size += len(r)
                             if ready:
                                 state.serve_ready()
+                            if size > _FLUSH_BYTES:
+                                break
                             if self.fast:
                                 continue
                             break
@@ -217,28 +224,42 @@ class Client(asyncio.Protocol):
             else:
                 argv = reqs[i]
                 i += 1
-                if argv is _PROTOCOL_ERROR:
-                    if out:
-                        self._write_out(out)
-                        out = []
-                    self._protocol_error()
-                    return
                 self._execute_slow(argv, out)
             if self.pending_faults:
                 self._write_out(out)
                 out = []
                 self._apply_pending_faults()
+            if self.closing or self.close_after_reply or self.stalled:
+                break
             if self.blocked is not None:
                 self.queue.extend(reqs[i:])
                 break
-            if self.closing or self.close_after_reply or self.stalled:
-                break
+            if i < n and (len(out) >= _BATCH or size > _FLUSH_BYTES):
+                self._write_out(out)
+                out = []
+                size = 0
+                if self.write_paused:
+                    self.queue.extend(reqs[i:])
+                    self._update_reading()
+                    break
         if out:
             self._write_out(out)
         if self.close_after_reply:
             self.close()
 
     def _execute_slow(self, argv, out):
+        if argv is _PROTOCOL_ERROR:
+            parser = self.parser
+            if parser.overflow:
+                log.warning("client %d: query buffer limit reached, closing", self.id)
+                self._write_out(out)
+                out.clear()
+                self.abort()
+            else:
+                out.append(error(b"ERR " + parser.error))
+                self.close_after_reply = True
+                self.fast = False
+            return
         name = argv[0]
         ent = DISPATCH.get(name)
         if ent is None:
@@ -354,7 +375,7 @@ class Client(asyncio.Protocol):
             self.state.loop.call_soon(self._resume)
 
     def _resume(self):
-        if self.closing or self.blocked is not None or not self.queue:
+        if self.closing or self.blocked is not None or self.write_paused or not self.queue:
             return
         reqs = list(self.queue)
         self.queue.clear()
