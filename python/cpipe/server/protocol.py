@@ -225,6 +225,11 @@ class Client(asyncio.Protocol):
                 argv = reqs[i]
                 i += 1
                 self._execute_slow(argv, out)
+                if self.fault is not None and out:
+                    # Faults act per reply: a stall or close must take effect
+                    # before the next request runs.
+                    self._write_out(out)
+                    out = []
             if self.pending_faults:
                 self._write_out(out)
                 out = []
