@@ -155,6 +155,8 @@ _CLIENT_SUBS = {"id": 2, "setname": 3, "getname": 2, "list": -2, "info": 2, "hel
 def client_(c, argv):
     COMMANDS[b"client"].check(argv)
     sub = argv[1].lower()
+    # cmd= in CLIENT LIST is only tracked off the hot path; this one is known.
+    c.last_cmd = b"client|" + sub
     if sub == b"id":
         return integer(c.id)
     if sub == b"setname":
