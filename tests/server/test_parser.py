@@ -6,17 +6,23 @@ import random
 import pytest
 
 from cpipe.server import limits
-from cpipe.server.parser import HiredisParser, PyParser, parse_ll, split_args
+from cpipe.server.parser import PROTOCOL_ERROR, HiredisParser, PyParser, parse_ll, split_args
 
 PARSERS = {"python": PyParser, "hiredis": HiredisParser}
 
 
 def feed_all(parser, chunks):
+    """Requests parsed from the chunks, then the parser's error state; the
+    PROTOCOL_ERROR marker must end the output exactly when there is one."""
     out = []
     for ch in chunks:
-        out += parser.feed(ch)
-        if parser.error is not None or parser.overflow:
+        got = parser.feed(ch)
+        marked = bool(got) and got[-1] is PROTOCOL_ERROR
+        out += got[:-1] if marked else got
+        assert marked == (parser.error is not None or parser.overflow)
+        if marked:
             break
+    assert PROTOCOL_ERROR not in out
     return out, parser.error, parser.overflow
 
 
@@ -108,7 +114,7 @@ def test_query_buffer_limit(make):
     p = make(query_limit=1000)
     assert p.feed(b"*2\r\n$4\r\nECHO\r\n$2000\r\n" + b"x" * 500) == []
     assert not p.overflow
-    p.feed(b"x" * 600)
+    assert p.feed(b"x" * 600) == [PROTOCOL_ERROR]
     assert p.overflow and p.error is None
     p = make(query_limit=1000)
     p.feed(b"*100\r\n" + b"$1\r\nx\r\n" * 30)  # many small arguments count too

@@ -17,10 +17,12 @@ requests, inline commands, odd element types, errors - is re-parsed by the
 `PyParser` it wraps. So both parsers accept and reject exactly the same
 input, and limits are enforced before large payloads are buffered.
 
-`feed(data)` returns the complete requests in `data`. After a protocol
-error, `error` holds the reply text (without '-') and the connection must be
-closed after replying; `overflow` is set instead when the client exceeded
-the query buffer limit (closed without a reply, like Redis).
+`feed(data)` returns the complete requests in `data`. When the input holds
+a protocol error, or the client exceeded the query buffer limit, the list
+ends with the marker PROTOCOL_ERROR and the parser keeps `error` (the reply
+text without '-'; the connection must close after replying) or `overflow`
+(close without a reply, like Redis). The marker saves the connection a check
+per chunk on the hot path.
 """
 from __future__ import annotations
 
@@ -33,6 +35,9 @@ try:  # optional C accelerator
     import hiredis as _hiredis
 except ImportError:  # pragma: no cover - exercised by the pure-Python tests
     _hiredis = None
+
+#: Last element of feed()'s result after a protocol error or overflow.
+PROTOCOL_ERROR = [b"\0cpipe-protocol-error"]
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
@@ -138,7 +143,7 @@ class PyParser:
 
     __slots__ = ("buf", "pos", "args", "left", "bulklen", "arg_bytes", "big",
                  "big_len", "error", "overflow", "max_bulk", "query_limit",
-                 "auth_required")
+                 "auth_required", "busy")
 
     def __init__(self, max_bulk: int = limits.PROTO_MAX_BULK_LEN,
                  query_limit: int = limits.QUERY_BUFFER_LIMIT,
@@ -156,11 +161,7 @@ class PyParser:
         self.max_bulk = max_bulk
         self.query_limit = query_limit
         self.auth_required = auth_required
-
-    @property
-    def idle(self) -> bool:
-        """True at a request boundary with nothing buffered."""
-        return self.args is None and self.pos >= len(self.buf) and self.big is None
+        self.busy = False  # something buffered: not at a request boundary
 
     def _fail(self, msg: bytes) -> None:
         self.error = msg
@@ -178,6 +179,8 @@ class PyParser:
             need = self.bulklen + 2
             if self.big_len < need:
                 self._check_query_limit(self.big_len)
+                if self.overflow:
+                    reqs.append(PROTOCOL_ERROR)
                 return reqs
             joined = b"".join(self.big)
             self.big = None
@@ -187,6 +190,10 @@ class PyParser:
         else:
             self.buf += data
         self._parse(reqs)
+        self.busy = self.args is not None or self.big is not None or len(self.buf) > 0
+        if self.error is not None or self.overflow:
+            self.busy = False
+            reqs.append(PROTOCOL_ERROR)
         return reqs
 
     def _add_arg(self, arg: bytes, reqs: list) -> None:
@@ -285,21 +292,29 @@ class PyParser:
             self._check_query_limit(len(buf))
 
 
-# A chunk may go to hiredis only if it cannot hold something hiredis treats
-# differently from Redis: a '+' status item inside an array (hiredis accepts
-# it, Redis does not), or a huge element count (hiredis-py preallocates the
-# list for it).
-_HIREDIS_UNSAFE = re.compile(rb"\r\n\+|\*[0-9]{6}")
 
 
 class _Fallback(Exception):
     pass
 
 
-class HiredisParser:
-    """hiredis for whole chunks, PyParser for everything else (see above)."""
+# hiredis-py preallocates the list for an array header (and later walks all
+# of it to free it): "*3000000000" costs seconds. Chunks with a count of six
+# or more digits go to PyParser, which never preallocates.
+_BIG_COUNT = re.compile(rb"\*[0-9]{6}")
 
-    __slots__ = ("py", "reader", "strict")
+
+class HiredisParser:
+    """hiredis for whole chunks, PyParser for everything else (see above).
+
+    A chunk goes to hiredis only if it starts a request ('*'), ends with
+    CRLF, PyParser holds nothing, it cannot contain an oversized bulk (it is
+    shorter than the limit) and it has no "\r\n+": hiredis accepts '+'
+    status items inside an array, Redis does not; nor a huge element count
+    (_BIG_COUNT).
+    """
+
+    __slots__ = ("py", "reader", "strict", "max_bulk")
 
     def __init__(self, max_bulk: int = limits.PROTO_MAX_BULK_LEN,
                  query_limit: int = limits.QUERY_BUFFER_LIMIT,
@@ -308,6 +323,7 @@ class HiredisParser:
         self.reader = _hiredis.Reader()
         # Unauthenticated clients have tiny limits hiredis cannot enforce.
         self.strict = auth_required
+        self.max_bulk = max_bulk
 
     @property
     def error(self):
@@ -326,20 +342,23 @@ class HiredisParser:
         self.py.auth_required = value
         self.strict = value
 
+    def set_max_bulk(self, n: int) -> None:
+        self.max_bulk = self.py.max_bulk = n
+
     def feed(self, data) -> list:
-        py = self.py
         # A complete request is never bigger than the chunk it arrived in,
         # so a chunk no longer than max_bulk cannot hold an oversized bulk.
-        if (data[:1] != b"*" or self.strict or data[-2:] != b"\r\n"
-                or len(data) > py.max_bulk or not py.idle
-                or _HIREDIS_UNSAFE.search(data) is not None):
-            return py.feed(data)
+        if (data[0] != 42 or self.py.busy or self.strict or data[-1] != 10 or data[-2] != 13
+                or len(data) > self.max_bulk or (b"+" in data and b"\r\n+" in data)
+                or _BIG_COUNT.search(data) is not None):
+            return self.py.feed(data)
         reader = self.reader
         reader.feed(data)
+        gets = reader.gets
         reqs = []
         lines = 0
         try:
-            r = reader.gets()
+            r = gets()
             while r is not False:
                 if r.__class__ is not list:
                     raise _Fallback
@@ -349,10 +368,10 @@ class HiredisParser:
                 lines += 2 * len(r) + 1
                 if r:
                     reqs.append(r)
-                r = reader.gets()
+                r = gets()
         except Exception:  # hiredis.ProtocolError, _Fallback, MemoryError
             self.reader = _hiredis.Reader()
-            return py.feed(data)
+            return self.py.feed(data)
         # Every request hiredis returned is an array of bulks: exactly
         # 1 + 2*len CRLFs each. If the chunk ends with CRLF and holds no other
         # CRLF, nothing is left over: the chunk ended on a request boundary.
@@ -361,7 +380,7 @@ class HiredisParser:
         if lines == data.count(b"\r\n"):
             return reqs
         self.reader = _hiredis.Reader()
-        return py.feed(data)
+        return self.py.feed(data)
 
 
 #: Environment variable choosing the parser when none is given explicitly.

@@ -25,15 +25,12 @@ from .blocking import unblock
 from .commands.table import DISPATCH, F_NO_AUTH, F_NOT_QUEUED, F_PUBSUB_OK, F_CONTAINER
 from .commands.table import unknown_command_error
 from .faults import FaultState
-from .parser import make_parser
+from .parser import PROTOCOL_ERROR as _PROTOCOL_ERROR, make_parser
 from .resp import CommandError, NOAUTH, QUEUED, error
 
 log = logging.getLogger("cpipe.server")
 
 _monotonic = time.monotonic
-# Request marker appended after the last good request when the parser hit a
-# protocol error or the query buffer limit; handled in order by _execute_slow.
-_PROTOCOL_ERROR = [b"\0cpipe-protocol-error"]
 #: Commands run, or reply bytes produced, between two checks of the client's
 #: output buffer: this bounds what one pipeline can add beyond the buffer's
 #: high-water mark before reading from that client pauses.
@@ -69,6 +66,10 @@ class Client(asyncio.Protocol):
         self.read_paused = False
         self.stalled = False
         self.fast = False
+        # hold: requests must wait in self.queue instead of running now
+        # (closing, stalled, blocked, client not reading, queue non-empty).
+        self.hold = False
+        self.track_idle = bool(cfg.timeout)
         self.created = _monotonic()
         self.last_io = self.created
         self.last_cmd = b"NULL"
@@ -101,6 +102,7 @@ class Client(asyncio.Protocol):
     def connection_lost(self, exc):
         self.closing = True
         self.fast = False
+        self.hold = True
         state = self.state
         state.clients.pop(self.id, None)
         if self.blocked is not None:
@@ -118,13 +120,19 @@ class Client(asyncio.Protocol):
 
     def pause_writing(self):
         self.write_paused = True
+        self.hold = True
         self._update_reading()
 
     def resume_writing(self):
         self.write_paused = False
+        self._update_hold()
         self._update_reading()
         if self.queue and self.blocked is None:
             self.state.loop.call_soon(self._resume)
+
+    def _update_hold(self) -> None:
+        self.hold = (self.closing or self.stalled or self.blocked is not None
+                     or self.write_paused or bool(self.queue))
 
     def _update_reading(self):
         if self.closing:
@@ -152,48 +160,51 @@ class Client(asyncio.Protocol):
         if not self.closing:
             self.closing = True
             self.fast = False
+            self.hold = True
             self.transport.close()
 
     def abort(self) -> None:
         if not self.closing:
             self.closing = True
             self.fast = False
+            self.hold = True
         self.transport.abort()
 
     # -- input ------------------------------------------------------------
     def data_received(self, data):
-        if self.closing:
-            return
-        self.last_io = _monotonic()
-        if self.stalled:
-            return  # a stalled connection reads and drops
-        parser = self.parser
-        reqs = parser.feed(data)
-        if parser.error is not None or parser.overflow:
-            reqs.append(_PROTOCOL_ERROR)  # handled in order, after what came before
-        if self.queue or self.blocked is not None or self.write_paused:
-            self.queue.extend(reqs)
-            if self.blocked is None and not self.write_paused:
-                self._resume()
-            else:
-                self._update_reading()
-            return
-        self._run(reqs)
+        if self.hold:
+            return self._data_held(data)
+        if self.track_idle:
+            self.last_io = _monotonic()
+        self._run(self.parser.feed(data))
 
-    def _run(self, reqs, i=0):
-        """Run requests from index i until done, blocked, closing, or the
-        client stops reading its replies (the rest waits in self.queue)."""
+    def _data_held(self, data):
+        if self.track_idle:
+            self.last_io = _monotonic()
+        if self.closing or self.stalled:
+            return  # a stalled connection reads and drops
+        self.queue.extend(self.parser.feed(data))
+        if self.blocked is None and not self.write_paused:
+            self._resume()
+        else:
+            self._update_reading()
+        self._update_hold()
+
+    def _run(self, reqs):
+        """Run requests until done, blocked, closing, or the client stops
+        reading its replies (the rest waits in self.queue)."""
         out = []
         size = 0
+        i = 0
         n = len(reqs)
         state = self.state
         ready = state.ready_keys
         table = DISPATCH
         while i < n:
             if self.fast:
-                # At most _BATCH commands between output checks, so a long
-                # pipeline from a client that does not read cannot pile up
-                # replies in memory (see limits.WRITE_HIGH_WATER).
+                # At most _BATCH commands (or _FLUSH_BYTES of replies) between
+                # output checks, so a long pipeline from a client that does
+                # not read cannot pile up replies in memory.
                 end = i + _BATCH if n - i > _BATCH else n
                 while i < end:
                     argv = reqs[i]
@@ -221,6 +232,13 @@ class Client(asyncio.Protocol):
                     self._execute_slow(argv, out)
                     if not self.fast:
                         break
+                if i == n and self.fast:
+                    # The common case: nothing unusual happened.
+                    if out:
+                        self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+                        if self.write_paused:
+                            self._check_output_limit()
+                    return
             else:
                 argv = reqs[i]
                 i += 1
@@ -251,6 +269,7 @@ class Client(asyncio.Protocol):
             self._write_out(out)
         if self.close_after_reply:
             self.close()
+        self._update_hold()
 
     def _execute_slow(self, argv, out):
         if argv is _PROTOCOL_ERROR:
@@ -370,11 +389,13 @@ class Client(asyncio.Protocol):
     def set_blocked(self, info) -> None:
         self.blocked = info
         self.fast = False
+        self.hold = True
 
     def unblocked(self, reply: bytes) -> None:
         """Called once the blocking command is answered (served/timed out)."""
         self.blocked = None
         self.refresh()
+        self._update_hold()
         self.send(reply)
         if self.queue:
             self.state.loop.call_soon(self._resume)
@@ -384,6 +405,7 @@ class Client(asyncio.Protocol):
             return
         reqs = list(self.queue)
         self.queue.clear()
+        self._update_hold()
         self._run(reqs)
         self._update_reading()
 
@@ -426,6 +448,7 @@ class Client(asyncio.Protocol):
     def stall(self) -> None:
         self.stalled = True
         self.fast = False
+        self.hold = True
         self.queue.clear()
 
     # -- transactions -------------------------------------------------------

@@ -164,10 +164,18 @@ def config(c, argv):
             updates.append((attr, num))
         for attr, num in updates:
             setattr(state.config, attr, num)
+            if attr == "timeout":
+                now = time.monotonic()
+                for cl in state.clients.values():
+                    cl.track_idle = bool(num)
+                    cl.last_io = now
             for cl in state.clients.values():  # parser limits are per connection
                 if attr == "proto_max_bulk_len":
                     p = cl.parser
-                    getattr(p, "py", p).max_bulk = num
+                    if hasattr(p, "set_max_bulk"):
+                        p.set_max_bulk(num)
+                    else:
+                        p.max_bulk = num
                 elif attr == "client_query_buffer_limit":
                     p = cl.parser
                     getattr(p, "py", p).query_limit = num
