@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 from urllib.parse import parse_qs, unquote, urlparse
 
 from ._engine import native
 from .commands import RESPONSE_CALLBACKS, CoreCommands
 from .errors import DataError
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
 
 
 def _init_commands(db: int, username: Optional[str], password: Optional[str],
@@ -68,12 +71,10 @@ def command_and_callback(args: tuple) -> tuple[tuple, Optional[Callable[..., Any
     return args, callback
 
 
-class Client(CoreCommands):
-    """A Redis client on one connection (a pool of one).
+class EngineClient(CoreCommands):
+    """What the sync and asyncio clients share: options, the engine handle, URLs.
 
-    Thread-safe: callers from several threads share the connection; with
-    autopipeline=True their commands are coalesced into shared writes,
-    otherwise they take turns.
+    The engine does not connect here; the first command does.
     """
 
     _size = 1
@@ -105,24 +106,43 @@ class Client(CoreCommands):
         self.decode_responses = decode_responses
         self.encoding = encoding
         self.autopipeline = autopipeline
+        self._socket_timeout = float(socket_timeout or 0)
         self._native = native()
         self._encoding = encoding if decode_responses else None
         self._h = self._native.open(
             host, port, unix_socket_path,
-            float(socket_connect_timeout or 0), float(socket_timeout or 0),
+            float(socket_connect_timeout or 0), self._socket_timeout,
             _init_commands(db, username, password, client_name),
             self._size, bool(autopipeline), int(max_queued),
         )
+        self._setup()
+
+    def _setup(self) -> None:
+        """Per-kind state, once the engine handle exists."""
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> Any:
+        """A client from redis://[[user]:pass@]host[:port][/db]; kwargs override the URL."""
+        return cls(**{**parse_url(url), **kwargs})
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.host}:{self.port} db={self.db}>"
+
+
+class Client(EngineClient):
+    """A Redis client on one connection (a pool of one).
+
+    Thread-safe: callers from several threads share the connection; with
+    autopipeline=True their commands are coalesced into shared writes,
+    otherwise they take turns.
+    """
+
+    def _setup(self) -> None:
         # Bound C functions: a raw call costs no Python frame.
         self._exec = partial(self._native.execute, self._h, self._encoding)
         self._exec_many = partial(self._native.execute_many, self._h, self._encoding)
         self.call = self._exec
         self._queue: list[tuple] = []  # gopipe-style add_command/execute
-
-    @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> "Client":
-        """Client from redis://[[user]:pass@]host[:port][/db]; kwargs override the URL."""
-        return cls(**{**parse_url(url), **kwargs})
 
     # -- the primitives every command method uses --------------------------
 
@@ -190,8 +210,6 @@ class Client(CoreCommands):
         except Exception:
             pass
 
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.host}:{self.port} db={self.db}>"
 
 
 Redis = Client

@@ -8,10 +8,8 @@ import threading
 import time
 from typing import Any, AsyncIterator, Callable, Optional
 
-from .._engine import native
-from ..client import _init_commands, command_and_callback, parse_url
-from ..commands import CoreCommands
-from ..errors import DataError, TimeoutError
+from ..client import EngineClient, command_and_callback
+from ..errors import TimeoutError
 from ..pipeline import Pipeline as _SyncPipeline
 from ._loop import LoopQueue, loop_queue
 
@@ -20,7 +18,7 @@ from ._loop import LoopQueue, loop_queue
 _BLOCKING = frozenset({"BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BZPOPMIN", "BZPOPMAX", "BLMPOP", "BZMPOP"})
 
 
-class Client(CoreCommands):
+class Client(EngineClient):
     """An asyncio Redis client; every command method returns an awaitable.
 
     Commands are handed to the engine without blocking the event loop; the
@@ -30,50 +28,16 @@ class Client(CoreCommands):
     and dropped, so the connection never falls out of step.
     """
 
-    _size = 1
     _autopipeline_default = True
 
-    def __init__(
-        self,
-        host: str = "localhost",
-        port: int = 6379,
-        db: int = 0,
-        username: Optional[str] = None,
-        password: Optional[str] = None,
-        socket_timeout: Optional[float] = None,
-        socket_connect_timeout: Optional[float] = 5.0,
-        decode_responses: bool = False,
-        encoding: str = "utf-8",
-        client_name: Optional[str] = None,
-        unix_socket_path: Optional[str] = None,
-        autopipeline: Optional[bool] = None,
-        max_queued: int = 0,
-    ) -> None:
-        if not isinstance(port, int) or not 0 < port < 65536:
-            raise DataError(f"port must be an int in 1..65535, not {port!r}")
-        if autopipeline is None:
-            autopipeline = self._autopipeline_default
-        self.host, self.port, self.db = host, port, db
-        self.decode_responses, self.encoding = decode_responses, encoding
-        self._native = native()
-        self._encoding = encoding if decode_responses else None
-        self._h = self._native.open(
-            host, port, unix_socket_path,
-            float(socket_connect_timeout or 0), float(socket_timeout or 0),
-            _init_commands(db, username, password, client_name),
-            self._size, bool(autopipeline), int(max_queued),
-        )
+    def _setup(self) -> None:
         self._lq: Optional[LoopQueue] = None
         self._enc_index = 0
         # Submissions waiting to connect or for room, sent in order by one worker.
         self._backlog: collections.deque = collections.deque()
         self._backlog_lock = threading.Lock()
         self._draining = False
-        self._max_wait = float(socket_timeout or 0)
-
-    @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> "Client":
-        return cls(**{**parse_url(url), **kwargs})
+        self._max_wait = self._socket_timeout
 
     def _bind(self) -> LoopQueue:
         loop = asyncio.get_running_loop()
@@ -232,9 +196,6 @@ class Client(CoreCommands):
                 self._native.close(h)
             except Exception:
                 pass
-
-    def __repr__(self) -> str:
-        return f"<cpipe.asyncio.{type(self).__name__} {self.host}:{self.port} db={self.db}>"
 
 
 Redis = Client
