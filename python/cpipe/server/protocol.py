@@ -190,64 +190,59 @@ class Client(asyncio.Protocol):
             self._update_reading()
         self._update_hold()
 
-    def _run(self, reqs):
-        """Run requests until done, blocked, closing, or the client stops
-        reading its replies (the rest waits in self.queue)."""
+    def _run(self, reqs, _flush_bytes=_FLUSH_BYTES, _error=error, _CommandError=CommandError):
+        """Run a chunk's requests. The loop below is the hot path: a plain
+        client running ordinary commands whose replies stay small. Anything
+        else continues in _run_general from the request it stopped at."""
         out = []
-        size = 0
+        if self.fast:
+            size = 0
+            ready = self.state.ready_keys
+            get = DISPATCH.get
+            append = out.append
+            it = iter(reqs)
+            for argv in it:
+                ent = get(argv[0])
+                if ent is not None:
+                    a = ent[1]
+                    m = len(argv)
+                    if m == a or (a < 0 and m >= -a):
+                        try:
+                            r = ent[0](self, argv)
+                        except _CommandError as e:
+                            r = _error(e.msg)
+                        except Exception as e:  # a bug must not take the server down
+                            r = self._internal_error(argv, e)
+                        append(r)
+                        size += len(r)
+                        if ready:
+                            self.state.serve_ready()
+                        if size <= _flush_bytes and self.fast:
+                            continue
+                        break
+                self._execute_slow(argv, out)  # unknown name, bad arity, odd case
+                if not self.fast:
+                    break
+            else:
+                if out:
+                    self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+                    if self.write_paused:
+                        self._check_output_limit()
+                return
+            reqs = list(it)
+        self._run_general(reqs, out)
+
+    def _run_general(self, reqs, out):
+        """Run requests one by one, with every check: until done, blocked,
+        closing, or the client stops reading its replies (the rest then
+        waits in self.queue)."""
+        size = sum(map(len, out))
         i = 0
         n = len(reqs)
         state = self.state
         ready = state.ready_keys
         table = DISPATCH
-        while i < n:
-            if self.fast:
-                # At most _BATCH commands (or _FLUSH_BYTES of replies) between
-                # output checks, so a long pipeline from a client that does
-                # not read cannot pile up replies in memory.
-                end = i + _BATCH if n - i > _BATCH else n
-                while i < end:
-                    argv = reqs[i]
-                    i += 1
-                    ent = table.get(argv[0])
-                    if ent is not None:
-                        a = ent[1]
-                        m = len(argv)
-                        if m == a or (a < 0 and m >= -a):
-                            try:
-                                r = ent[0](self, argv)
-                            except CommandError as e:
-                                r = error(e.msg)
-                            except Exception as e:  # a bug must not take the server down
-                                r = self._internal_error(argv, e)
-                            out.append(r)
-                            size += len(r)
-                            if ready:
-                                state.serve_ready()
-                            if size > _FLUSH_BYTES:
-                                break
-                            if self.fast:
-                                continue
-                            break
-                    self._execute_slow(argv, out)
-                    if not self.fast:
-                        break
-                if i == n and self.fast:
-                    # The common case: nothing unusual happened.
-                    if out:
-                        self.transport.write(out[0] if len(out) == 1 else b"".join(out))
-                        if self.write_paused:
-                            self._check_output_limit()
-                    return
-            else:
-                argv = reqs[i]
-                i += 1
-                self._execute_slow(argv, out)
-                if self.fault is not None and out:
-                    # Faults act per reply: a stall or close must take effect
-                    # before the next request runs.
-                    self._write_out(out)
-                    out = []
+        while True:
             if self.pending_faults:
                 self._write_out(out)
                 out = []
@@ -257,7 +252,9 @@ class Client(asyncio.Protocol):
             if self.blocked is not None:
                 self.queue.extend(reqs[i:])
                 break
-            if i < n and (len(out) >= _BATCH or size > _FLUSH_BYTES):
+            if i >= n:
+                break
+            if len(out) >= _BATCH or size > _FLUSH_BYTES:
                 self._write_out(out)
                 out = []
                 size = 0
@@ -265,6 +262,32 @@ class Client(asyncio.Protocol):
                     self.queue.extend(reqs[i:])
                     self._update_reading()
                     break
+            argv = reqs[i]
+            i += 1
+            if self.fast:
+                ent = table.get(argv[0])
+                if ent is not None:
+                    a = ent[1]
+                    m = len(argv)
+                    if m == a or (a < 0 and m >= -a):
+                        try:
+                            r = ent[0](self, argv)
+                        except CommandError as e:
+                            r = error(e.msg)
+                        except Exception as e:  # a bug must not take the server down
+                            r = self._internal_error(argv, e)
+                        out.append(r)
+                        size += len(r)
+                        if ready:
+                            state.serve_ready()
+                        continue
+            self._execute_slow(argv, out)
+            if self.fault is not None and out:
+                # Faults act per reply: a stall or close must take effect
+                # before the next request runs.
+                self._write_out(out)
+                out = []
+                size = 0
         if out:
             self._write_out(out)
         if self.close_after_reply:
