@@ -42,14 +42,26 @@ def bench_cmd(port: int, pipeline: int, requests: int) -> list:
     return cmd
 
 
-def run_once(port: int, pipeline: int, requests: int, timeout: float) -> dict:
-    out = subprocess.run(bench_cmd(port, pipeline, requests), capture_output=True, text=True,
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (Linux /proc), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_once(server, pipeline: int, requests: int, timeout: float) -> dict:
+    cpu0 = cpu_seconds(server.proc.pid)
+    out = subprocess.run(bench_cmd(server.port, pipeline, requests), capture_output=True, text=True,
                          timeout=timeout, check=True).stdout
+    cpu = cpu_seconds(server.proc.pid) - cpu0
     rates = dict(re.findall(r"(SET|GET): ([\d.]+) requests per second", out))
     missing = [c for c in COMMANDS if c not in rates]
     if missing:
         raise RuntimeError(f"redis-benchmark gave no rate for {missing}: {out!r}")
-    return {c: float(rates[c]) for c in COMMANDS}
+    result = {c: float(rates[c]) for c in COMMANDS}
+    # Server CPU per request does not depend on how busy the client is.
+    result["cpu_us"] = cpu / (requests * len(COMMANDS)) * 1e6
+    return result
 
 
 def main(argv=None) -> int:
@@ -67,40 +79,46 @@ def main(argv=None) -> int:
     real = start_real_server()
     ref = start_reference_server("--parser", args.parser)
     servers = {"redis-server": real, "cpipe.server": ref}
-    samples = {(name, p): {c: [] for c in COMMANDS} for name in servers for p in TARGETS}
+    samples = {(name, p): {c: [] for c in COMMANDS + ("cpu_us",)} for name in servers for p in TARGETS}
     try:
         for run in range(args.runs):
             order = list(servers) if run % 2 == 0 else list(reversed(servers))
             for pipeline in TARGETS:
                 for name in order:
-                    rates = run_once(servers[name].port, pipeline, args.requests, args.timeout)
-                    for c in COMMANDS:
+                    rates = run_once(servers[name], pipeline, args.requests, args.timeout)
+                    for c in rates:
                         samples[(name, pipeline)][c].append(rates[c])
                     print(f"run {run + 1}/{args.runs}  -P {pipeline:<2} {name:<13} "
-                          + "  ".join(f"{c} {rates[c]:>11,.0f}/s" for c in COMMANDS), flush=True)
+                          + "  ".join(f"{c} {rates[c]:>11,.0f}/s" for c in COMMANDS)
+                          + f"  server CPU {rates['cpu_us']:.2f} us/req", flush=True)
     finally:
         real.stop()
         ref.stop()
 
-    median = {k: {c: statistics.median(v[c]) for c in COMMANDS} for k, v in samples.items()}
+    median = {k: {c: statistics.median(v[c]) for c in v} for k, v in samples.items()}
     rows = []
     for pipeline, target in TARGETS.items():
         for c in COMMANDS:
             r = median[("redis-server", pipeline)][c]
             m = median[("cpipe.server", pipeline)][c]
             rows.append((pipeline, c, r, m, m / r, target))
+    cpu = {p: (median[("redis-server", p)]["cpu_us"], median[("cpipe.server", p)]["cpu_us"])
+           for p in TARGETS}
     print()
     print(f"{'pipeline':<9}{'cmd':<5}{'redis-server':>14}{'cpipe.server':>14}{'ratio':>8}{'target':>8}")
     for pipeline, c, r, m, ratio, target in rows:
         flag = "ok" if ratio >= target else "BELOW"
         print(f"{'-P ' + str(pipeline):<9}{c:<5}{r:>14,.0f}{m:>14,.0f}{ratio:>8.0%}{target:>8.0%}  {flag}")
+    for p, (r, m) in cpu.items():
+        print(f"server CPU per request, -P {p}: redis-server {r:.2f} us, cpipe.server {m:.2f} us "
+              f"(x{m / r:.1f})")
 
     if args.write:
-        _write_report(args, rows, samples)
+        _write_report(args, rows, samples, cpu)
     return 0
 
 
-def _write_report(args, rows, samples) -> None:
+def _write_report(args, rows, samples, cpu) -> None:
     load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",) * 3
     real_cmd = " ".join(bench_cmd(0, 1, args.requests)).replace("-p 0", "-p PORT")
     lines = [
@@ -127,6 +145,17 @@ def _write_report(args, rows, samples) -> None:
     ]
     for pipeline, c, r, m, ratio, target in rows:
         lines.append(f"| -P {pipeline} | {c} | {r:,.0f} | {m:,.0f} | {ratio:.0%} | >= {target:.0%} |")
+    lines += [
+        "",
+        "On 2 CPUs shared by redis-benchmark (single-threaded, 50 connections) and the",
+        "server, the client side caps the real server's rate, which flatters the ratios.",
+        "Server CPU time per request (median, from /proc) does not depend on that:",
+        "",
+        "| pipeline | redis-server CPU/req | cpipe.server CPU/req | factor |",
+        "|---|---:|---:|---:|",
+    ]
+    for p, (r, m) in cpu.items():
+        lines.append(f"| -P {p} | {r:.2f} us | {m:.2f} us | x{m / r:.1f} |")
     lines += ["", "All samples (requests/second):", ""]
     for (name, pipeline), v in samples.items():
         lines.append(f"- {name} -P {pipeline}: " + "; ".join(
