@@ -11,7 +11,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def child_env() -> dict:
     env = dict(os.environ)
-    paths = [os.path.join(REPO, "python"), REPO]
+    import cpipe
+
+    # The child imports the cpipe this test process imported: the installed
+    # package under `make test`, python/ with an in-place build otherwise.
+    paths = [os.path.dirname(os.path.dirname(os.path.abspath(cpipe.__file__))), REPO]
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)

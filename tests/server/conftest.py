@@ -14,14 +14,16 @@ import sys
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-PYDIR = os.path.join(ROOT, "python")
-if PYDIR not in sys.path:
-    sys.path.insert(0, PYDIR)
-# The subprocess server must find the package too, whatever PYTHONPATH was.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    [PYDIR] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+import cpipe
+
+# Subprocess servers must import the same cpipe as this process (the
+# installed package under `make test`, python/ with PYTHONPATH=python in a
+# checkout); nothing here may put python/ ahead of it, or the client tests
+# of the same session would import a package without its native engine.
+PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(cpipe.__file__)))
+if PKG_PARENT not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [PKG_PARENT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
 
 from tests._servers import start_real_server, start_reference_server  # noqa: E402
 
