@@ -250,9 +250,9 @@ CASES = dict(_cases())
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_collections(real_server, ref_server, name):
-    assert_same(real_server.port, ref_server.port, CASES[name])
+    assert_same(real_server.port, ref_server.port, CASES[name], "collections:" + name)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_collections_redispy(real_server, ref_server, name):
-    assert_same_redispy(real_server.port, ref_server.port, CASES[name])
+    assert_same_redispy(real_server.port, ref_server.port, CASES[name], "collections:" + name)

@@ -6,7 +6,7 @@ import pytest
 
 from tests._servers import start_real_server, start_reference_server
 
-from .difftools import assert_same, assert_same_redispy
+from .difftools import assert_same, assert_same_redispy, expected
 from .rawclient import RawClient
 
 SCRIPTS = {
@@ -41,12 +41,12 @@ SCRIPTS = {
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
 def test_connection(real_server, ref_server, name):
-    assert_same(real_server.port, ref_server.port, SCRIPTS[name])
+    assert_same(real_server.port, ref_server.port, SCRIPTS[name], "connection:" + name)
 
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
 def test_connection_redispy(real_server, ref_server, name):
-    assert_same_redispy(real_server.port, ref_server.port, SCRIPTS[name])
+    assert_same_redispy(real_server.port, ref_server.port, SCRIPTS[name], "connection:" + name)
 
 
 def _masked_hello(raw: bytes) -> bytes:
@@ -56,38 +56,37 @@ def _masked_hello(raw: bytes) -> bytes:
 
 def test_hello_and_ids(real_server, ref_server):
     """HELLO 2 has the same shape; only the version and client id differ."""
-    replies = []
-    for port in (real_server.port, ref_server.port):
+    def run(port):
         with RawClient(port) as c:
             hello = _masked_hello(c.call("HELLO", "2", "SETNAME", "me"))
             name = c.call("CLIENT", "GETNAME")
             cid = c.call("CLIENT", "ID")
             assert re.fullmatch(rb":\d+\r\n", cid)
-            replies.append((hello, name))
-    assert replies[0] == replies[1]
+            return [hello, name]
+    assert run(ref_server.port) == expected("hello_and_ids", lambda: run(real_server.port))
 
 
 def test_inline_commands(real_server, ref_server):
     """Inline (telnet-style) requests, with quoting, as redis-cli users type them."""
     data = (b"PING\r\nSET k \"a b\\x41\\n\"\r\nGET k\r\nSET 'q' 'it\\'s'\r\nGET q\r\n"
             b"\r\n   \r\nECHO \"x\"y\r\n")
-    outs = []
-    for port in (real_server.port, ref_server.port):
+    def run(port):
         with RawClient(port) as c:
             c.call("SELECT", "9")
             c.send_raw(b"ECHO before\n" + data)
-            outs.append(c.read_all(0.5))
+            return c.read_all(0.5)
+    outs = [expected("inline_commands", lambda: run(real_server.port)), run(ref_server.port)]
     assert outs[0] == outs[1]
     assert outs[1].startswith(b"$6\r\nbefore\r\n+PONG\r\n+OK\r\n$5\r\na bA\n\r\n")
 
 
 def test_inline_and_multibulk_mixed_in_one_write(real_server, ref_server):
     data = b"*1\r\n$4\r\nPING\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\nECHO  spaced   out\n"
-    outs = []
-    for port in (real_server.port, ref_server.port):
+    def run(port):
         with RawClient(port) as c:
             c.send_raw(data)
-            outs.append(c.read_all(0.5))
+            return c.read_all(0.5)
+    outs = [expected("inline_mixed", lambda: run(real_server.port)), run(ref_server.port)]
     assert outs[0] == outs[1]
     assert outs[1].startswith(b"+PONG\r\n+PONG\r\n$2\r\nhi\r\n-ERR wrong number of arguments")
 
@@ -144,4 +143,4 @@ def _pw_script(port):
 
 def test_requirepass(pw_servers):
     real, ref = pw_servers
-    assert _pw_script(real.port) == _pw_script(ref.port)
+    assert _pw_script(ref.port) == expected("requirepass", lambda: _pw_script(real.port))

@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from . import difftools
 from .rawclient import RawClient, parse
 
 PAUSE = 0.05  # lets the server register a blocked/subscribed client
@@ -270,7 +271,7 @@ SCENARIOS = {f.__name__: f for f in (pubsub_basic, pubsub_disconnect, transactio
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_scenario(real_server, ref_server, name):
-    expected = SCENARIOS[name](real_server.port)
+    expected = difftools.expected("scenario:" + name, lambda: SCENARIOS[name](real_server.port))
     got = SCENARIOS[name](ref_server.port)
     diffs = [f"  #{i}: redis {e!r}\n        ref   {g!r}" for i, (e, g) in enumerate(zip(expected, got)) if e != g]
     assert len(expected) == len(got)

@@ -27,7 +27,7 @@ SCRIPTS = {
         APPROX(1, "TTL", "k"), ("SET", "k", "v", "KEEPTTL"), APPROX(1, "TTL", "k"),
         ("SET", "k", "v"), ("TTL", "k"), ("SET", "k", "v", "KEEPTTL", "EX", "10"),
         ("SET", "k", "v", "EX", "10", "KEEPTTL"), ("SET", "k", "v", "EXAT", "99999999999"),
-        APPROX(2, "TTL", "k"), ("SET", "k", "v", "PXAT", "99999999999999"), APPROX(2, "TTL", "k"),
+        ("EXPIRETIME", "k"), ("SET", "k", "v", "PXAT", "99999999999999"), ("PEXPIRETIME", "k"),
         ("SET", "k", "v", "EXAT", "1"), ("GET", "k"), ("EXISTS", "k"),
         ("SET", "k", "v", "EX", "9223372036854775807"), ("SET", "k", "v", "EX", "9223372036854776"),
         ("SET", "k", "v", "PX", "9223372036854775807"), ("SET", "k", "v", "PERSIST"),
@@ -54,7 +54,7 @@ SCRIPTS = {
         ("SET", "k", "v"), ("GETEX", "k"), ("TTL", "k"), ("GETEX", "k", "EX", "100"),
         APPROX(1, "TTL", "k"), ("GETEX", "k", "PX", "200000"), APPROX(1, "TTL", "k"),
         ("GETEX", "k", "PERSIST"), ("TTL", "k"), ("GETEX", "k", "EXAT", "99999999999"),
-        APPROX(2, "TTL", "k"), ("GETEX", "k", "PXAT", "99999999999999"), APPROX(2, "TTL", "k"),
+        ("EXPIRETIME", "k"), ("GETEX", "k", "PXAT", "99999999999999"), ("PEXPIRETIME", "k"),
         ("GETEX", "k", "EX", "0"), ("GETEX", "k", "EX", "-1"), ("GETEX", "k", "EX", "x"),
         ("GETEX", "k", "EX"), ("GETEX", "k", "PERSIST", "EX", "10"), ("GETEX", "k", "EX", "10", "PERSIST"),
         ("GETEX", "k", "KEEPTTL"), ("GETEX", "k", "NX"), ("GETEX", "k", "bogus"),
@@ -109,9 +109,9 @@ SCRIPTS = {
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
 def test_strings(real_server, ref_server, name):
-    assert_same(real_server.port, ref_server.port, SCRIPTS[name])
+    assert_same(real_server.port, ref_server.port, SCRIPTS[name], "strings:" + name)
 
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
 def test_strings_redispy(real_server, ref_server, name):
-    assert_same_redispy(real_server.port, ref_server.port, SCRIPTS[name])
+    assert_same_redispy(real_server.port, ref_server.port, SCRIPTS[name], "strings:" + name)
