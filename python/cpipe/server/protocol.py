@@ -8,9 +8,11 @@ replies and write them with a single `transport.write`. Everything unusual
 in Redis's order (processCommand).
 
 Backpressure: when the transport buffer passes limits.WRITE_HIGH_WATER the
-loop calls pause_writing and we stop reading this client; replies pushed to
-it regardless (pub/sub) are bounded by the output buffer limit, past which
-the client is dropped.
+loop calls pause_writing; we stop running and reading this client's requests
+(`hold`; the rest of a pipeline waits in `queue`) until it reads. Replies
+pushed to it regardless (pub/sub) are bounded by the output buffer limit,
+past which the client is dropped. The same queue holds the requests of a
+client blocked in BLPOP & co.
 """
 from __future__ import annotations
 
@@ -153,7 +155,7 @@ class Client(asyncio.Protocol):
         self.fast = (self.authenticated and self.multi is None and not self.channels
                      and not self.patterns and self.blocked is None and self.fault is None
                      and not self.pending_faults and not self.close_after_reply
-                     and not self.closing)
+                     and not self.closing and not self.stalled)
 
     def close(self) -> None:
         """Close after flushing what was written (Redis: close after reply)."""
