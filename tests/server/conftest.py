@@ -10,7 +10,6 @@ thread_server: an in-process ServerThread with faults enabled, for tests
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
 

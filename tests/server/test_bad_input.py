@@ -1,7 +1,6 @@
 """Bad input never takes the server down: malformed RESP, oversized
 headers, half-sent commands, clients that never read. The offending client
 gets Redis's error and/or is closed; everybody else keeps being served."""
-import socket
 import threading
 import time
 
