@@ -1,4 +1,5 @@
-"""Blocking list pops (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH).
+"""Blocking pops: lists (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH) and sorted sets
+(BZPOPMIN, BZPOPMAX).
 
 A client that finds every key empty is queued on each key (db.blocked,
 FIFO: the longest-waiting client is served first) and stops running its
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 from collections import deque
 
+from .numbers import format_score
 from .resp import NULL_ARRAY, WRONGTYPE, bulk, error
+from .zset import ZSet
 
 LEFT, RIGHT = 0, 1
 
@@ -24,15 +27,16 @@ LEFT, RIGHT = 0, 1
 class Blocked:
     """Why and where a client waits."""
 
-    __slots__ = ("db", "keys", "where", "dest", "dest_where", "timer", "move")
+    __slots__ = ("db", "keys", "where", "dest", "dest_where", "timer", "move", "zpop")
 
-    def __init__(self, db, keys, where, dest=None, dest_where=LEFT, move=False):
+    def __init__(self, db, keys, where, dest=None, dest_where=LEFT, move=False, zpop=False):
         self.db = db
         self.keys = keys
         self.where = where  # end to pop from
         self.dest = dest  # BLMOVE destination key
         self.dest_where = dest_where
         self.move = move
+        self.zpop = zpop  # a sorted-set pop: where LEFT is the minimum, RIGHT the maximum
         self.timer = None
 
 
@@ -77,6 +81,15 @@ def unblock(client) -> None:
     client.blocked = None
 
 
+def zpop_one(db, key: bytes, z: ZSet, from_max: bool) -> bytes:
+    """Pop one member of a non-empty sorted set: the BZPOPMIN/BZPOPMAX reply."""
+    score, member = z.order.pop() if from_max else z.order.pop(0)
+    del z.scores[member]
+    db.remove_if_empty(key, z)
+    db.touch(key)
+    return b"*3\r\n" + bulk(key) + bulk(member) + bulk(format_score(score))
+
+
 def push_end(lst: deque, where: int, value: bytes) -> None:
     if where == LEFT:
         lst.appendleft(value)
@@ -92,10 +105,16 @@ def serve_ready(state) -> None:
         waiters = db.blocked.get(key)
         while waiters:
             lst = db.lookup(key)
-            if lst is None or lst.__class__ is not deque:
-                break  # wrong type or gone: waiters stay blocked (as Redis)
             client = waiters[0]
             info = client.blocked
+            if info.zpop:
+                if lst is None or lst.__class__ is not ZSet:
+                    break
+                unblock(client)
+                client.unblocked(zpop_one(db, key, lst, info.where == RIGHT))
+                continue
+            if lst is None or lst.__class__ is not deque:
+                break  # wrong type or gone: waiters stay blocked (as Redis)
             value = lst.popleft() if info.where == LEFT else lst.pop()
             if info.move:
                 dst = db.lookup(info.dest)

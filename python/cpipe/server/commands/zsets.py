@@ -15,10 +15,12 @@ from .. import limits
 from ..numbers import format_score, parse_float
 from ..parser import parse_ll
 from ..pattern import compile_pattern
-from ..resp import (CommandError, NULL, ZERO, EMPTY_ARRAY, SYNTAX, NOT_INTEGER,
+from ..resp import (CommandError, NULL, NULL_ARRAY, ZERO, EMPTY_ARRAY, SYNTAX, NOT_INTEGER,
                     MUST_BE_POSITIVE, integer, bulk, array)
 from ..zset import ZSet
 from .keys import parse_cursor, parse_scan_options, scan_page, scan_reply
+from ..blocking import LEFT, RIGHT, Blocked, block, zpop_one
+from .lists import parse_timeout
 from .table import command
 
 _NOT_FLOAT_RANGE = b"ERR min or max is not a float"
@@ -469,6 +471,29 @@ def zpopmin(c, argv):
 @command("zpopmax", -2, "write fast", 1, 1, 1, "@write @sortedset @fast")
 def zpopmax(c, argv):
     return _zpop(c, argv, True)
+
+
+def _bzpop(c, argv, from_max: bool) -> bytes:
+    timeout = parse_timeout(argv[-1])
+    db = c.db
+    keys = argv[1:-1]
+    for key in keys:
+        z = _zset(c, key)
+        if z:
+            return zpop_one(db, key, z, from_max)
+    if c.in_exec:
+        return NULL_ARRAY  # no blocking inside MULTI: behaves as a timeout
+    return block(c, Blocked(db, list(dict.fromkeys(keys)), RIGHT if from_max else LEFT, zpop=True), timeout)
+
+
+@command("bzpopmin", -3, "write noscript blocking fast", 1, -2, 1, "@write @sortedset @fast @blocking")
+def bzpopmin(c, argv):
+    return _bzpop(c, argv, False)
+
+
+@command("bzpopmax", -3, "write noscript blocking fast", 1, -2, 1, "@write @sortedset @fast @blocking")
+def bzpopmax(c, argv):
+    return _bzpop(c, argv, True)
 
 
 @command("zscan", -3, "readonly", 1, 1, 1, "@read @sortedset @slow")
