@@ -219,13 +219,7 @@ class SortedSetCommands(CommandsBase):
         withscores: bool = False,
         score_cast_func: ScoreCastT = float,
     ) -> ZRangeResponse:
-        _check_limit(start, num, "start")
-        args: list[Any] = ["ZRANGEBYSCORE", name, min, max]
-        if start is not None:
-            args += ("LIMIT", start, num)
-        if withscores:
-            args.append("WITHSCORES")
-        return self._run(_pairs_callback(withscores, score_cast_func), *args)
+        return self._range_by_score("ZRANGEBYSCORE", name, min, max, start, num, withscores, score_cast_func)
 
     def zrevrangebyscore(
         self,
@@ -237,8 +231,13 @@ class SortedSetCommands(CommandsBase):
         withscores: bool = False,
         score_cast_func: ScoreCastT = float,
     ) -> ZRangeResponse:
+        return self._range_by_score("ZREVRANGEBYSCORE", name, max, min, start, num, withscores, score_cast_func)
+
+    def _range_by_score(self, command: str, name: KeyT, first: ZScoreBoundT, second: ZScoreBoundT,
+                        start: Optional[int], num: Optional[int], withscores: bool,
+                        score_cast_func: ScoreCastT) -> ZRangeResponse:
         _check_limit(start, num, "start")
-        args: list[Any] = ["ZREVRANGEBYSCORE", name, max, min]
+        args: list[Any] = [command, name, first, second]
         if start is not None:
             args += ("LIMIT", start, num)
         if withscores:

@@ -90,44 +90,27 @@ class ZSet:
         return z
 
 
-def _bisect_score(order, score, left: bool) -> int:
-    """First index whose score is >= score (left) or > score (not left)."""
+def _bisect(order, value, field: int, left: bool) -> int:
+    """First index whose entry's field (0: score, 1: member) is >= value
+    (left) or > value (not left)."""
     lo, hi = 0, len(order)
-    if left:
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if order[mid][0] < score:
-                lo = mid + 1
-            else:
-                hi = mid
-    else:
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if order[mid][0] <= score:
-                lo = mid + 1
-            else:
-                hi = mid
+    while lo < hi:
+        mid = (lo + hi) // 2
+        v = order[mid][field]
+        if v < value or (not left and v == value):
+            lo = mid + 1
+        else:
+            hi = mid
     return lo
+
+
+def _bisect_score(order, score, left: bool) -> int:
+    return _bisect(order, score, 0, left)
 
 
 def _bisect_member(order, member, left: bool) -> int:
-    """Like _bisect_score on members (only meaningful when scores are equal)."""
-    lo, hi = 0, len(order)
-    if left:
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if order[mid][1] < member:
-                lo = mid + 1
-            else:
-                hi = mid
-    else:
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if order[mid][1] <= member:
-                lo = mid + 1
-            else:
-                hi = mid
-    return lo
+    """Only meaningful where the scores are equal."""
+    return _bisect(order, member, 1, left)
 
 
 __all__ = ["ZSet", "bisect_left", "bisect_right"]
