@@ -29,6 +29,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(1, REPO)
 
 import harness  # noqa: E402
+import report  # noqa: E402
 from tests._servers import real_server_binary, start_real_server  # noqa: E402
 
 
@@ -106,7 +107,7 @@ def main(argv: list) -> int:
     bench_bin = shutil.which("redis-benchmark") or (
         os.path.join(os.path.dirname(server_bin), "redis-benchmark")
         if os.path.exists(os.path.join(os.path.dirname(server_bin), "redis-benchmark")) else None)
-    env = harness.environment(server_bin, bench_bin, REPO)
+    env = report.environment(server_bin, bench_bin, REPO)
     started = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
     server = start_real_server()
     print(f"server: {server.args[0]} on 127.0.0.1:{server.port}; redis-benchmark: {bench_bin}")
@@ -138,11 +139,11 @@ def main(argv: list) -> int:
     seconds = time.monotonic() - t0
     load = (load0, os.getloadavg()[0])
 
-    print(harness.text_report(results))
+    print(report.text_report(results))
     print(f"\n{seconds:.0f} s; load average {load[0]:.2f} -> {load[1]:.2f} on {os.cpu_count()} CPUs (noisy: "
           "compare ratios, not rates)")
     if args.write:
-        md = harness.markdown_report(results, env, command, args.repeat, args.scale, started, seconds, load)
+        md = report.markdown_report(results, env, command, args.repeat, args.scale, started, seconds, load)
         if warnings:
             md = md.replace("## Machine", "\n".join(f"> **Warning:** {w}" for w in warnings) + "\n\n## Machine", 1)
         with open(args.write, "w") as f:
