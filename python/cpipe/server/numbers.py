@@ -174,3 +174,20 @@ def format_long_double(ld: LongDouble) -> bytes:
     if neg and s != "0":
         s = "-" + s
     return s.encode()
+
+
+def rank_range(n: int, start: int, end: int):
+    """Redis's inclusive index range over n elements (negative counts from
+    the end, out-of-range ends clamped), as (start, end), or None if empty.
+    Shared by LRANGE, LTRIM and the sorted-set rank commands."""
+    if start < 0:
+        start += n
+    if end < 0:
+        end += n
+    if start < 0:
+        start = 0
+    if start > end or start >= n:
+        return None
+    if end >= n:
+        end = n - 1
+    return start, end

@@ -13,7 +13,7 @@ from collections import deque
 from .. import limits
 from ..blocking import LEFT, RIGHT, Blocked, block, push_end
 from ..db import now_ms
-from ..numbers import parse_long_double
+from ..numbers import parse_long_double, rank_range
 from ..parser import parse_ll
 from ..resp import (CommandError, OK, NULL, NULL_ARRAY, ZERO, EMPTY_ARRAY, SYNTAX,
                     NOT_INTEGER, NO_SUCH_KEY, OUT_OF_RANGE_INDEX, MUST_BE_POSITIVE,
@@ -123,16 +123,10 @@ def lrange(c, argv):
     if lst is None:
         return EMPTY_ARRAY
     n = len(lst)
-    if start < 0:
-        start += n
-    if end < 0:
-        end += n
-    if start < 0:
-        start = 0
-    if start > end or start >= n:
+    r = rank_range(n, start, end)
+    if r is None:
         return EMPTY_ARRAY
-    if end >= n:
-        end = n - 1
+    start, end = r
     if start == 0 and end == n - 1:
         return array(lst)
     return array(list(itertools.islice(lst, start, end + 1)))
@@ -233,18 +227,8 @@ def ltrim(c, argv):
     if lst is None:
         return OK
     n = len(lst)
-    if start < 0:
-        start += n
-    if end < 0:
-        end += n
-    if start < 0:
-        start = 0
-    if start > end or start >= n:
-        ltrim_, rtrim = n, 0
-    else:
-        if end >= n:
-            end = n - 1
-        ltrim_, rtrim = start, n - end - 1
+    r = rank_range(n, start, end)
+    ltrim_, rtrim = (n, 0) if r is None else (r[0], n - r[1] - 1)
     for _ in range(ltrim_):
         lst.popleft()
     for _ in range(rtrim):

@@ -37,32 +37,27 @@ def psubscribe(c, argv):
     return b"".join(out)
 
 
-@command("unsubscribe", -1, _PS, categories="@pubsub @slow", flags=F_PUBSUB_OK)
-def unsubscribe(c, argv):
-    ps = c.state.pubsub
-    names = argv[1:] or list(c.channels)
+def _unsubscribe(c, argv, kind: bytes, current, drop) -> bytes:
+    """UNSUBSCRIBE/PUNSUBSCRIBE: the names given, or all current ones."""
+    names = argv[1:] or list(current)
     if not names:
-        return subscription_reply(b"unsubscribe", None, _count(c))
+        return subscription_reply(kind, None, _count(c))
     out = []
-    for ch in names:
-        ps.unsubscribe(c, ch)
-        out.append(subscription_reply(b"unsubscribe", ch, _count(c)))
+    for name in names:
+        drop(c, name)
+        out.append(subscription_reply(kind, name, _count(c)))
     c.refresh()
     return b"".join(out)
+
+
+@command("unsubscribe", -1, _PS, categories="@pubsub @slow", flags=F_PUBSUB_OK)
+def unsubscribe(c, argv):
+    return _unsubscribe(c, argv, b"unsubscribe", c.channels, c.state.pubsub.unsubscribe)
 
 
 @command("punsubscribe", -1, _PS, categories="@pubsub @slow", flags=F_PUBSUB_OK)
 def punsubscribe(c, argv):
-    ps = c.state.pubsub
-    names = argv[1:] or list(c.patterns)
-    if not names:
-        return subscription_reply(b"punsubscribe", None, _count(c))
-    out = []
-    for pat in names:
-        ps.punsubscribe(c, pat)
-        out.append(subscription_reply(b"punsubscribe", pat, _count(c)))
-    c.refresh()
-    return b"".join(out)
+    return _unsubscribe(c, argv, b"punsubscribe", c.patterns, c.state.pubsub.punsubscribe)
 
 
 @command("publish", 3, "pubsub loading stale fast", categories="@pubsub @fast")

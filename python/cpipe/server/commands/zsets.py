@@ -12,7 +12,7 @@ import math
 import re
 
 from .. import limits
-from ..numbers import format_score, parse_float
+from ..numbers import format_score, parse_float, rank_range
 from ..parser import parse_ll
 from ..pattern import compile_pattern
 from ..resp import (CommandError, NULL, NULL_ARRAY, ZERO, EMPTY_ARRAY, SYNTAX, NOT_INTEGER,
@@ -246,20 +246,6 @@ def _lex_slice(z: ZSet, lo, hi):
     return z.lex_range(a, mn_incl, b, mx_incl)
 
 
-def _rank_slice(n: int, start: int, end: int):
-    if start < 0:
-        start += n
-    if end < 0:
-        end += n
-    if start < 0:
-        start = 0
-    if start > end or start >= n:
-        return None
-    if end >= n:
-        end = n - 1
-    return start, end
-
-
 def _zrange_generic(c, argv, rangetype, reverse):
     """Redis zrangeGenericCommand: rangetype None (auto), 'rank', 'score', 'lex'."""
     withscores = False
@@ -307,7 +293,7 @@ def _zrange_generic(c, argv, rangetype, reverse):
         return EMPTY_ARRAY
     order = z.order
     if rangetype == "rank":
-        r = _rank_slice(len(order), start, end)
+        r = rank_range(len(order), start, end)
         if r is None:
             return EMPTY_ARRAY
         s, e = r
@@ -419,7 +405,7 @@ def zremrangebyrank(c, argv):
     z = _zset(c, argv[1])
     if z is None:
         return ZERO
-    r = _rank_slice(len(z), start, end)
+    r = rank_range(len(z), start, end)
     if r is None:
         return ZERO
     return _remove_slice(c, argv[1], z, r[0], r[1] + 1)
