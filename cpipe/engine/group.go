@@ -54,11 +54,7 @@ func (g *Group) Do(req *Request, blocking bool, blockFor time.Duration) error {
 	if blocking {
 		// Always a side connection, in exclusive mode too: a shared or
 		// borrowed connection would hold asynchronous work behind it.
-		req.ReadTimeout = blockingReadTimeout(g.o.SocketTimeout, blockFor)
-		c := g.takeSide()
-		err := c.Do(req)
-		g.putSide(c)
-		return err
+		return g.doOnSide(req, blockFor, nil)
 	}
 	if g.exclusive {
 		var c *PConn
@@ -78,6 +74,32 @@ func (g *Group) Do(req *Request, blocking bool, blockFor time.Duration) error {
 		return err
 	}
 	return g.pick().Do(req)
+}
+
+// doOnSide runs a blocking command on a side connection of its own, its
+// read timeout stretched by blockFor. With a cancel key, Cancel can close
+// that connection while the command waits.
+func (g *Group) doOnSide(req *Request, blockFor time.Duration, cancel *cancelKey) error {
+	req.ReadTimeout = blockingReadTimeout(g.o.SocketTimeout, blockFor)
+	c := g.takeSide()
+	if cancel != nil {
+		g.sideMu.Lock()
+		if g.cancellable == nil {
+			g.cancellable = make(map[cancelKey]*PConn)
+		}
+		g.cancellable[*cancel] = c
+		g.sideMu.Unlock()
+	}
+	err := c.Do(req)
+	if cancel != nil {
+		// Before the connection goes back: Cancel must never close one
+		// that another command has taken since.
+		g.sideMu.Lock()
+		delete(g.cancellable, *cancel)
+		g.sideMu.Unlock()
+	}
+	g.putSide(c)
+	return err
 }
 
 func blockingReadTimeout(socket, blockFor time.Duration) time.Duration {
@@ -198,22 +220,9 @@ func (g *Group) Submit(req *Request, q *Completions, blocking bool, blockFor tim
 	if blocking {
 		go func() {
 			// Fills req; completion is reported to q either way.
-			req.ReadTimeout = blockingReadTimeout(g.o.SocketTimeout, blockFor)
-			c := g.takeSide()
-			key := cancelKey{q, req.ID}
-			g.sideMu.Lock()
-			if g.cancellable == nil {
-				g.cancellable = make(map[cancelKey]*PConn)
-			}
-			g.cancellable[key] = c
-			g.sideMu.Unlock()
-			if err := c.Do(req); err != nil {
+			if err := g.doOnSide(req, blockFor, &cancelKey{q, req.ID}); err != nil {
 				req.Err = err
 			}
-			g.sideMu.Lock()
-			delete(g.cancellable, key)
-			g.sideMu.Unlock()
-			g.putSide(c)
 			q.add(req)
 		}()
 		return nil
