@@ -49,7 +49,10 @@ class Client(EngineClient):
             raise RuntimeError("this cpipe.asyncio client belongs to another event loop; create one per loop")
         return lq
 
-    def _run(self, callback: Optional[Callable[[Any], Any]], *args: Any) -> "asyncio.Future[Any]":
+    def _send(self, callback: Optional[Callable[[Any], Any]], submit: Callable[..., bool],
+              *payload: Any) -> tuple:
+        """Hand one request to the engine (submit is native.submit or
+        native.submit_many); returns (loop queue, future, tag)."""
         lq = self._lq
         if lq is None or lq.loop is not asyncio.get_running_loop():
             lq = self._bind()
@@ -57,11 +60,15 @@ class Client(EngineClient):
         tag = lq.new_tag(self._enc_index)
         lq.pending[tag] = (fut, callback)
         try:
-            if self._backlog or not self._native.submit(self._h, lq.q, tag, False, *args):
-                self._defer(lq, tag, functools.partial(self._native.submit, self._h, lq.q, tag, True, *args))
+            if self._backlog or not submit(self._h, lq.q, tag, False, *payload):
+                self._defer(lq, tag, functools.partial(submit, self._h, lq.q, tag, True, *payload))
         except BaseException:
             del lq.pending[tag]
             raise
+        return lq, fut, tag
+
+    def _run(self, callback: Optional[Callable[[Any], Any]], *args: Any) -> "asyncio.Future[Any]":
+        lq, fut, tag = self._send(callback, self._native.submit, *args)
         name = args[0]
         if name.__class__ is str and name[:1] in "bB" and name.upper() in _BLOCKING:
             fut.add_done_callback(functools.partial(self._abandon_if_cancelled, lq.q, tag))
@@ -112,19 +119,7 @@ class Client(EngineClient):
             entry[0].set_exception(exc)
 
     def _run_many(self, commands: list) -> "asyncio.Future[list]":
-        lq = self._lq
-        if lq is None or lq.loop is not asyncio.get_running_loop():
-            lq = self._bind()
-        fut = lq.loop.create_future()
-        tag = lq.new_tag(self._enc_index)
-        lq.pending[tag] = (fut, None)
-        try:
-            if self._backlog or not self._native.submit_many(self._h, lq.q, tag, False, commands):
-                self._defer(lq, tag, functools.partial(self._native.submit_many, self._h, lq.q, tag, True, commands))
-        except BaseException:
-            del lq.pending[tag]
-            raise
-        return fut
+        return self._send(None, self._native.submit_many, commands)[1]
 
     def call(self, *args: Any) -> "asyncio.Future[Any]":
         """Send any command; await its raw reply."""
