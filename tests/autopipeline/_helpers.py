@@ -9,7 +9,9 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import Callable, Optional
+from typing import Callable
+
+from tests.client._fake import parse_requests
 
 
 def run_threads(target: Callable[[int], None], n: int, timeout: float = 120.0) -> None:
@@ -109,10 +111,8 @@ class StallServer:
                 return
             buf += data
             out = []
-            while True:
-                req, buf = _parse_one(buf)
-                if req is None:
-                    break
+            requests, buf = parse_requests(buf)
+            for req in requests:
                 with self._lock:
                     self.per_conn[index] += 1
                 if not stalled:
@@ -137,24 +137,3 @@ class StallServer:
             v = self.data.get(req[1])
             return b"$-1\r\n" if v is None else b"$%d\r\n%s\r\n" % (len(v), v)
         return b"-ERR unknown command\r\n"
-
-
-def _parse_one(buf: bytes) -> tuple[Optional[list], bytes]:
-    if not buf.startswith(b"*"):
-        return None, buf
-    end = buf.find(b"\r\n")
-    if end < 0:
-        return None, buf
-    pos = end + 2
-    args = []
-    for _ in range(int(buf[1:end])):
-        end = buf.find(b"\r\n", pos)
-        if end < 0:
-            return None, buf
-        size = int(buf[pos + 1:end])
-        start = end + 2
-        if len(buf) < start + size + 2:
-            return None, buf
-        args.append(buf[start:start + size])
-        pos = start + size + 2
-    return args, buf[pos:]
