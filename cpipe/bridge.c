@@ -163,10 +163,17 @@ static int enc_command(enc_t *e, PyObject *const *args, Py_ssize_t n) {
     return 0;
 }
 
+// The arguments of one pipeline entry, a tuple or a list; 0 if it is neither.
+static int command_items(PyObject *cmd, PyObject *const **items, Py_ssize_t *len) {
+    if (PyTuple_CheckExact(cmd)) { *items = &PyTuple_GET_ITEM(cmd, 0); *len = PyTuple_GET_SIZE(cmd); return 1; }
+    if (PyList_CheckExact(cmd)) { *items = ((PyListObject *)cmd)->ob_item; *len = PyList_GET_SIZE(cmd); return 1; }
+    return 0;
+}
+
 // Encodes one pipeline entry: a tuple or list of arguments.
 static int enc_sequence(enc_t *e, PyObject *cmd, Py_ssize_t index) {
-    if (PyTuple_CheckExact(cmd)) return enc_command(e, &PyTuple_GET_ITEM(cmd, 0), PyTuple_GET_SIZE(cmd));
-    if (PyList_CheckExact(cmd)) return enc_command(e, ((PyListObject *)cmd)->ob_item, PyList_GET_SIZE(cmd));
+    PyObject *const *items; Py_ssize_t len;
+    if (command_items(cmd, &items, &len)) return enc_command(e, items, len);
     PyErr_Format(exc_data, "pipeline command %zd is a %s, expected a tuple of arguments",
                  index, Py_TYPE(cmd)->tp_name);
     return -1;
@@ -185,9 +192,7 @@ static int blocking_pipeline(PyObject *commands, double *block_for) {
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *cmd = PySequence_Fast_GET_ITEM(seq, i);
         PyObject *const *items; Py_ssize_t len;
-        if (PyTuple_CheckExact(cmd)) { items = &PyTuple_GET_ITEM(cmd, 0); len = PyTuple_GET_SIZE(cmd); }
-        else if (PyList_CheckExact(cmd)) { items = ((PyListObject *)cmd)->ob_item; len = PyList_GET_SIZE(cmd); }
-        else continue;
+        if (!command_items(cmd, &items, &len)) continue;
         double b;
         if (len > 0 && blocking_command(items, len, &b)) {
             if (!any) *block_for = b;
