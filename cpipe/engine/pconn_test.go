@@ -471,4 +471,3 @@ func TestPConnQueueFull(t *testing.T) {
 		}
 	})
 }
-
