@@ -19,6 +19,7 @@
 static PyObject *error_factory;   // callable(str) -> ResponseError instance
 static PyObject *exc_connection, *exc_timeout, *exc_auth, *exc_protocol, *exc_data, *exc_fork;
 static int forked;                // set in a forked child: Go must not run there
+static unsigned long main_thread; // the thread that runs Python's signal handlers
 
 #define ERRCAP 512
 
@@ -354,10 +355,33 @@ static PyObject *build(const char **pp, PyObject *encoding) {
     return NULL;
 }
 
+// ---------------------------------------------------------------- signals
+
+// Whether the calling thread runs Python's signal handlers: only there can
+// a wait in the engine be cut short by Ctrl-C (engine/interrupt.go).
+static inline int interruptible(void) { return PyThread_get_thread_ident() == main_thread; }
+
+// Called by the engine, in the thread that called cp_exec/cp_submit with
+// interruptible set, with the GIL released and no engine lock held: runs
+// pending signal handlers. A handler's exception (KeyboardInterrupt) stays
+// set in this thread's state for the entry point to return.
+int cp_bridge_interrupted(void) {
+    PyGILState_STATE s = PyGILState_Ensure();
+    int raised = PyErr_CheckSignals() < 0;
+    PyGILState_Release(s);
+    return raised;
+}
+
 // ---------------------------------------------------------------- errors
 
 static PyObject *raise_status(int status, const char *msg) {
     PyObject *type;
+    if (status == CP_INTERRUPTED && PyErr_Occurred()) return NULL;  // the signal handler's exception
+    if (status == CP_INIT) {  // an init command's error reply: named as redis-py names it
+        PyObject *exc = make_error(msg, (Py_ssize_t)strlen(msg));
+        if (exc) { PyErr_SetObject((PyObject *)Py_TYPE(exc), exc); Py_DECREF(exc); }
+        return NULL;
+    }
     switch (status) {
     case CP_TIMEOUT: type = exc_timeout; break;
     case CP_PROTOCOL: type = exc_protocol; break;
@@ -397,9 +421,9 @@ static PyObject *py_execute(PyObject *self, PyObject *const *args, Py_ssize_t na
     if (enc_command(&e, args + 2, nargs - 2) < 0) { enc_free(&e); return NULL; }
     double block_for = -1;
     int blocking = blocking_command(args + 2, nargs - 2, &block_for);
-    char *tape = NULL; int64_t tape_len = 0; char err[ERRCAP]; int status;
+    char *tape = NULL; int64_t tape_len = 0; char err[ERRCAP]; int status, wake = interruptible();
     Py_BEGIN_ALLOW_THREADS
-    status = cp_exec(h, e.buf, e.len, 1, blocking, block_for, &tape, &tape_len, err, ERRCAP);
+    status = cp_exec(h, e.buf, e.len, 1, blocking, block_for, wake, &tape, &tape_len, err, ERRCAP);
     Py_END_ALLOW_THREADS
     enc_free(&e);
     if (status != CP_OK) { free(tape); return raise_status(status, err); }
@@ -427,9 +451,9 @@ static PyObject *py_execute_many(PyObject *self, PyObject *const *args, Py_ssize
     if (n == 0) { enc_free(&e); return PyList_New(0); }
     double block_for = -1;
     int blocking = blocking_pipeline(args[2], &block_for);
-    char *tape = NULL; int64_t tape_len = 0; char err[ERRCAP]; int status;
+    char *tape = NULL; int64_t tape_len = 0; char err[ERRCAP]; int status, wake = interruptible();
     Py_BEGIN_ALLOW_THREADS
-    status = cp_exec(h, e.buf, e.len, n, blocking, block_for, &tape, &tape_len, err, ERRCAP);
+    status = cp_exec(h, e.buf, e.len, n, blocking, block_for, wake, &tape, &tape_len, err, ERRCAP);
     Py_END_ALLOW_THREADS
     enc_free(&e);
     if (status != CP_OK) { free(tape); return raise_status(status, err); }
@@ -451,10 +475,11 @@ static PyObject *py_execute_many(PyObject *self, PyObject *const *args, Py_ssize
 static int submit_encoded(uint64_t h, uint64_t qh, enc_t *e, int64_t n, uint64_t tag, int batch,
                           int blocking, double block_for, int wait, char *err) {
     // Queueing is quick: keep the GIL unless the engine says it must wait.
-    int status = cp_submit(h, qh, e->buf, e->len, n, tag, batch, blocking, block_for, 0, err, ERRCAP);
+    int status = cp_submit(h, qh, e->buf, e->len, n, tag, batch, blocking, block_for, 0, 0, err, ERRCAP);
     if (status == CP_WOULDBLOCK && wait) {
+        int wake = interruptible();
         Py_BEGIN_ALLOW_THREADS
-        status = cp_submit(h, qh, e->buf, e->len, n, tag, batch, blocking, block_for, 1, err, ERRCAP);
+        status = cp_submit(h, qh, e->buf, e->len, n, tag, batch, blocking, block_for, 1, wake, err, ERRCAP);
         Py_END_ALLOW_THREADS
     }
     return status;
@@ -509,6 +534,15 @@ static PyObject *exc_for_status(int64_t status) {
          : status == CP_AUTH ? exc_auth : exc_connection;
 }
 
+// The exception instance for a failed asynchronous completion.
+static PyObject *completion_error(int64_t status, const char *p, Py_ssize_t len) {
+    if (status == CP_INIT) return make_error(p, len);
+    PyObject *msg = PyUnicode_DecodeUTF8(p, len, "replace");
+    PyObject *value = msg ? PyObject_CallOneArg(exc_for_status(status), msg) : NULL;
+    Py_XDECREF(msg);
+    return value;
+}
+
 // poll(queue, encoding, timeout) -> list of (tag, value). value is the reply
 // (an exception instance for an error reply or a failed connection); for a
 // pipeline, the list of replies, errors in place. encoding may be a tuple of
@@ -541,10 +575,8 @@ static PyObject *py_poll(PyObject *self, PyObject *const *args, Py_ssize_t nargs
         }
         if (status != CP_OK) {
             int64_t len = rd64(p + 1);
-            PyObject *msg = PyUnicode_DecodeUTF8(p + 9, len, "replace");
+            value = completion_error(status, p + 9, (Py_ssize_t)len);
             p += 9 + len;
-            value = msg ? PyObject_CallOneArg(exc_for_status(status), msg) : NULL;
-            Py_XDECREF(msg);
         } else if (!batch) {
             value = build_or_error(&p, enc);
         } else {
@@ -672,6 +704,15 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", "cpipe's Go engine", -1, methods};
 
 PyMODINIT_FUNC PyInit__native(void) {
+    // Signal handlers run in the main thread, whichever thread imports us.
+    PyObject *threading = PyImport_ImportModule("threading");
+    PyObject *main = threading ? PyObject_CallMethod(threading, "main_thread", NULL) : NULL;
+    PyObject *ident = main ? PyObject_GetAttrString(main, "ident") : NULL;
+    Py_XDECREF(threading); Py_XDECREF(main);
+    if (!ident) return NULL;
+    main_thread = PyLong_AsUnsignedLong(ident);
+    Py_DECREF(ident);
+    if (PyErr_Occurred()) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m && PyModule_AddIntConstant(m, "CP_CLOSED", CP_CLOSED) < 0) Py_CLEAR(m);
     return m;

@@ -23,7 +23,14 @@ enum {
 	CP_AUTH = 4,
 	CP_CLOSED = 5,
 	CP_WOULDBLOCK = 6,
+	CP_INTERRUPTED = 7,
+	CP_INIT = 8,
 };
+
+// Defined by the bridge: runs the host's pending signal handlers and
+// reports whether one raised (see engine/interrupt.go). The engine calls it
+// only from the thread that called cp_exec/cp_submit with interruptible set.
+extern int cp_bridge_interrupted(void);
 */
 import "C"
 
@@ -83,8 +90,12 @@ func statusOf(err error) C.int {
 		return C.CP_TIMEOUT
 	case errors.As(err, &pe):
 		return C.CP_PROTOCOL
-	case errors.As(err, &ie):
+	case errors.Is(err, engine.ErrInterrupted):
+		return C.CP_INTERRUPTED
+	case errors.As(err, &ie) && ie.IsAuth():
 		return C.CP_AUTH
+	case errors.As(err, &ie):
+		return C.CP_INIT
 	case errors.Is(err, engine.ErrClosed):
 		return C.CP_CLOSED
 	case err == engine.ErrWouldBlock:
@@ -145,11 +156,14 @@ func cp_queue_close(h C.uint64_t) {
 // cp_exec sends ncmds RESP-encoded commands and waits for their replies,
 // in the calling thread (the bridge has released the GIL). blocking marks
 // a blocking command (BLPOP, ...) that may wait block_for seconds on the
-// server (negative: forever).
+// server (negative: forever). interruptible: the caller is the thread that
+// runs signal handlers; while waiting, the engine calls
+// cp_bridge_interrupted about every 50 ms and, when it reports a raised
+// exception, gives up with CP_INTERRUPTED (the exception stays set).
 //
 //export cp_exec
 func cp_exec(h C.uint64_t, data *C.char, dataLen C.int64_t, ncmds C.int64_t,
-	blocking C.int, blockFor C.double, tapeOut **C.char, tapeLen *C.int64_t,
+	blocking C.int, blockFor C.double, interruptible C.int, tapeOut **C.char, tapeLen *C.int64_t,
 	errbuf *C.char, errcap C.int) C.int {
 	*tapeOut, *tapeLen = nil, 0
 	g := lookup(h)
@@ -157,6 +171,9 @@ func cp_exec(h C.uint64_t, data *C.char, dataLen C.int64_t, ncmds C.int64_t,
 		return report(engine.ErrClosed, errbuf, errcap)
 	}
 	req := &engine.Request{Data: borrowBytes(data, int64(dataLen)), N: int(ncmds)}
+	if interruptible != 0 {
+		req.Interrupt = bridgeInterrupted
+	}
 	req.Tape.Grow = cGrow
 	err := g.Do(req, blocking != 0, blockDuration(blockFor))
 	*tapeOut, *tapeLen = handOver(req.Tape.Buf)
@@ -170,18 +187,26 @@ func cp_exec(h C.uint64_t, data *C.char, dataLen C.int64_t, ncmds C.int64_t,
 // connection of their own. With may_block 0 it returns CP_WOULDBLOCK,
 // queueing nothing, instead of connecting or waiting for room (the bridge
 // then retries with the GIL released, or from a worker thread).
+// interruptible is as for cp_exec, for the wait for room or a connection.
 //
 //export cp_submit
 func cp_submit(h, qh C.uint64_t, data *C.char, dataLen C.int64_t, ncmds C.int64_t, id C.uint64_t,
-	batch, blocking C.int, blockFor C.double, mayBlock C.int, errbuf *C.char, errcap C.int) C.int {
+	batch, blocking C.int, blockFor C.double, mayBlock, interruptible C.int, errbuf *C.char, errcap C.int) C.int {
 	g, q := lookup(h), lookupQueue(qh)
 	if g == nil || q == nil {
 		return report(engine.ErrClosed, errbuf, errcap)
 	}
 	req := &engine.Request{Data: goBytes(data, int64(dataLen)), N: int(ncmds), ID: uint64(id), Batch: batch != 0}
+	if interruptible != 0 {
+		req.Interrupt = bridgeInterrupted
+	}
 	err := g.Submit(req, q, blocking != 0, blockDuration(blockFor), mayBlock != 0)
 	return report(err, errbuf, errcap)
 }
+
+// bridgeInterrupted is a Request.Interrupt hook; the engine calls it from the
+// caller's own thread, so the bridge finds that thread's Python state.
+func bridgeInterrupted() bool { return C.cp_bridge_interrupted() != 0 }
 
 func blockDuration(s C.double) time.Duration {
 	if s < 0 {

@@ -40,10 +40,12 @@ func NewCompletions(notifyFd int) *Completions {
 	return q
 }
 
-// reserve counts n commands as outstanding, waiting for room if mayBlock.
-func (q *Completions) reserve(n int, mayBlock bool) error {
+// reserve counts req's commands as outstanding, waiting for room if
+// mayBlock (and letting a signal through meanwhile, see interrupt.go).
+func (q *Completions) reserve(req *Request, mayBlock bool) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	n := req.N
 	for q.outstanding > 0 && q.outstanding+n > MaxOutstanding {
 		if q.closed {
 			return ErrClosed
@@ -51,7 +53,17 @@ func (q *Completions) reserve(n int, mayBlock bool) error {
 		if !mayBlock {
 			return ErrWouldBlock
 		}
-		q.cond.Wait()
+		if req.Interrupt == nil {
+			q.cond.Wait()
+			continue
+		}
+		waitTick(q.cond, interruptTick)
+		q.mu.Unlock()
+		hit := req.interruptedNow()
+		q.mu.Lock()
+		if hit {
+			return ErrInterrupted
+		}
 	}
 	if q.closed {
 		return ErrClosed

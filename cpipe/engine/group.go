@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,29 +52,71 @@ func (g *Group) Do(req *Request, blocking bool, blockFor time.Duration) error {
 	if g.closed.Load() {
 		return ErrClosed
 	}
+	if req.start == 0 {
+		req.start = nanotime()
+	}
 	if blocking {
 		// Always a side connection, in exclusive mode too: a shared or
 		// borrowed connection would hold asynchronous work behind it.
 		return g.doOnSide(req, blockFor, nil)
 	}
 	if g.exclusive {
-		var c *PConn
-		if g.o.ConnectTimeout > 0 || g.o.SocketTimeout > 0 {
-			t := time.NewTimer(g.o.ConnectTimeout + g.o.SocketTimeout + time.Second)
-			select {
-			case c = <-g.idle:
-				t.Stop()
-			case <-t.C:
-				return ErrTimeout
-			}
-		} else {
-			c = <-g.idle
+		c, err := g.borrow(req)
+		if err != nil {
+			return err
 		}
-		err := c.Do(req)
+		err = c.Do(req)
 		g.idle <- c
 		return err
 	}
 	return g.pick().Do(req)
+}
+
+// borrow takes a connection for req alone (exclusive mode). It waits while
+// the connections are busy, failing with ErrTimeout once the socket timeout
+// has passed both since req's start and since any connection last made
+// progress: callers queued behind a stalled server all give up on time,
+// while those behind a long but healthy transfer keep waiting.
+func (g *Group) borrow(req *Request) (*PConn, error) {
+	select {
+	case c := <-g.idle:
+		return c, nil
+	default:
+	}
+	for {
+		if c, ok := waitOrTick(g.idle, g.o.tick()); ok {
+			// The holder may have just given up on a stalled server: then
+			// our own time is up too, rather than starting to wait afresh.
+			if g.waitedTooLong(req) || c.timedOutSince(req.start) {
+				g.idle <- c
+				return nil, ErrTimeout
+			}
+			return c, nil
+		}
+		if req.interruptedNow() {
+			return nil, ErrInterrupted
+		}
+		if g.waitedTooLong(req) {
+			return nil, ErrTimeout
+		}
+		if g.closed.Load() {
+			return nil, ErrClosed
+		}
+	}
+}
+
+func (g *Group) waitedTooLong(req *Request) bool {
+	t := g.o.SocketTimeout
+	return t > 0 && nanotime()-max(req.start, g.lastProgress()) >= int64(t)
+}
+
+// lastProgress is the latest time any shared connection read or wrote.
+func (g *Group) lastProgress() int64 {
+	last := int64(0)
+	for _, c := range g.conns {
+		last = max(last, c.progress.Load(), c.wprogress.Load())
+	}
+	return last
 }
 
 // doOnSide runs a blocking command on a side connection of its own, its
@@ -81,7 +124,10 @@ func (g *Group) Do(req *Request, blocking bool, blockFor time.Duration) error {
 // that connection while the command waits.
 func (g *Group) doOnSide(req *Request, blockFor time.Duration, cancel *cancelKey) error {
 	req.ReadTimeout = blockingReadTimeout(g.o.SocketTimeout, blockFor)
-	c := g.takeSide()
+	c, err := g.takeSide(req)
+	if err != nil {
+		return err
+	}
 	if cancel != nil {
 		g.sideMu.Lock()
 		if g.cancellable == nil {
@@ -90,7 +136,7 @@ func (g *Group) doOnSide(req *Request, blockFor time.Duration, cancel *cancelKey
 		g.cancellable[*cancel] = c
 		g.sideMu.Unlock()
 	}
-	err := c.Do(req)
+	err = c.Do(req)
 	if cancel != nil {
 		// Before the connection goes back: Cancel must never close one
 		// that another command has taken since.
@@ -164,14 +210,29 @@ func (g *Group) Cancel(q *Completions, id uint64) bool {
 // per group; a further blocking command waits for one to be returned.
 const MaxSideConns = 64
 
-func (g *Group) takeSide() *PConn {
+func (g *Group) takeSide(req *Request) (*PConn, error) {
 	g.sideMu.Lock()
 	defer g.sideMu.Unlock()
 	if g.sideFree == nil {
 		g.sideFree = sync.NewCond(&g.sideMu)
 	}
 	for len(g.sideActive) >= MaxSideConns && !g.closed.Load() {
-		g.sideFree.Wait()
+		// Every side connection runs a blocking command. Wait for one, at
+		// most the socket timeout, and let a signal through meanwhile.
+		if t := g.o.SocketTimeout; t > 0 && nanotime()-req.start >= int64(t) {
+			return nil, fmt.Errorf("%w: all %d connections for blocking commands stayed busy", ErrTimeout, MaxSideConns)
+		}
+		if req.Interrupt == nil && g.o.SocketTimeout == 0 {
+			g.sideFree.Wait()
+			continue
+		}
+		waitTick(g.sideFree, g.o.tick())
+		g.sideMu.Unlock()
+		hit := req.interruptedNow()
+		g.sideMu.Lock()
+		if hit {
+			return nil, ErrInterrupted
+		}
 	}
 	var c *PConn
 	if n := len(g.side); n > 0 {
@@ -187,7 +248,7 @@ func (g *Group) takeSide() *PConn {
 	if g.closed.Load() {
 		c.Close() // Close already ran: fail this command rather than block
 	}
-	return c
+	return c, nil
 }
 
 func (g *Group) putSide(c *PConn) {
@@ -214,10 +275,15 @@ func (g *Group) Submit(req *Request, q *Completions, blocking bool, blockFor tim
 	if g.closed.Load() {
 		return ErrClosed
 	}
-	if err := q.reserve(req.N, mayBlock); err != nil {
+	if req.start == 0 {
+		req.start = nanotime()
+	}
+	if err := q.reserve(req, mayBlock); err != nil {
 		return err
 	}
 	if blocking {
+		// From here on only goroutines wait for it: no thread to interrupt.
+		req.Interrupt = nil
 		go func() {
 			// Fills req; completion is reported to q either way.
 			if err := g.doOnSide(req, blockFor, &cancelKey{q, req.ID}); err != nil {
@@ -229,7 +295,8 @@ func (g *Group) Submit(req *Request, q *Completions, blocking bool, blockFor tim
 	}
 	req.OnDone = q.add
 	err := g.pickAsync().Submit(req, mayBlock)
-	if err == ErrWouldBlock {
+	if err == ErrWouldBlock || err == ErrInterrupted {
+		// Nothing was queued; the caller hears of it directly.
 		q.unreserve(req.N)
 		return err
 	}

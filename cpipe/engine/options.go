@@ -35,6 +35,20 @@ func (o *Options) Addr() string {
 	return net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
 }
 
+// interruptTick is the longest any syscall or wait of a caller lasts
+// before it checks its deadline and, in the signal-handling thread, for a
+// signal: Ctrl-C reaches Python within about this long (plus the GIL).
+const interruptTick = 50 * time.Millisecond
+
+// tick is the SO_RCVTIMEO/SO_SNDTIMEO of every socket: one interruptTick,
+// or the socket timeout when that is shorter, so a timeout is seen on time.
+func (o *Options) tick() time.Duration {
+	if o.SocketTimeout > 0 && o.SocketTimeout < interruptTick {
+		return o.SocketTimeout
+	}
+	return interruptTick
+}
+
 func (o *Options) maxQueued() int {
 	if o.MaxQueued > 0 {
 		return o.MaxQueued

@@ -31,13 +31,19 @@ type Request struct {
 	// request's replies are read (blocking commands, on exclusive
 	// connections only); negative means wait forever.
 	ReadTimeout time.Duration
-	ID          uint64 // caller's tag, returned with async completions
-	Batch       bool   // a pipeline: its replies go back as one list
+	// Interrupt, when set, is asked about once per interruptTick while the
+	// request's caller waits, from the caller's own thread and with no lock
+	// held; true abandons the request with ErrInterrupted (see interrupt.go).
+	Interrupt func() bool
+	ID        uint64 // caller's tag, returned with async completions
+	Batch     bool   // a pipeline: its replies go back as one list
 
-	state   reqState
-	inWrite bool // a writer is sending Data outside the lock
-	got     int
-	wake    chan struct{}
+	state       reqState
+	inWrite     bool // a writer is sending Data outside the lock
+	got         int
+	wake        chan struct{}
+	start       int64 // nanotime when the caller handed the request over
+	interrupted bool  // its own caller saw Interrupt return true
 }
 
 type reqState uint8
@@ -68,11 +74,6 @@ var ErrWouldBlock = errors.New("the request would have to wait")
 // ErrClosed is returned for work on a closed client or pool.
 var ErrClosed = errors.New("the client was closed")
 
-// InitError is an error reply to one of Options.Init (AUTH, SELECT, ...).
-type InitError struct{ Msg string }
-
-func (e *InitError) Error() string { return e.Msg }
-
 type PConn struct {
 	o       *Options
 	mu      sync.Mutex
@@ -86,14 +87,22 @@ type PConn struct {
 	queue   []*Request // written, awaiting replies, oldest first
 	writing bool
 	reading bool
-	queued  int // commands in pending+queue, bounded by Options.MaxQueued
+	// connecting: a caller is dialing with the lock released; until it is
+	// done nobody else touches fd, the reader's state or the roles.
+	connecting bool
+	queued     int // commands in pending+queue, bounded by Options.MaxQueued
 
 	// Owned by the reading role.
 	rbuf     []byte
 	rr, rw   int
 	rd       Reader
-	scanning *Request // the request whose tape the reader is filling outside the lock
-	lastUsed int64    // monotonic ns of the last reply; see idleTooLong
+	scanning *Request     // the request whose tape the reader is filling outside the lock
+	rcvTick  time.Duration // the socket's SO_RCVTIMEO now (see setReadTick)
+	// progress: monotonic ns of the last bytes read or written, for callers
+	// that wait for this connection without being on it (exclusive mode).
+	progress atomic.Int64
+	// timedOut: monotonic ns of the last failure by a socket timeout.
+	timedOut atomic.Int64
 	// wprogress: monotonic ns of the last partial write. A read timeout is
 	// only a timeout if the write side made no progress either: a huge
 	// request to a slowly reading server gets no replies until it is in.
@@ -132,23 +141,29 @@ const maxBatch = 4096
 // Do sends req and waits for its replies in the calling thread.
 func (c *PConn) Do(req *Request) error {
 	req.wake = make(chan struct{}, 1)
+	if req.start == 0 {
+		req.start = nanotime()
+	}
 	c.mu.Lock()
 	if err := c.admitLocked(req); err != nil {
 		c.mu.Unlock()
 		return err
 	}
 	c.pending = append(c.pending, req)
-	if !c.writing {
-		c.writing = true
+	if c.claimWritingLocked() {
 		c.writeLocked(req, false)
 	}
 	c.waitLocked(req)
 	// req.Data may be the caller's memory: after a failure the writer may
-	// still be in the middle of sending it.
+	// still be in the middle of sending it (failLocked shut the socket down,
+	// so that send ends at once).
 	for req.inWrite {
 		c.changed.Wait()
 	}
 	c.mu.Unlock()
+	if req.interrupted {
+		return ErrInterrupted
+	}
 	return req.Err
 }
 
@@ -157,6 +172,9 @@ func (c *PConn) Do(req *Request) error {
 // of connecting or waiting for queue space, so the bridge can keep the GIL
 // for the common case and release it only when it must wait.
 func (c *PConn) Submit(req *Request, mayBlock bool) error {
+	if req.start == 0 {
+		req.start = nanotime()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !mayBlock && (c.fd < 0 || c.broken != nil || (c.queued > 0 && c.queued+req.N > c.o.maxQueued())) {
@@ -165,108 +183,96 @@ func (c *PConn) Submit(req *Request, mayBlock bool) error {
 	if err := c.admitLocked(req); err != nil {
 		return err
 	}
+	req.Interrupt = nil // from here on only goroutines handle it
 	c.pending = append(c.pending, req)
-	if !c.writing {
-		c.writing = true
+	if c.claimWritingLocked() {
 		go c.writeInBackground()
 	}
 	return nil
 }
 
 // admitLocked (re)connects if needed and reserves queue space for req.
+// Waiting for room is bounded by the socket timeout from req's start.
 func (c *PConn) admitLocked(req *Request) error {
-	var deadline time.Time
 	for {
 		if c.closed {
 			return ErrClosed
 		}
-		if c.fd >= 0 && c.broken == nil && c.queued == 0 && !c.reading && !c.writing && c.idleTooLong() && !peerOpen(c.fd) {
+		if c.fd >= 0 && c.broken == nil && c.queued == 0 && !c.reading && !c.writing && !peerOpen(c.fd) {
 			// The server closed this idle connection (restart, CLIENT KILL,
-			// its timeout): nothing of this request was sent, so replacing
-			// the connection now is safe and spares the caller an error.
+			// its timeout), or sent bytes nobody asked for: nothing of this
+			// request was sent, so replacing the connection now is safe and
+			// spares the caller an error. Checked on every idle-to-busy
+			// step (one non-blocking peek), so a stray reply that arrived
+			// while the connection was idle can never be read as this
+			// request's reply; busy connections never pay for it.
 			c.broken = errIdleClosed
 		}
 		if c.fd < 0 || c.broken != nil {
-			if c.reading || c.writing {
-				c.changed.Wait() // a failed connection's role holders are still unwinding
+			if c.reading || c.writing || c.connecting {
+				// A failed connection's role holders are still unwinding, or
+				// another caller is connecting.
+				if err := c.waitChangedLocked(req, 0); err != nil {
+					return err
+				}
 				continue
 			}
-			if err := c.connectLocked(); err != nil {
+			if err := c.connectLocked(req); err != nil {
 				return err
 			}
+			continue // the lock was released: look again
 		}
 		if c.queued == 0 || c.queued+req.N <= c.o.maxQueued() {
 			c.queued += req.N
 			req.state = statePending
 			return nil
 		}
+		deadline := int64(0)
 		if c.o.SocketTimeout > 0 {
-			if deadline.IsZero() {
-				deadline = time.Now().Add(c.o.SocketTimeout)
-			} else if time.Now().After(deadline) {
-				return ErrTimeout
-			}
-			t := time.AfterFunc(time.Until(deadline), func() {
-				c.mu.Lock()
-				c.changed.Broadcast()
-				c.mu.Unlock()
-			})
-			c.changed.Wait()
-			t.Stop()
-		} else {
-			c.changed.Wait()
+			deadline = req.start + int64(c.o.SocketTimeout)
 		}
-	}
-}
-
-// connectLocked dials and runs the init commands; roles are free, so this
-// thread may use the socket directly.
-func (c *PConn) connectLocked() error {
-	if c.fd >= 0 {
-		syscall.Close(c.fd)
-		c.fd = -1
-	}
-	c.broken = nil
-	c.rr, c.rw = 0, 0
-	c.rd.Reset()
-	fd, err := dial(c.o)
-	if err != nil {
-		return err
-	}
-	if c.o.InitCount > 0 {
-		if err := c.initLocked(fd); err != nil {
-			syscall.Close(fd)
+		if err := c.waitChangedLocked(req, deadline); err != nil {
 			return err
 		}
 	}
-	c.fd = fd
-	c.lastUsed = nanotime()
-	return nil
 }
 
-func (c *PConn) initLocked(fd int) error {
-	if err := writeAll(fd, c.o.Init, nil); err != nil {
-		return err
+// waitChangedLocked waits for c.changed, but only until deadline (0: none)
+// and, for an interruptible request, for one tick before asking whether a
+// signal arrived. ErrTimeout once the deadline has passed.
+func (c *PConn) waitChangedLocked(req *Request, deadline int64) error {
+	wait := time.Duration(-1)
+	if req.Interrupt != nil {
+		wait = interruptTick
 	}
-	req := &Request{N: c.o.InitCount}
-	if err := c.readReplies(fd, req); err != nil {
-		return err
-	}
-	// Report the first error reply, if any.
-	b := req.Tape.Buf
-	for i := 0; i < req.N && len(b) > 0; i++ {
-		kind := b[0]
-		if kind == KindError {
-			n := int(leUint64(b[1:]))
-			return &InitError{Msg: string(b[9 : 9+n])}
+	if deadline > 0 {
+		left := time.Duration(deadline - nanotime())
+		if left <= 0 {
+			return ErrTimeout
 		}
-		b = skipEntry(b)
+		if wait < 0 || left < wait {
+			wait = left
+		}
+	}
+	if wait < 0 {
+		c.changed.Wait()
+		return nil
+	}
+	waitTick(c.changed, wait)
+	if req.Interrupt != nil {
+		c.mu.Unlock()
+		hit := req.interruptedNow()
+		c.mu.Lock()
+		if hit {
+			return ErrInterrupted
+		}
 	}
 	return nil
 }
 
 // writeLocked runs the writing role: it writes pending batches until none
-// is left. self is the caller's own request (it needs no wake-up to read).
+// is left. self is the caller's own request (it needs no wake-up to read,
+// and its Interrupt may be asked while the write stalls).
 func (c *PConn) writeLocked(self *Request, inBackground bool) {
 	for len(c.pending) > 0 && c.broken == nil {
 		batch := c.pending
@@ -283,20 +289,19 @@ func (c *PConn) writeLocked(self *Request, inBackground bool) {
 		if size >= bigWrite && !inBackground {
 			c.spare = nil // batch's array now belongs to the goroutine
 			go c.writeBatchInBackground(fd, batch)
-			return // the goroutine keeps the writing role
+			return // hand-off: the goroutine keeps the writing role
 		}
 		c.mu.Unlock()
-		err := c.writeBatch(fd, batch)
+		err := c.writeBatch(fd, batch, self)
 		c.mu.Lock()
 		c.writtenLocked(batch)
 		clear(batch)
 		c.spare = batch[:0]
 		if err != nil {
-			c.failLocked(err)
+			c.failLocked(sharedCause(err))
 		}
 	}
-	c.writing = false
-	c.changed.Broadcast()
+	c.releaseWritingLocked()
 }
 
 func (c *PConn) writeInBackground() {
@@ -306,7 +311,7 @@ func (c *PConn) writeInBackground() {
 }
 
 func (c *PConn) writeBatchInBackground(fd int, batch []*Request) {
-	err := c.writeBatch(fd, batch)
+	err := c.writeBatch(fd, batch, nil)
 	c.mu.Lock()
 	c.writtenLocked(batch)
 	if err != nil {
@@ -324,20 +329,21 @@ func (c *PConn) writtenLocked(batch []*Request) {
 	c.changed.Broadcast()
 }
 
-func (c *PConn) writeBatch(fd int, batch []*Request) error {
+func (c *PConn) writeBatch(fd int, batch []*Request, self *Request) error {
+	st := stallCheck{timeout: c.o.SocketTimeout, tick: c.o.tick(), caller: self}
 	if len(batch) == 1 {
-		return writeAll(fd, batch[0].Data, &c.wprogress)
+		return writeAll(fd, batch[0].Data, &c.wprogress, &st)
 	}
 	buf := c.wbuf[:0]
 	for _, r := range batch {
 		if len(buf) > 0 && len(buf)+len(r.Data) > writeChunk {
-			if err := writeAll(fd, buf, &c.wprogress); err != nil {
+			if err := writeAll(fd, buf, &c.wprogress, &st); err != nil {
 				return err
 			}
 			buf = buf[:0]
 		}
 		if len(r.Data) >= writeChunk {
-			if err := writeAll(fd, r.Data, &c.wprogress); err != nil {
+			if err := writeAll(fd, r.Data, &c.wprogress, &st); err != nil {
 				return err
 			}
 			continue
@@ -346,7 +352,7 @@ func (c *PConn) writeBatch(fd int, batch []*Request) error {
 	}
 	var err error
 	if len(buf) > 0 {
-		err = writeAll(fd, buf, &c.wprogress)
+		err = writeAll(fd, buf, &c.wprogress, &st)
 	}
 	if cap(buf) <= 4*writeChunk {
 		c.wbuf = buf[:0]
@@ -365,7 +371,7 @@ func (c *PConn) kickReaderLocked(self *Request) {
 	}
 	head := c.queue[0]
 	if head.OnDone != nil {
-		c.reading = true
+		c.reading = true // hand-off: the goroutine takes the reading role
 		go c.readInBackground()
 		return
 	}
@@ -378,19 +384,22 @@ func (c *PConn) kickReaderLocked(self *Request) {
 }
 
 // waitLocked returns once req is done, taking the reading role when free.
+// An interrupted caller fails the connection: its request may be on the
+// wire, so the connection can no longer be trusted to be in step.
 func (c *PConn) waitLocked(req *Request) {
 	for req.state != stateDone {
 		if !c.reading && req.state == stateInflight {
-			c.reading = true
+			c.reading = true // claim: the reading role is free and req is written
 			c.readLocked(req)
-			c.reading = false
-			c.kickReaderLocked(nil)
-			c.changed.Broadcast()
+			c.releaseReadingLocked()
 			continue
 		}
 		c.mu.Unlock()
-		<-req.wake
+		hit := req.sleep()
 		c.mu.Lock()
+		if hit && req.state != stateDone {
+			c.failLocked(errSharerInterrupted)
+		}
 	}
 }
 
@@ -402,11 +411,11 @@ func (c *PConn) readLocked(target *Request) {
 		fd := c.fd
 		c.scanning = head
 		c.mu.Unlock()
-		err := c.readReplies(fd, head)
+		err := c.readReplies(fd, head, target)
 		c.mu.Lock()
 		c.scanning = nil
 		if err != nil {
-			c.failLocked(err)
+			c.failLocked(sharedCause(err))
 		}
 		if c.broken != nil {
 			// failLocked left head to us: we were writing into its tape.
@@ -424,17 +433,21 @@ func (c *PConn) readLocked(target *Request) {
 			c.queue = c.queue[:0:0] // let the backing array go instead of creeping forward
 		}
 		c.queued -= head.N
-		c.lastUsed = nanotime()
 		c.completeLocked(head)
+		if len(c.queue) == 0 && c.rr < c.rw {
+			// Every request written so far is answered, yet bytes remain:
+			// nobody asked for them, so they must not become the reply of
+			// whatever is sent next.
+			c.failLocked(strayBytes(c.rbuf[c.rr:c.rw]))
+			return
+		}
 	}
 }
 
 func (c *PConn) readInBackground() {
 	c.mu.Lock()
 	c.readLocked(nil)
-	c.reading = false
-	c.kickReaderLocked(nil)
-	c.changed.Broadcast()
+	c.releaseReadingLocked()
 	c.mu.Unlock()
 }
 
@@ -450,19 +463,52 @@ func (c *PConn) completeLocked(r *Request) {
 	}
 }
 
-// readReplies scans the rest of req's replies from the socket.
-func (c *PConn) readReplies(fd int, req *Request) error {
-	if req.ReadTimeout != 0 {
-		rt := req.ReadTimeout
-		if rt < 0 {
-			rt = 0
-		}
-		setTimeouts(fd, rt, c.o.SocketTimeout)
-		defer setTimeouts(fd, c.o.SocketTimeout, c.o.SocketTimeout)
+// claimWritingLocked takes the writing role if it is free.
+func (c *PConn) claimWritingLocked() bool {
+	if c.writing {
+		return false
 	}
+	c.writing = true
+	return true
+}
+
+// releaseWritingLocked gives the writing role up: nothing is pending, or
+// the connection failed.
+func (c *PConn) releaseWritingLocked() {
+	c.writing = false
+	c.changed.Broadcast()
+}
+
+// releaseReadingLocked gives the reading role up and hands it to whoever
+// must read next (kickReaderLocked): the caller of the oldest request, or a
+// goroutine when that request is asynchronous.
+func (c *PConn) releaseReadingLocked() {
+	c.reading = false
+	c.kickReaderLocked(nil)
+	c.changed.Broadcast()
+}
+
+// readLimit is how long req's replies may keep the reader waiting with no
+// bytes arriving and no write progress; 0: forever.
+func (c *PConn) readLimit(req *Request) time.Duration {
+	switch {
+	case req.ReadTimeout < 0:
+		return 0
+	case req.ReadTimeout > 0:
+		return req.ReadTimeout
+	}
+	return c.o.SocketTimeout
+}
+
+// readReplies scans the rest of req's replies from the socket. caller is
+// the request of the thread reading (nil for a goroutine): its Interrupt
+// is asked once per tick without bytes.
+func (c *PConn) readReplies(fd int, req, caller *Request) error {
+	limit := c.readLimit(req)
 	if c.rbuf == nil {
 		c.rbuf = make([]byte, readBufSize)
 	}
+	var waitFrom int64 // when the current wait for bytes began; 0: not waiting
 	for req.got < req.N {
 		n, done, need, err := c.rd.Scan(c.rbuf[c.rr:c.rw], &req.Tape)
 		c.rr += n
@@ -487,12 +533,33 @@ func (c *PConn) readReplies(fd int, req *Request) error {
 			c.rr = 0
 		}
 		m, err := readSome(fd, c.rbuf[c.rw:])
-		if err == ErrTimeout && c.o.SocketTimeout > 0 && nanotime()-c.wprogress.Load() < int64(c.o.SocketTimeout) {
+		if err == errTick {
+			now := nanotime()
+			if waitFrom == 0 {
+				waitFrom = now - int64(c.rcvTick)
+			}
+			if caller.interruptedNow() {
+				return ErrInterrupted
+			}
+			if limit > 0 {
+				// Not a timeout while our own upload still makes progress: a
+				// server that is reading a huge request sends no replies yet.
+				idle := now - max(waitFrom, c.wprogress.Load())
+				if idle >= int64(limit) {
+					return ErrTimeout
+				}
+				c.setReadTick(fd, limit-time.Duration(idle))
+			}
 			continue
 		}
 		if err != nil {
 			return err
 		}
+		if waitFrom != 0 {
+			waitFrom = 0
+			c.setReadTick(fd, c.o.tick())
+		}
+		c.progress.Store(nanotime())
 		c.rw += m
 	}
 	if c.rr == c.rw && len(c.rbuf) > maxIdleReadBuf {
@@ -502,16 +569,19 @@ func (c *PConn) readReplies(fd int, req *Request) error {
 	return nil
 }
 
-// idleCheckAfter: a connection unused for this long is checked (one
-// non-blocking peek) before it is written to again. Busy connections never
-// pay for the check.
-const idleCheckAfter = 50 * time.Millisecond
-
-var errIdleClosed = errors.New("the server closed the idle connection")
-
-func (c *PConn) idleTooLong() bool {
-	return nanotime()-c.lastUsed > int64(idleCheckAfter)
+// setReadTick makes the socket's read tick d (at most one tick, at least a
+// millisecond), so a timeout nearer than a tick fires on time. Owned by the
+// reading role; a syscall only when the value changes, which on a healthy
+// connection it never does.
+func (c *PConn) setReadTick(fd int, d time.Duration) {
+	d = min(max(d, time.Millisecond), c.o.tick())
+	if d != c.rcvTick {
+		setRcvTimeout(fd, d)
+		c.rcvTick = d
+	}
 }
+
+var errIdleClosed = errors.New("the server closed the idle connection, or sent bytes nobody asked for")
 
 func nanotime() int64 { return int64(time.Since(processStart)) }
 
@@ -525,6 +595,9 @@ func (c *PConn) failLocked(err error) {
 		return
 	}
 	c.broken = err
+	if errors.Is(err, ErrTimeout) {
+		c.timedOut.Store(nanotime())
+	}
 	if c.fd >= 0 {
 		syscall.Shutdown(c.fd, syscall.SHUT_RDWR)
 	}
@@ -542,6 +615,10 @@ func (c *PConn) failLocked(err error) {
 	c.queued = 0
 	c.changed.Broadcast()
 }
+
+// timedOutSince reports whether the connection failed by a socket timeout
+// after t: a caller that waited for it meanwhile waited as long in vain.
+func (c *PConn) timedOutSince(t int64) bool { return c.timedOut.Load() > t }
 
 func (c *PConn) isClosed() bool {
 	c.mu.Lock()

@@ -170,16 +170,20 @@ func TestPConnInitReplayedOnReconnect(t *testing.T) {
 			t.Fatalf("got %v", got)
 		}
 		srv.closeConns()
-		// This one finds the connection gone.
-		if err := c.Do(request(cmd("ECHO", "lost"))); err == nil {
-			t.Errorf("Do on a connection the server closed succeeded")
+		time.Sleep(20 * time.Millisecond)
+		// The idle check finds the connection gone before anything is
+		// sent, so this one goes out on a new connection.
+		if got := doValues(t, c, cmd("ECHO", "again")); got[0] != bulkV("again") {
+			t.Fatalf("after the server closed the idle connection: %v", got)
 		}
+		srv.closeConns()
+		time.Sleep(20 * time.Millisecond)
 		if got := doValues(t, c, cmd("ECHO", "two")); got[0] != bulkV("two") {
 			t.Fatalf("after reconnect: %v (AUTH not replayed?)", got)
 		}
 	})
-	if a, n := srv.auths.Load(), srv.accepts.Load(); a != 2 || n != 2 {
-		t.Errorf("%d AUTH on %d connections, want 2 and 2", a, n)
+	if a, n := srv.auths.Load(), srv.accepts.Load(); a != 3 || n != 3 {
+		t.Errorf("%d AUTH on %d connections, want 3 and 3", a, n)
 	}
 }
 
@@ -187,12 +191,19 @@ func TestPConnInitError(t *testing.T) {
 	srv := newFakeServer(t, nil)
 	srv.needAuth.Store(true)
 	for _, tc := range []struct {
-		name  string
-		init  [][]byte
-		wantM string
+		name     string
+		init     [][]byte
+		wantM    string
+		wantCmd  string
+		wantAuth bool
+		wantErr  string
 	}{
-		{"wrong password", [][]byte{cmd("AUTH", "wrong")}, "WRONGPASS invalid username-password pair"},
-		{"second init command fails", [][]byte{cmd("AUTH", testPassword), cmd("SELECT", "99")}, "ERR DB index is out of range"},
+		{"wrong password", [][]byte{cmd("AUTH", "wrong")}, "WRONGPASS invalid username-password pair", "AUTH", true,
+			"WRONGPASS invalid username-password pair"},
+		// Not an authentication failure: the error names the command, and
+		// never a password.
+		{"second init command fails", [][]byte{cmd("AUTH", testPassword), cmd("select", "99")}, "ERR DB index is out of range", "SELECT 99", false,
+			"ERR DB index is out of range (reply to SELECT 99, sent while connecting)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := srv.commands.Load()
@@ -207,8 +218,9 @@ func TestPConnInitError(t *testing.T) {
 					if !errors.As(err, &ie) {
 						t.Fatalf("Do: %v (%T), want *InitError", err, err)
 					}
-					if ie.Msg != tc.wantM || err.Error() != tc.wantM {
-						t.Errorf("InitError %q, want %q", ie.Msg, tc.wantM)
+					if ie.Msg != tc.wantM || ie.Command != tc.wantCmd || ie.IsAuth() != tc.wantAuth || err.Error() != tc.wantErr {
+						t.Errorf("InitError %q (command %q, auth %v): %q; want %q, %q, %v: %q",
+							ie.Msg, ie.Command, ie.IsAuth(), err.Error(), tc.wantM, tc.wantCmd, tc.wantAuth, tc.wantErr)
 					}
 				}
 				if err := c.Submit(&Request{Data: cmd("ECHO", "x"), N: 1, OnDone: func(*Request) {}}, true); err == nil {

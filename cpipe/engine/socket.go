@@ -14,8 +14,10 @@ import (
 // syscalls in the calling thread. The caller is a Python thread that entered
 // Go through cgo; Go's netpoller would park it and need a second thread to
 // wake it for every reply, which doubles the latency of a round trip.
-// Timeouts are SO_RCVTIMEO/SO_SNDTIMEO, so no wait is ever unbounded unless
-// the user asked for no timeout.
+// Every blocking syscall returns at least once per tick (SO_RCVTIMEO and
+// SO_SNDTIMEO are set to it), so the caller can judge the socket timeout from
+// the progress it saw and, in the thread that runs Python's signal handlers,
+// let a signal through (see interrupt.go). A tick is not an error.
 
 // ErrTimeout is returned when a read or write exceeds the socket timeout.
 var ErrTimeout = errors.New("timed out waiting for the server")
@@ -75,7 +77,7 @@ func dial(o *Options) (int, error) {
 		return -1, &ConnError{ferr}
 	}
 	syscall.CloseOnExec(fd)
-	if err := setTimeouts(fd, o.SocketTimeout, o.SocketTimeout); err != nil {
+	if err := setTimeouts(fd, o.tick(), o.tick()); err != nil {
 		syscall.Close(fd)
 		return -1, &ConnError{err}
 	}
@@ -90,7 +92,7 @@ func unwrapOp(err error) error {
 	return err
 }
 
-// setTimeouts applies read/write timeouts; 0 means wait forever.
+// setTimeouts sets how long one read or write syscall may wait; 0 means forever.
 func setTimeouts(fd int, read, write time.Duration) error {
 	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, timeval(read)); err != nil {
 		return err
@@ -106,7 +108,14 @@ func timeval(d time.Duration) *syscall.Timeval {
 	return &tv
 }
 
-// readSome reads at least one byte into p.
+func setRcvTimeout(fd int, d time.Duration) error {
+	return syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, timeval(d))
+}
+
+// errTick: a read or write syscall waited one tick without progress.
+var errTick = errors.New("no progress within one tick")
+
+// readSome reads at least one byte into p, or returns errTick.
 func readSome(fd int, p []byte) (int, error) {
 	for {
 		n, err := syscall.Read(fd, p)
@@ -114,7 +123,7 @@ func readSome(fd int, p []byte) (int, error) {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
-			return 0, ErrTimeout
+			return 0, errTick
 		case err != nil:
 			return 0, &ConnError{fmt.Errorf("reading from the server: %w", err)}
 		case n == 0:
@@ -131,8 +140,10 @@ const progressChunk = 256 << 10
 // writeAll writes p completely. MSG_NOSIGNAL keeps a closed peer from
 // raising SIGPIPE in the host process.
 // Each partial write stamps progress (when given) so a reader waiting on
-// the same connection can tell a slow transfer from a dead server.
-func writeAll(fd int, p []byte, progress *atomic.Int64) error {
+// the same connection can tell a slow transfer from a dead server. stalled
+// is asked after each tick without progress (nil: give up at once).
+func writeAll(fd int, p []byte, progress *atomic.Int64, st *stallCheck) error {
+	since := int64(0)
 	for len(p) > 0 {
 		chunk := p
 		if progress != nil && len(chunk) > progressChunk {
@@ -143,11 +154,18 @@ func writeAll(fd int, p []byte, progress *atomic.Int64) error {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
-			return ErrTimeout
+			if since == 0 {
+				since = nanotime()
+			}
+			if err := st.stalled(since); err != nil {
+				return err
+			}
+			continue
 		case err != nil:
 			return &ConnError{fmt.Errorf("writing to the server: %w", err)}
 		}
 		p = p[n:]
+		since = 0
 		if progress != nil {
 			progress.Store(nanotime())
 		}

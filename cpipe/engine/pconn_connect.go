@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"strings"
+	"syscall"
+)
+
+// Connecting happens with the connection's lock released, so a caller that
+// waits for it can still be interrupted, and Close never waits for a dial.
+// c.connecting keeps every other caller and both roles away meanwhile.
+
+type dialResult struct {
+	fd  int
+	err error
+}
+
+// connectLocked dials and runs the init commands; the roles are free. An
+// interruptible caller dials from a goroutine and watches for a signal; if
+// one comes it returns ErrInterrupted and the goroutine finishes the
+// connect for whoever comes next.
+func (c *PConn) connectLocked(req *Request) error {
+	if c.fd >= 0 {
+		syscall.Close(c.fd)
+		c.fd = -1
+	}
+	c.broken = nil
+	c.rr, c.rw = 0, 0
+	c.rd.Reset()
+	c.connecting = true
+	c.mu.Unlock()
+	if req.Interrupt == nil {
+		fd, err := c.dialAndInit()
+		c.mu.Lock()
+		return c.connectedLocked(fd, err)
+	}
+	done := make(chan dialResult, 1)
+	go func() {
+		fd, err := c.dialAndInit()
+		done <- dialResult{fd, err}
+	}()
+	for {
+		if r, ok := waitOrTick(done, interruptTick); ok {
+			c.mu.Lock()
+			return c.connectedLocked(r.fd, r.err)
+		}
+		if req.interruptedNow() {
+			go func() {
+				r := <-done
+				c.mu.Lock()
+				c.connectedLocked(r.fd, r.err) // nobody waits for its error
+				c.mu.Unlock()
+			}()
+			c.mu.Lock()
+			return ErrInterrupted
+		}
+	}
+}
+
+// connectedLocked ends a connect: the connection is usable, or err says why not.
+func (c *PConn) connectedLocked(fd int, err error) error {
+	c.connecting = false
+	c.changed.Broadcast()
+	if err != nil {
+		return err
+	}
+	if c.closed {
+		syscall.Close(fd)
+		return ErrClosed
+	}
+	c.fd = fd
+	return nil
+}
+
+// dialAndInit runs with the lock released; c.connecting gives it the
+// reader's buffer and state.
+func (c *PConn) dialAndInit() (int, error) {
+	fd, err := dial(c.o)
+	if err != nil {
+		return -1, err
+	}
+	c.rcvTick = c.o.tick()
+	if c.o.InitCount > 0 {
+		if err := c.runInit(fd); err != nil {
+			syscall.Close(fd)
+			return -1, err
+		}
+	}
+	return fd, nil
+}
+
+func (c *PConn) runInit(fd int) error {
+	st := stallCheck{timeout: c.o.SocketTimeout, tick: c.o.tick()}
+	if err := writeAll(fd, c.o.Init, nil, &st); err != nil {
+		return err
+	}
+	req := &Request{N: c.o.InitCount}
+	if err := c.readReplies(fd, req, nil); err != nil {
+		return err
+	}
+	if c.rr < c.rw {
+		return strayBytes(c.rbuf[c.rr:c.rw])
+	}
+	// Report the first error reply, if any, naming the command it answered.
+	b := req.Tape.Buf
+	for i := 0; i < req.N && len(b) > 0; i++ {
+		if b[0] == KindError {
+			n := int(leUint64(b[1:]))
+			return &InitError{Msg: string(b[9 : 9+n]), Command: initCommandName(c.o.Init, i)}
+		}
+		b = skipEntry(b)
+	}
+	return nil
+}
+
+// InitError is an error reply to one of Options.Init (AUTH, SELECT, ...).
+type InitError struct {
+	Msg     string // the server's error reply
+	Command string // what it answered, without secrets: "AUTH", "SELECT 99"
+}
+
+// IsAuth reports whether the failed command was the authentication.
+func (e *InitError) IsAuth() bool { return e.Command == "AUTH" }
+
+func (e *InitError) Error() string {
+	if e.IsAuth() || e.Command == "" {
+		return e.Msg // the message redis-py maps to its AuthenticationError
+	}
+	return e.Msg + " (reply to " + e.Command + ", sent while connecting)"
+}
+
+// initCommandName describes the i-th command of init, RESP-encoded arrays of
+// bulk strings as the bridge writes them. AUTH and HELLO carry a password,
+// so only their name is given; other commands show up to three words.
+func initCommandName(init []byte, i int) string {
+	words := initCommands(init)
+	if i >= len(words) || len(words[i]) == 0 {
+		return ""
+	}
+	cmd := words[i]
+	name := strings.ToUpper(cmd[0])
+	if name == "AUTH" || name == "HELLO" {
+		return name
+	}
+	if len(cmd) > 3 {
+		cmd = cmd[:3]
+	}
+	cmd[0] = name
+	return strings.Join(cmd, " ")
+}
+
+// initCommands splits RESP-encoded commands back into their words; it
+// stops at anything it does not understand (the bridge made these bytes).
+func initCommands(b []byte) [][]string {
+	var out [][]string
+	for len(b) > 0 && b[0] == '*' {
+		n, rest, ok := respHeader(b[1:])
+		if !ok {
+			break
+		}
+		b = rest
+		var cmd []string
+		for j := 0; j < n && len(b) > 0 && b[0] == '$'; j++ {
+			size, rest, ok := respHeader(b[1:])
+			if !ok || len(rest) < size+2 {
+				return out
+			}
+			cmd = append(cmd, string(rest[:size]))
+			b = rest[size+2:]
+		}
+		out = append(out, cmd)
+	}
+	return out
+}
+
+// respHeader parses "<digits>\r\n" and returns the number and what follows.
+func respHeader(b []byte) (int, []byte, bool) {
+	n, i := 0, 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		n = n*10 + int(b[i]-'0')
+		i++
+	}
+	if i == 0 || len(b) < i+2 || b[i] != '\r' || b[i+1] != '\n' {
+		return 0, nil, false
+	}
+	return n, b[i+2:], true
+}
