@@ -121,7 +121,7 @@ def run_phase(phase: str, port: int, seconds: float, args, kinds: tuple, tally: 
             c = shared if kind == "shared" else pool
         who = f"t{t}-{kind}"
         threads.append(threading.Thread(target=_guarded(run_thread, tally, who), name=who, daemon=True,
-                                        args=(phase, who, kind, c, tally, deadline, seed + t)))
+                                        args=(phase, who, kind, lambda c=c: c, tally, deadline, seed + t)))
     threads.append(threading.Thread(target=_guarded(run_asyncio, tally, "asyncio"), name="asyncio", daemon=True,
                                     args=(phase, HOST, port, args.async_tasks, timeout, tally, deadline, seed + 10_000)))
     injector_failed = []

@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures
 import random
 import time
+from typing import Any, Callable
 
 from .tally import Tally
 
@@ -30,12 +31,13 @@ BLPOP_EMPTY = 0.1
 
 
 class Plans:
-    """The operations of one worker `who` on client `c`, on keys under
-    soak:<phase>: (each phase of a run starts on keys of its own)."""
+    """The operations of one worker `who`, on keys under soak:<phase>: (each
+    phase of a run starts on keys of its own). Each plan is built on the
+    client `client_of()` returns then (a test may replace it meanwhile)."""
 
-    def __init__(self, phase: str, who: str, c, rng: random.Random) -> None:
+    def __init__(self, phase: str, who: str, client_of: Callable[[], Any], rng: random.Random) -> None:
         self.prefix = f"soak:{phase}:{who}"
-        self.who, self.c, self.rng = who, c, rng
+        self.who, self.client_of, self.rng = who, client_of, rng
         self.counter_gen = 0
         self.count = 0
 
@@ -46,19 +48,19 @@ class Plans:
         return f"{self.prefix}:{kind}:{i}"
 
     def set_get(self, i: int) -> list:
-        c, k, v = self.c, self.key("s", i), self.token(i)
+        c, k, v = self.client_of(), self.key("s", i), self.token(i)
         return [("set", k, lambda: c.set(k, v), True), ("get", k, lambda: c.get(k), v)]
 
     def hset_hget(self, i: int) -> list:
-        c, h, v = self.c, self.key("h", i), self.token(i)
+        c, h, v = self.client_of(), self.key("h", i), self.token(i)
         return [("hset", h, lambda: c.hset(h, "f", v), 1), ("hget", h, lambda: c.hget(h, "f"), v)]
 
     def echo(self, i: int) -> list:
-        c, v = self.c, self.token(i)
+        c, v = self.client_of(), self.token(i)
         return [("echo", "-", lambda: c.echo(v), v)]
 
     def incr(self, i: int) -> list:
-        c, k = self.c, self.key("n", self.counter_gen)
+        c, k = self.client_of(), self.key("n", self.counter_gen)
         return [("incr", k, lambda: c.incr(k), self.count + 1)]
 
     def counted(self, ok: bool) -> None:
@@ -74,7 +76,7 @@ class Plans:
         n = self.rng.randint(2, 16)
         keys = [self.key("p", i) + f":{j}" for j in range(n)]
         vals = [self.token(i, j) for j in range(n)]
-        p = self.c.pipeline()
+        p = self.client_of().pipeline()
         for k, v in zip(keys, vals):
             p.set(k, v)
         for k in keys:
@@ -83,12 +85,12 @@ class Plans:
 
     def transaction(self, i: int) -> list:
         k, v = self.key("x", i), self.token(i)
-        p = self.c.pipeline(transaction=True)
+        p = self.client_of().pipeline(transaction=True)
         p.set(k, v).incr(k + ":n").incrby(k + ":n", 5).get(k)
         return [("multi", k, p.execute, [True, 1, 6, v])]
 
     def blpop(self, i: int) -> list:
-        c, lst, v = self.c, self.key("l", i), self.token(i)
+        c, lst, v = self.client_of(), self.key("l", i), self.token(i)
         if self.rng.random() < 0.25:
             return [("blpop-empty", lst, lambda: c.blpop(lst, timeout=BLPOP_EMPTY), None)]
         return [("rpush", lst, lambda: c.rpush(lst, v), 1),
@@ -97,7 +99,7 @@ class Plans:
     def submit(self, i: int) -> list:
         """Pool futures: a burst of ECHOs, then SET and GET in sequence (two
         submissions may run on different connections, so the GET waits)."""
-        c, n = self.c, self.rng.randint(1, 24)
+        c, n = self.client_of(), self.rng.randint(1, 24)
         vals = [self.token(i, j) for j in range(n)]
         futs: list = []
 
@@ -128,10 +130,11 @@ OPS = ("set_get", "hset_hget", "echo", "incr", "pipeline", "transaction", "blpop
 WEIGHTS = (30, 15, 10, 20, 10, 8, 7)
 
 
-def run_thread(phase: str, who: str, kind: str, c, tally: Tally, deadline: float, seed: int) -> None:
+def run_thread(phase: str, who: str, kind: str, client_of: Callable[[], Any], tally: Tally,
+               deadline: float, seed: int) -> None:
     """One thread's loop until the deadline: random operations, each checked."""
     rng = random.Random(seed)
-    plans = Plans(phase, who, c, rng)
+    plans = Plans(phase, who, client_of, rng)
     ops, weights = OPS, WEIGHTS
     if kind == "pool":
         ops, weights = ops + ("submit",), weights + (25,)
@@ -157,7 +160,7 @@ def run_thread(phase: str, who: str, kind: str, c, tally: Tally, deadline: float
 
 async def _run_task(phase: str, who: str, c, tally: Tally, deadline: float, seed: int) -> None:
     rng = random.Random(seed)
-    plans = Plans(phase, who, c, rng)
+    plans = Plans(phase, who, lambda: c, rng)
     for i in range(MAX_OPS):
         if time.monotonic() >= deadline:
             return
