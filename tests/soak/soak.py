@@ -122,8 +122,9 @@ def run_phase(phase: str, port: int, seconds: float, args, kinds: tuple, tally: 
         who = f"t{t}-{kind}"
         threads.append(threading.Thread(target=_guarded(run_thread, tally, who), name=who, daemon=True,
                                         args=(phase, who, kind, lambda c=c: c, tally, deadline, seed + t)))
-    threads.append(threading.Thread(target=_guarded(run_asyncio, tally, "asyncio"), name="asyncio", daemon=True,
-                                    args=(phase, HOST, port, args.async_tasks, timeout, tally, deadline, seed + 10_000)))
+    threads.append(threading.Thread(
+        target=_guarded(run_asyncio, tally, "asyncio"), name="asyncio", daemon=True,
+        args=(phase, HOST, port, args.async_tasks, timeout, tally, deadline, seed + 10_000)))
     injector_failed = []
     if kinds:
         injector = Injector(port, kinds, tally, deadline, seed + 20_000)

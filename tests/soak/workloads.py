@@ -193,7 +193,8 @@ def run_asyncio(phase: str, host: str, port: int, tasks: int, socket_timeout: fl
     async def main() -> None:
         c = cpipe.asyncio.Client(host=host, port=port, socket_timeout=socket_timeout)
         try:
-            await asyncio.gather(*(_run_task(phase, f"a{n}-asyncio", c, tally, deadline, seed + n) for n in range(tasks)))
+            await asyncio.gather(*(_run_task(phase, f"a{n}-asyncio", c, tally, deadline, seed + n)
+                                   for n in range(tasks)))
         finally:
             await c.aclose()
 
