@@ -1,6 +1,8 @@
 # Quick start on a fresh machine (Python, pip and a C compiler):
 #   make demo   - virtualenv, build, start a server, bulk pipeline + pooled writes
 #   make test   - everything the tests need, then Go and Python tests
+#   make soak   - by hand, not in CI: checked load under random server faults
+#                 (SOAK_SECONDS=600 by default; SOAK_ARGS="--faults extra" etc.)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -10,8 +12,10 @@ export GOTOOLCHAIN := local
 export GOPROXY := off
 export GOFLAGS := -mod=mod
 FUZZTIME ?= 20s
+SOAK_SECONDS ?= 600
+SOAK_ARGS ?=
 
-.PHONY: venv build inplace server test test-go test-py demo bench clean
+.PHONY: venv build inplace server test test-go test-py demo bench soak clean
 
 $(VENV)/.ready: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +61,11 @@ bench: build server
 	# credis pins hiredis<3, which would silently turn redis-py's hiredis parser off.
 	$(PY) -m pip install -q --no-deps credis
 	$(PY) bench/run.py --write bench/RESULTS.md
+
+# 32 threads and an asyncio loop check every reply while the reference server
+# injects random faults; exits 1 on any wrong reply (tests/soak/soak.py --help).
+soak: build
+	$(PY) tests/soak/soak.py --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist python/cpipe/_native*.so *.egg-info python/*.egg-info

@@ -104,6 +104,101 @@ def test_malformed(thread_server):
         r.close()
 
 
+def test_extra(thread_server):
+    with RawClient(thread_server.port) as c:
+        assert c.call("CPIPE.FAULT", "EXTRA") == b"+OK\r\n"  # never followed itself
+        assert c.read_all(0.2) == b""
+        c.send("ECHO", "a")
+        assert c.read_all(0.3) == b"$1\r\na\r\n+EXTRA\r\n"
+        c.send_raw(b"PING\r\nPING\r\n")
+        assert c.read_all(0.3) == b"+PONG\r\n+PONG\r\n"  # once per arming
+        assert not c.is_closed(0.2)
+
+
+def test_extra_is_in_the_same_write_as_the_reply(thread_server):
+    """The stray reply must reach the client with the real one (one read
+    returns both), the case where it sits in a client's read buffer."""
+    with RawClient(thread_server.port) as c:
+        c.call("SET", "k", "v" * 100)
+        c.call("CPIPE.FAULT", "EXTRA")
+        c.send("GET", "k")
+        time.sleep(0.2)
+        first = c.sock.recv(65536)
+        assert first == b"$100\r\n" + b"v" * 100 + b"\r\n+EXTRA\r\n"
+
+
+def test_extra_later(thread_server):
+    with RawClient(thread_server.port) as c:
+        assert c.call("CPIPE.FAULT", "EXTRA-LATER", "300") == b"+OK\r\n"
+        start = time.monotonic()
+        assert c.call("PING") == b"+PONG\r\n"
+        assert c.read_all(0.15) == b""  # idle for a while after the reply
+        assert c.call("ECHO", "b") == b"$1\r\nb\r\n"  # meanwhile served as usual
+        c.settimeout(2)
+        assert c.read_reply() == b"+EXTRA\r\n"
+        assert 0.28 <= time.monotonic() - start < 1.5
+        assert c.read_all(0.5) == b""  # once
+        assert c.call("PING") == b"+PONG\r\n"
+
+
+def test_clear_drops_a_scheduled_extra_later(thread_server):
+    with RawClient(thread_server.port) as c:
+        assert c.call("CPIPE.FAULT", "EXTRA-LATER", "200") == b"+OK\r\n"
+        assert c.call("PING") == b"+PONG\r\n"
+        assert c.call("CPIPE.FAULT", "CLEAR") == b"+OK\r\n"
+        assert c.read_all(0.5) == b""
+        assert c.call("CPIPE.FAULT", "EXTRA") == b"+OK\r\n"
+        assert c.call("CPIPE.FAULT", "CLEAR") == b"+OK\r\n"
+        assert c.read_all(0.2) == b""
+        c.send("PING")
+        assert c.read_all(0.3) == b"+PONG\r\n"
+
+
+def test_extra_global(thread_server):
+    port = thread_server.port
+    with RawClient(port) as a, RawClient(port) as b:
+        assert a.call("CPIPE.FAULT", "EXTRA", "GLOBAL") == b"+OK\r\n"
+        b.send("PING")
+        assert b.read_all(0.3) == b"+PONG\r\n+EXTRA\r\n"
+        with RawClient(port) as fresh:
+            fresh.send("ECHO", "x")
+            assert fresh.read_all(0.3) == b"$1\r\nx\r\n+EXTRA\r\n"
+        a.send("PING")  # the issuer too, after its +OK
+        assert a.read_all(0.3) == b"+PONG\r\n+EXTRA\r\n"
+        assert a.call("CPIPE.FAULT", "CLEAR", "GLOBAL") == b"+OK\r\n"
+    with RawClient(port) as fresh:
+        fresh.send("PING")
+        assert fresh.read_all(0.3) == b"+PONG\r\n"
+
+
+@pytest.mark.parametrize("args, err", [
+    (("EXTRA-LATER",), b"-ERR syntax error: CPIPE.FAULT EXTRA-LATER needs one integer argument\r\n"),
+    (("EXTRA-LATER", "-5"), b"-ERR value is not an integer or out of range\r\n"),
+    (("EXTRA", "1"), b"-ERR syntax error\r\n"),
+])
+def test_extra_syntax(thread_server, args, err):
+    with RawClient(thread_server.port) as c:
+        assert c.call("CPIPE.FAULT", *args) == err
+        c.send("PING")
+        assert c.read_all(0.3) == b"+PONG\r\n"  # nothing was armed
+
+
+def test_extra_from_python(thread_server):
+    with RawClient(thread_server.port) as c:
+        c_id = parse(c.call("CLIENT", "ID"))
+        thread_server.set_fault("extra", client_id=c_id)
+        c.send("PING")
+        assert c.read_all(0.3) == b"+PONG\r\n+EXTRA\r\n"
+        thread_server.set_fault("extra-later", 100, client_id=c_id)
+        assert c.call("PING") == b"+PONG\r\n"
+        c.settimeout(2)
+        assert c.read_reply() == b"+EXTRA\r\n"
+        # Spent one-shot faults leave the connection on the plain fast path.
+        assert thread_server.call(lambda: thread_server.state.clients[c_id].fault) is None
+    with pytest.raises(ValueError):
+        thread_server.set_fault("extra-later")  # needs its delay
+
+
 def _connect_refused(port) -> bool:
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()

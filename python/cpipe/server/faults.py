@@ -14,6 +14,13 @@ it is accepted, until cleared):
                                            are read and dropped unexecuted
     CPIPE.FAULT MALFORMED [GLOBAL]         next reply is replaced by bytes
                                            that are not RESP (b"@malformed\\r\\n")
+    CPIPE.FAULT EXTRA [GLOBAL]             next reply is followed, in the same
+                                           write, by one reply nobody asked
+                                           for (b"+EXTRA\\r\\n"), as from a
+                                           misbehaving server or proxy
+    CPIPE.FAULT EXTRA-LATER <ms> [GLOBAL]  the same stray reply, written <ms>
+                                           ms after the next reply (so it can
+                                           land on an idle connection)
     CPIPE.FAULT REFUSE <ms>                stop listening for <ms> ms: new
                                            connections are refused (ECONNREFUSED);
                                            open ones are untouched
@@ -23,8 +30,10 @@ it is accepted, until cleared):
 The command replies +OK (that reply is never itself faulted) and is refused
 with an error unless the server runs with --enable-faults. "Reply" means any
 unit the server writes: a command reply, a pub/sub message, a reply to a
-blocked command. The same faults are available from Python on the server
-object whatever the flag (Server.set_fault / clear_faults / refuse).
+blocked command. One-shot faults (CLOSE-MID-REPLY, STALL, MALFORMED, EXTRA,
+EXTRA-LATER) act once on each connection they are armed on, GLOBAL or not.
+The same faults are available from Python on the server object whatever the
+flag (Server.set_fault / clear_faults / refuse).
 """
 from __future__ import annotations
 
@@ -33,16 +42,18 @@ from collections import deque
 from .resp import CommandError, OK
 
 MALFORMED_REPLY = b"@malformed\r\n"  # '@' starts no RESP2/RESP3 type
+EXTRA_REPLY = b"+EXTRA\r\n"  # valid RESP, so only its position betrays it
 
-KINDS = ("close-after", "close-mid-reply", "delay", "stall", "malformed")
-_WITH_ARG = ("close-after", "delay", "refuse")
+KINDS = ("close-after", "close-mid-reply", "delay", "stall", "malformed", "extra", "extra-later")
+#: Kinds that take one non-negative integer argument (Server.set_fault too).
+WITH_ARG = ("close-after", "delay", "extra-later", "refuse")
 
 
 class FaultState:
     """Faults armed on one connection; consulted for each reply it sends."""
 
     __slots__ = ("close_after", "close_mid", "delay_ms", "stall", "malformed",
-                 "stalled", "delayed", "timer")
+                 "extra", "extra_later_ms", "extra_timer", "stalled", "delayed", "timer")
 
     def __init__(self):
         self.close_after = None  # replies left before closing
@@ -50,6 +61,9 @@ class FaultState:
         self.delay_ms = 0
         self.stall = False
         self.malformed = False
+        self.extra = False
+        self.extra_later_ms = None  # armed EXTRA-LATER: delay after the next reply
+        self.extra_timer = None  # EXTRA-LATER's reply, scheduled
         self.stalled = False  # stalled for good
         self.delayed = deque()  # (due loop time, reply) held by DELAY
         self.timer = None
@@ -65,14 +79,30 @@ class FaultState:
             self.stall = True
         elif kind == "malformed":
             self.malformed = True
+        elif kind == "extra":
+            self.extra = True
+        elif kind == "extra-later":
+            self.extra_later_ms = arg
         else:  # pragma: no cover - validated by callers
             raise ValueError(kind)
 
     def idle(self) -> bool:
         """Nothing armed and nothing held: the connection can go fast again."""
         return (self.close_after is None and not self.close_mid and not self.delay_ms
-                and not self.stall and not self.malformed and not self.stalled
-                and not self.delayed)
+                and not self.stall and not self.malformed and not self.extra
+                and self.extra_later_ms is None and self.extra_timer is None
+                and not self.stalled and not self.delayed)
+
+    def disarm(self) -> None:
+        """CLEAR: forget every armed fault, including a scheduled EXTRA-LATER.
+        Replies already held by DELAY still go out, in order."""
+        self.close_after = None
+        self.close_mid = self.stall = self.malformed = self.extra = False
+        self.delay_ms = 0
+        self.extra_later_ms = None
+        if self.extra_timer is not None:
+            self.extra_timer.cancel()
+            self.extra_timer = None
 
     # -- sending ---------------------------------------------------------
     def send(self, client, reply: bytes) -> None:
@@ -124,16 +154,38 @@ class FaultState:
             t.write(reply[:max(1, len(reply) // 2)])
             client.stall()
             return
-        t.write(reply)
+        if self.extra:
+            self.extra = False
+            # One write, so the stray reply arrives with the real one (the
+            # case a client must not take for the next caller's reply).
+            t.write(reply + EXTRA_REPLY)
+        else:
+            t.write(reply)
+        if self.extra_later_ms is not None:
+            self.extra_timer = client.state.loop.call_later(
+                self.extra_later_ms / 1000.0, self._send_extra_later, client)
+            self.extra_later_ms = None
         if self.close_after is not None:
             self.close_after -= 1
             if self.close_after <= 0:
                 client.close()
+                return
+        if not self.delayed:
+            client.fault_settled()
+
+    def _send_extra_later(self, client) -> None:
+        self.extra_timer = None
+        if not self.stalled and not client.closing:
+            client.transport.write(EXTRA_REPLY)
+            client.fault_settled()
 
     def cancel(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        if self.extra_timer is not None:
+            self.extra_timer.cancel()
+            self.extra_timer = None
         self.delayed.clear()
 
 
@@ -149,9 +201,9 @@ def parse_fault(args) -> tuple:
         rest.pop()
     if kind not in KINDS and kind not in ("refuse", "clear"):
         raise CommandError(b"ERR unknown CPIPE.FAULT kind '%s' (expected CLOSE-AFTER, "
-                           b"CLOSE-MID-REPLY, DELAY, STALL, MALFORMED, REFUSE or CLEAR)" % args[0])
+                           b"CLOSE-MID-REPLY, DELAY, STALL, MALFORMED, EXTRA, EXTRA-LATER, REFUSE or CLEAR)" % args[0])
     arg = None
-    if kind in _WITH_ARG:
+    if kind in WITH_ARG:
         if len(rest) != 1:
             raise CommandError(b"ERR syntax error: CPIPE.FAULT %s needs one integer argument"
                                % kind.upper().encode())

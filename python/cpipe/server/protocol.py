@@ -459,9 +459,7 @@ class Client(asyncio.Protocol):
         f = self.fault
         if f is None:
             return
-        f.close_after = None
-        f.close_mid = f.stall = f.malformed = False
-        f.delay_ms = 0
+        f.disarm()
         self.fault_settled()
 
     def fault_settled(self) -> None:

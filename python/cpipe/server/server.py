@@ -23,7 +23,7 @@ import threading
 import time
 
 from . import limits
-from .faults import KINDS
+from .faults import KINDS, WITH_ARG
 from .protocol import Client
 from .state import ServerConfig, ServerState
 
@@ -149,7 +149,7 @@ class Server:
         """Arm a fault on one client (client_id) or globally (None): every
         open connection and each new one until clear_faults()."""
         kind = _normalize_kind(kind)
-        if kind in ("close-after", "delay"):
+        if kind in WITH_ARG:
             if not isinstance(arg, int) or arg < 0:
                 raise ValueError(f"fault {kind} needs a non-negative int argument")
         else:
