@@ -96,7 +96,7 @@ type PConn struct {
 	rbuf     []byte
 	rr, rw   int
 	rd       Reader
-	scanning *Request     // the request whose tape the reader is filling outside the lock
+	scanning *Request      // the request whose tape the reader is filling outside the lock
 	rcvTick  time.Duration // the socket's SO_RCVTIMEO now (see setReadTick)
 	// progress: monotonic ns of the last bytes read or written, for callers
 	// that wait for this connection without being on it (exclusive mode).
