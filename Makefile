@@ -46,6 +46,8 @@ test-go: export CGO_LDFLAGS := -Wl,--unresolved-symbols=ignore-all
 test-go: venv
 	go vet ./cpipe/...
 	go test -count=1 ./cpipe/...
+	# The role protocol (cpipe/engine/doc.go) under the race detector.
+	go test -race -count=1 ./cpipe/engine
 	go test -run=NONE -fuzz=FuzzReader -fuzztime=$(FUZZTIME) ./cpipe/engine
 
 test-py: build server
