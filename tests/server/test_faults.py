@@ -199,6 +199,98 @@ def test_extra_from_python(thread_server):
         thread_server.set_fault("extra-later")  # needs its delay
 
 
+JUNK = b"\x00extra\r\n"  # EXTRA-BYTES: NUL starts no RESP2/RESP3 type
+
+
+def test_extra_bytes(thread_server):
+    with RawClient(thread_server.port) as c:
+        assert c.call("CPIPE.FAULT", "EXTRA-BYTES") == b"+OK\r\n"  # never followed itself
+        assert c.read_all(0.2) == b""
+        c.send("ECHO", "a")
+        assert c.read_all(0.3) == b"$1\r\na\r\n" + JUNK
+        c.send_raw(b"PING\r\nPING\r\n")
+        assert c.read_all(0.3) == b"+PONG\r\n+PONG\r\n"  # once per arming
+        assert not c.is_closed(0.2)
+
+
+def test_extra_bytes_are_in_the_same_write_as_the_reply(thread_server):
+    with RawClient(thread_server.port) as c:
+        c.call("SET", "k", "v" * 100)
+        c.call("CPIPE.FAULT", "EXTRA-BYTES")
+        c.send("GET", "k")
+        time.sleep(0.2)
+        assert c.sock.recv(65536) == b"$100\r\n" + b"v" * 100 + b"\r\n" + JUNK
+
+
+def test_extra_bytes_after_extra(thread_server):
+    """Both armed: the stray valid reply, then the junk, in one write."""
+    with RawClient(thread_server.port) as c:
+        c_id = parse(c.call("CLIENT", "ID"))
+        # From Python: armed by CPIPE.FAULT, EXTRA would follow the next +OK.
+        thread_server.set_fault("extra", client_id=c_id)
+        thread_server.set_fault("extra-bytes", client_id=c_id)
+        c.send("PING")
+        time.sleep(0.2)
+        assert c.sock.recv(65536) == b"+PONG\r\n+EXTRA\r\n" + JUNK
+
+
+def test_clear_disarms_extra_bytes(thread_server):
+    with RawClient(thread_server.port) as c:
+        assert c.call("CPIPE.FAULT", "EXTRA-BYTES") == b"+OK\r\n"
+        assert c.call("CPIPE.FAULT", "CLEAR") == b"+OK\r\n"
+        c.send("PING")
+        assert c.read_all(0.3) == b"+PONG\r\n"
+
+
+def test_extra_bytes_global(thread_server):
+    port = thread_server.port
+    with RawClient(port) as a, RawClient(port) as b:
+        assert a.call("cpipe.fault", "extra-bytes", "global") == b"+OK\r\n"
+        b.send("PING")
+        assert b.read_all(0.3) == b"+PONG\r\n" + JUNK
+        with RawClient(port) as fresh:
+            fresh.send("ECHO", "x")
+            assert fresh.read_all(0.3) == b"$1\r\nx\r\n" + JUNK
+        a.send("PING")  # the issuer too, after its +OK
+        assert a.read_all(0.3) == b"+PONG\r\n" + JUNK
+        assert a.call("CPIPE.FAULT", "CLEAR", "GLOBAL") == b"+OK\r\n"
+    with RawClient(port) as fresh:
+        fresh.send("PING")
+        assert fresh.read_all(0.3) == b"+PONG\r\n"
+
+
+@pytest.mark.parametrize("args", [("EXTRA-BYTES", "1"), ("EXTRA-BYTES", "1", "GLOBAL"),
+                                  ("EXTRA-BYTES", "GLOBAL", "GLOBAL")])
+def test_extra_bytes_syntax(thread_server, args):
+    with RawClient(thread_server.port) as c:
+        assert c.call("CPIPE.FAULT", *args) == b"-ERR syntax error\r\n"
+        c.send("PING")
+        assert c.read_all(0.3) == b"+PONG\r\n"  # nothing was armed
+
+
+def test_unknown_kind_lists_extra_bytes(thread_server):
+    with RawClient(thread_server.port) as c:
+        assert b"EXTRA-BYTES" in c.call("CPIPE.FAULT", "EXTRA-JUNK")
+
+
+def test_extra_bytes_from_python(thread_server):
+    with RawClient(thread_server.port) as c:
+        c_id = parse(c.call("CLIENT", "ID"))
+        thread_server.set_fault("extra_bytes", client_id=c_id)  # '_' accepted, as for the others
+        c.send("PING")
+        assert c.read_all(0.3) == b"+PONG\r\n" + JUNK
+        # Spent, the fault leaves the connection on the plain fast path.
+        assert thread_server.call(lambda: thread_server.state.clients[c_id].fault) is None
+        thread_server.set_fault("extra-bytes")  # global
+        try:
+            c.send("PING")
+            assert c.read_all(0.3) == b"+PONG\r\n" + JUNK
+        finally:
+            thread_server.clear_faults()
+        c.send("PING")
+        assert c.read_all(0.3) == b"+PONG\r\n"
+
+
 def _connect_refused(port) -> bool:
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()

@@ -17,7 +17,11 @@ from tests.server.rawclient import RawClient
 from .tally import Tally
 
 #: Every kind the soak can inject (CPIPE.FAULT names, lower case).
-KINDS = ("close-mid-reply", "stall", "refuse", "delay", "malformed", "extra", "extra-later")
+KINDS = ("close-mid-reply", "stall", "refuse", "delay", "malformed", "extra-bytes", "extra", "extra-later")
+#: What it injects unless told otherwise: stray bytes as junk (EXTRA-BYTES),
+#: not as a valid reply (EXTRA, EXTRA-LATER), which no RESP2 client can always
+#: tell from the reply of a request in flight (soak.py's docstring says more).
+DEFAULT_KINDS = tuple(k for k in KINDS if k not in ("extra", "extra-later"))
 MAX_FAULTS = 100_000
 #: Seconds between two faults, and how long a GLOBAL fault stays armed.
 PAUSE = (0.3, 1.5)

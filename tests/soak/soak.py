@@ -1,7 +1,7 @@
 """Soak: many threads and an asyncio loop verify every reply while the
 reference server injects random faults. By hand, not in CI (`make soak`).
 
-    python tests/soak/soak.py --seconds 600 [--faults extra,stall] [--seed N]
+    python tests/soak/soak.py --seconds 600 [--faults extra-bytes,stall] [--seed N]
 
 A reference server (python -m cpipe.server --enable-faults) is started on a
 free loopback port. After a short warm-up without faults (so the baseline
@@ -12,6 +12,23 @@ asyncio loop runs tasks on a cpipe.asyncio.Client, while the fault thread
 injects faults. At the end: operations done, faults injected, errors by
 class, wrong replies, and growth of RSS, open fds and threads between the
 start and the end (clients closed, gc run).
+
+Faults by default: CLOSE-MID-REPLY, STALL, REFUSE, DELAY, MALFORMED and
+EXTRA-BYTES (a reply followed by bytes that are not RESP). EXTRA and
+EXTRA-LATER (a stray *valid* reply) are left out of the default, though
+--faults can still pick them: RESP2 replies carry no request id, so a
+well-formed reply that nobody asked for, arriving while other requests are
+in flight on the same connection, is indistinguishable from the reply to the
+oldest of them. No RESP2 client can detect that case, and a run with EXTRA
+reports wrong replies whatever the client. What cpipe guarantees instead: a
+stray reply (or any byte) is caught, and the connection closed, when it is
+left over in the read buffer after the last awaited reply, or when it lands
+on an idle connection (seen before the connection's next request); and the
+commands that make a server send unrequested replies (SUBSCRIBE and the
+rest of the family, MONITOR, CLIENT REPLY, ...) are refused on shared
+connections. Junk, unlike a valid reply, fails wherever it lands, so
+EXTRA-BYTES tests the whole path: a ProtocolError for the requests in
+flight, never a wrong reply.
 
 Exit status 1 when any reply was wrong, an unexpected exception was raised,
 a worker hung, or a fault could not be injected; growth is reported only.
@@ -34,7 +51,7 @@ import cpipe  # noqa: E402
 
 from tests._servers import start_reference_server  # noqa: E402
 from tests.server.rawclient import RawClient, parse  # noqa: E402
-from tests.soak.injector import KINDS, Injector  # noqa: E402
+from tests.soak.injector import DEFAULT_KINDS, KINDS, Injector  # noqa: E402
 from tests.soak.tally import Tally  # noqa: E402
 from tests.soak.workloads import run_asyncio, run_thread  # noqa: E402
 
@@ -51,8 +68,9 @@ def parse_args(argv):
     ap.add_argument("--seconds", type=float, default=600.0, help="length of the faulted run")
     ap.add_argument("--threads", type=int, default=32)
     ap.add_argument("--async-tasks", type=int, default=8, help="tasks on the one asyncio loop")
-    ap.add_argument("--faults", default=",".join(KINDS),
-                    help=f"comma-separated kinds to inject (default all: {','.join(KINDS)}); 'none' for none")
+    ap.add_argument("--faults", default=",".join(DEFAULT_KINDS),
+                    help=f"comma-separated kinds to inject, of {','.join(KINDS)} (default "
+                         f"{','.join(DEFAULT_KINDS)}: see the docstring on extra); 'none' for none")
     ap.add_argument("--socket-timeout", type=float, default=1.0,
                     help="clients' socket_timeout: how long a STALL takes to become TimeoutError")
     ap.add_argument("--seed", type=int, default=None)
@@ -181,7 +199,8 @@ def report(args, tally: Tally, hung: list, start: dict, end: dict, conns: int, s
     print(f"growth (start -> end, clients closed, gc): {_growth(start, end)}")
     print(f"server connections left open by the clients: {conns}")
     failed = wrong or unexpected or hung
-    print("verdict:", "FAIL" if failed else "PASS")
+    print(f"verdict: {'FAIL' if failed else 'PASS'} ({wrong} wrong replies, {unexpected} unexpected "
+          f"exceptions, {len(hung)} hung workers, {tally.ops} operations checked)")
     return 1 if failed else 0
 
 

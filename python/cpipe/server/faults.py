@@ -21,6 +21,10 @@ it is accepted, until cleared):
     CPIPE.FAULT EXTRA-LATER <ms> [GLOBAL]  the same stray reply, written <ms>
                                            ms after the next reply (so it can
                                            land on an idle connection)
+    CPIPE.FAULT EXTRA-BYTES [GLOBAL]       next reply is followed, in the same
+                                           write, by bytes that are not RESP
+                                           (b"\\x00extra\\r\\n"), as from a
+                                           corrupting proxy
     CPIPE.FAULT REFUSE <ms>                stop listening for <ms> ms: new
                                            connections are refused (ECONNREFUSED);
                                            open ones are untouched
@@ -31,7 +35,7 @@ The command replies +OK (that reply is never itself faulted) and is refused
 with an error unless the server runs with --enable-faults. "Reply" means any
 unit the server writes: a command reply, a pub/sub message, a reply to a
 blocked command. One-shot faults (CLOSE-MID-REPLY, STALL, MALFORMED, EXTRA,
-EXTRA-LATER) act once on each connection they are armed on, GLOBAL or not.
+EXTRA-LATER, EXTRA-BYTES) act once on each connection they are armed on, GLOBAL or not.
 The same faults are available from Python on the server object whatever the
 flag (Server.set_fault / clear_faults / refuse).
 """
@@ -43,8 +47,12 @@ from .resp import CommandError, OK
 
 MALFORMED_REPLY = b"@malformed\r\n"  # '@' starts no RESP2/RESP3 type
 EXTRA_REPLY = b"+EXTRA\r\n"  # valid RESP, so only its position betrays it
+#: NUL is no RESP2 (+ - : $ *) or RESP3 (_ , # ! = ( % ~ > | .) type byte, so
+#: a client reading these as a reply must fail, wherever they land.
+EXTRA_BYTES = b"\x00extra\r\n"
 
-KINDS = ("close-after", "close-mid-reply", "delay", "stall", "malformed", "extra", "extra-later")
+KINDS = ("close-after", "close-mid-reply", "delay", "stall", "malformed", "extra", "extra-later",
+         "extra-bytes")
 #: Kinds that take one non-negative integer argument (Server.set_fault too).
 WITH_ARG = ("close-after", "delay", "extra-later", "refuse")
 
@@ -53,7 +61,7 @@ class FaultState:
     """Faults armed on one connection; consulted for each reply it sends."""
 
     __slots__ = ("close_after", "close_mid", "delay_ms", "stall", "malformed",
-                 "extra", "extra_later_ms", "extra_timer", "stalled", "delayed", "timer")
+                 "extra", "extra_later_ms", "extra_bytes", "extra_timer", "stalled", "delayed", "timer")
 
     def __init__(self):
         self.close_after = None  # replies left before closing
@@ -64,6 +72,7 @@ class FaultState:
         self.extra = False
         self.extra_later_ms = None  # armed EXTRA-LATER: delay after the next reply
         self.extra_timer = None  # EXTRA-LATER's reply, scheduled
+        self.extra_bytes = False
         self.stalled = False  # stalled for good
         self.delayed = deque()  # (due loop time, reply) held by DELAY
         self.timer = None
@@ -83,6 +92,8 @@ class FaultState:
             self.extra = True
         elif kind == "extra-later":
             self.extra_later_ms = arg
+        elif kind == "extra-bytes":
+            self.extra_bytes = True
         else:  # pragma: no cover - validated by callers
             raise ValueError(kind)
 
@@ -90,6 +101,7 @@ class FaultState:
         """Nothing armed and nothing held: the connection can go fast again."""
         return (self.close_after is None and not self.close_mid and not self.delay_ms
                 and not self.stall and not self.malformed and not self.extra
+                and not self.extra_bytes
                 and self.extra_later_ms is None and self.extra_timer is None
                 and not self.stalled and not self.delayed)
 
@@ -97,7 +109,7 @@ class FaultState:
         """CLEAR: forget every armed fault, including a scheduled EXTRA-LATER.
         Replies already held by DELAY still go out, in order."""
         self.close_after = None
-        self.close_mid = self.stall = self.malformed = self.extra = False
+        self.close_mid = self.stall = self.malformed = self.extra = self.extra_bytes = False
         self.delay_ms = 0
         self.extra_later_ms = None
         if self.extra_timer is not None:
@@ -158,9 +170,11 @@ class FaultState:
             self.extra = False
             # One write, so the stray reply arrives with the real one (the
             # case a client must not take for the next caller's reply).
-            t.write(reply + EXTRA_REPLY)
-        else:
-            t.write(reply)
+            reply += EXTRA_REPLY
+        if self.extra_bytes:
+            self.extra_bytes = False
+            reply += EXTRA_BYTES  # one write too, for the same reason
+        t.write(reply)
         if self.extra_later_ms is not None:
             self.extra_timer = client.state.loop.call_later(
                 self.extra_later_ms / 1000.0, self._send_extra_later, client)
@@ -201,7 +215,8 @@ def parse_fault(args) -> tuple:
         rest.pop()
     if kind not in KINDS and kind not in ("refuse", "clear"):
         raise CommandError(b"ERR unknown CPIPE.FAULT kind '%s' (expected CLOSE-AFTER, "
-                           b"CLOSE-MID-REPLY, DELAY, STALL, MALFORMED, EXTRA, EXTRA-LATER, REFUSE or CLEAR)" % args[0])
+                           b"CLOSE-MID-REPLY, DELAY, STALL, MALFORMED, EXTRA, EXTRA-LATER, EXTRA-BYTES, "
+                           b"REFUSE or CLEAR)" % args[0])
     arg = None
     if kind in WITH_ARG:
         if len(rest) != 1:
