@@ -266,26 +266,48 @@ enum rule {
     REFUSE_PUBSUB, REFUSE_MONITOR, REFUSE_HELLO, REFUSE_RESET,
 };
 
+// Grouped by first letter: classify looks only at the group of the name's
+// first letter (most commands' letters have none).
 #define SPECIAL(name, rule) {name, (Py_ssize_t)sizeof(name) - 1, rule}
-static const struct { const char *name; Py_ssize_t len; enum rule rule; } specials[] = {
+static const struct special { const char *name; Py_ssize_t len; enum rule rule; } specials[] = {
     SPECIAL("BLPOP", WAIT_LAST_SECONDS), SPECIAL("BRPOP", WAIT_LAST_SECONDS),
     SPECIAL("BRPOPLPUSH", WAIT_LAST_SECONDS), SPECIAL("BLMOVE", WAIT_LAST_SECONDS),
     SPECIAL("BZPOPMIN", WAIT_LAST_SECONDS), SPECIAL("BZPOPMAX", WAIT_LAST_SECONDS),
     SPECIAL("BLMPOP", WAIT_ARG1_SECONDS), SPECIAL("BZMPOP", WAIT_ARG1_SECONDS),
+    SPECIAL("CLIENT", CLIENT_SUBCOMMAND),
+    SPECIAL("HELLO", REFUSE_HELLO),
+    SPECIAL("MONITOR", REFUSE_MONITOR),
+    SPECIAL("PSUBSCRIBE", REFUSE_PUBSUB), SPECIAL("PUNSUBSCRIBE", REFUSE_PUBSUB),
+    SPECIAL("QUIT", REFUSE_RESET),
+    SPECIAL("RESET", REFUSE_RESET),
+    SPECIAL("SUBSCRIBE", REFUSE_PUBSUB), SPECIAL("SSUBSCRIBE", REFUSE_PUBSUB), SPECIAL("SUNSUBSCRIBE", REFUSE_PUBSUB),
+    SPECIAL("UNSUBSCRIBE", REFUSE_PUBSUB),
     SPECIAL("WAIT", WAIT_ARG2_MS), SPECIAL("WAITAOF", WAIT_ARG3_MS),
     SPECIAL("XREAD", WAIT_BLOCK_OPTION), SPECIAL("XREADGROUP", WAIT_BLOCK_OPTION),
-    SPECIAL("CLIENT", CLIENT_SUBCOMMAND),
-    SPECIAL("SUBSCRIBE", REFUSE_PUBSUB), SPECIAL("PSUBSCRIBE", REFUSE_PUBSUB),
-    SPECIAL("SSUBSCRIBE", REFUSE_PUBSUB), SPECIAL("UNSUBSCRIBE", REFUSE_PUBSUB),
-    SPECIAL("PUNSUBSCRIBE", REFUSE_PUBSUB), SPECIAL("SUNSUBSCRIBE", REFUSE_PUBSUB),
-    SPECIAL("MONITOR", REFUSE_MONITOR), SPECIAL("HELLO", REFUSE_HELLO),
-    SPECIAL("RESET", REFUSE_RESET), SPECIAL("QUIT", REFUSE_RESET),
 };
+#define NSPECIALS (sizeof specials / sizeof specials[0])
 #define SPECIAL_MIN_LEN 4
 #define SPECIAL_MAX_LEN 12
-#define LETTER(c) (1u << ((c) - 'A'))
-static const uint32_t special_first_letters = LETTER('B') | LETTER('W') | LETTER('X') | LETTER('C') |
-    LETTER('S') | LETTER('P') | LETTER('U') | LETTER('M') | LETTER('H') | LETTER('R') | LETTER('Q');
+
+// The entry for name, or NULL: a plain command.
+static const struct special *find_special(word_t name) {
+    static unsigned char group_start[27];  // specials[group_start[c]..group_start[c+1]) start with 'A' + c
+    static int grouped;
+    if (!grouped) {  // once, under the GIL
+        size_t i = 0;
+        for (int c = 0; c <= 26; c++) {
+            while (i < NSPECIALS && specials[i].name[0] - 'A' < c) i++;
+            group_start[c] = (unsigned char)i;
+        }
+        grouped = 1;
+    }
+    if (name.len < SPECIAL_MIN_LEN || name.len > SPECIAL_MAX_LEN) return NULL;
+    int c = ascii_upper(name.p[0]) - 'A';
+    if (c < 0 || c >= 26) return NULL;
+    for (size_t i = group_start[c]; i < group_start[c + 1]; i++)
+        if (word_is(name, specials[i].name, specials[i].len)) return &specials[i];
+    return NULL;
+}
 
 // How long a command may wait, given its timeout argument in seconds (unit
 // 1) or milliseconds (unit 1000). 0 means forever, as on the server; so does
@@ -354,15 +376,10 @@ static int refuse(const char *name, enum rule rule) {
 // Classifies the command just encoded (n arguments) into *kind; -1 with
 // DataError set for a refused command.
 static int classify(const enc_t *e, Py_ssize_t n, batch_kind_t *kind) {
-    word_t name = word_at(e, 0);
-    if (name.len < SPECIAL_MIN_LEN || name.len > SPECIAL_MAX_LEN) return 0;
-    char first = ascii_upper(name.p[0]);
-    if (first < 'A' || first > 'Z' || !(special_first_letters & LETTER(first))) return 0;
-    size_t i = 0;
-    while (i < sizeof specials / sizeof specials[0] && !word_is(name, specials[i].name, specials[i].len)) i++;
-    if (i == sizeof specials / sizeof specials[0]) return 0;
+    const struct special *sp = find_special(word_at(e, 0));
+    if (!sp) return 0;
     double wait = -1;
-    switch (specials[i].rule) {
+    switch (sp->rule) {
     case WAIT_LAST_SECONDS: if (n > 2) wait = wait_seconds(word_at(e, n - 1), 1); break;
     case WAIT_ARG1_SECONDS: if (n > 1) wait = wait_seconds(word_at(e, 1), 1); break;
     case WAIT_ARG2_MS: if (n > 2) wait = wait_seconds(word_at(e, 2), 1000); break;
@@ -375,7 +392,7 @@ static int classify(const enc_t *e, Py_ssize_t n, batch_kind_t *kind) {
         return refuse("CLIENT", CLIENT_SUBCOMMAND);
     }
     default:
-        return refuse(specials[i].name, specials[i].rule);
+        return refuse(sp->name, sp->rule);
     }
     // The batch waits as long as its longest wait; forever (-1) wins.
     if (!kind->blocking) kind->block_for = wait;

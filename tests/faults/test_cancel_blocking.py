@@ -143,3 +143,33 @@ def test_blocking_classification_is_the_bridges(real_server):
     import cpipe.asyncio.client as mod
 
     assert not hasattr(mod, "_BLOCKING")
+
+
+def test_cancelled_while_still_in_the_backlog(real_server, ctl, loop_kind):
+    """A fresh client's first commands wait in the backlog (it must connect
+    first); a blocking one cancelled there, or just after it is handed to
+    the engine, must not end up waiting on the server either."""
+    keys = [f"backlog:{loop_kind}:{i}" for i in range(8)]
+    ctl.delete(*keys)
+
+    async def main():
+        for i, key in enumerate(keys):
+            r = ca.Client(host="127.0.0.1", port=real_server.port, socket_timeout=5)
+            try:
+                first = r.call("ECHO", "first")  # must connect: it waits in the backlog
+                blocker = r.call(b"BLPOP", key, 0)  # queued behind it
+                for _ in range(i % 4):  # cancel at different moments
+                    await asyncio.sleep(0)
+                blocker.cancel()
+                assert await first == b"first"
+                assert await wait_until(lambda: blocked_clients(ctl) == 0), "a cancelled BLPOP waits on the server"
+                assert await r.echo("after") == b"after"
+            finally:
+                await r.aclose()
+
+    run(loop_kind, main(), timeout=60)
+    for key in keys:
+        ctl.rpush(key, "kept")
+    time.sleep(0.1)
+    assert [ctl.llen(k) for k in keys] == [1] * len(keys), "a cancelled BLPOP swallowed an element"
+    ctl.delete(*keys)

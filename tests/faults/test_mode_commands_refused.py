@@ -192,9 +192,19 @@ def test_asyncio_refuses_and_sends_nothing(fake, cmd, loop_kind):
             assert await r.call("PING") == b"PONG"
         finally:
             await r.aclose()
+        # A fresh client queues its first command until it has connected;
+        # what follows is checked at once all the same.
+        r = ca.Client(host="127.0.0.1", port=fake.port, socket_timeout=5)
+        try:
+            first = r.call("PING")
+            with pytest.raises(cpipe.DataError):
+                r.call(*cmd)
+            assert await first == b"PONG"
+        finally:
+            await r.aclose()
 
     run(loop_kind, main(), timeout=30)
-    assert fake.recorder.names() == [b"PING"]
+    assert fake.recorder.names() == [b"PING", b"PING"]
 
 
 def test_allowed_neighbours_still_work(real_server):
