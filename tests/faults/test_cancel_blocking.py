@@ -173,3 +173,85 @@ def test_cancelled_while_still_in_the_backlog(real_server, ctl, loop_kind):
     time.sleep(0.1)
     assert [ctl.llen(k) for k in keys] == [1] * len(keys), "a cancelled BLPOP swallowed an element"
     ctl.delete(*keys)
+
+
+# -- the classification itself, read back from a prepared request ------------
+
+def classified(*command):
+    """(blocks, seconds it may wait or -1 for forever) as the bridge decides:
+    a prepared request's header holds the flags (byte 0) and the wait
+    (a double at byte 16)."""
+    import struct
+
+    from cpipe._engine import BLOCKING, native
+
+    mod = native()
+    prepared = mod.prepare(mod.DEFAULT_MAX_BULK, [command], False)
+    blocks = bool(prepared[0] & BLOCKING)
+    return blocks, struct.unpack_from("d", prepared, 16)[0] if blocks else None
+
+
+@pytest.mark.parametrize("command,want", [
+    (("BLPOP", "a", "b", 2.5), (True, 2.5)),
+    ((b"brpop", "a", 0), (True, -1)),
+    ((memoryview(b"BRPOPLPUSH"), "a", "b", "3"), (True, 3.0)),
+    ((bytearray(b"blmove"), "a", "b", "LEFT", "RIGHT", b"0.25"), (True, 0.25)),
+    (("BzPopMin", "z", 4), (True, 4.0)),
+    (("BZPOPMAX", "z", 0), (True, -1)),
+    (("BLMPOP", 1.5, 2, "a", "b", "LEFT"), (True, 1.5)),
+    ((b"BZMPOP", 0, 1, "z", "MIN", "COUNT", 5), (True, -1)),
+    (("WAIT", 1, 1500), (True, 1.5)),
+    (("wait", 0, 0), (True, -1)),
+    (("WAITAOF", 1, 0, 250), (True, 0.25)),
+    (("WAITAOF", 1, 0, 0), (True, -1)),
+    (("XREAD", "COUNT", 10, "BLOCK", 2000, "STREAMS", "s", "$"), (True, 2.0)),
+    ((b"xread", b"block", 0, "STREAMS", "s", "$"), (True, -1)),
+    (("XREAD", "STREAMS", "BLOCK", "0"), (False, None)),  # a stream named BLOCK
+    (("XREAD", "COUNT", 5, "STREAMS", "s", "0"), (False, None)),
+    (("XREADGROUP", "GROUP", "BLOCK", "c", "STREAMS", "s", ">"), (False, None)),  # a group named BLOCK
+    (("XREADGROUP", "GROUP", "g", "c", "NOACK", "BLOCK", 100, "STREAMS", "s", ">"), (True, 0.1)),
+    (("BLPOP", "a", "soon"), (True, -1)),  # unreadable: the server refuses it; no read timeout meanwhile
+    (("BLPOP",), (True, -1)),
+    (("BLPOPX", "a", 1), (False, None)),
+    (("LPOP", "a"), (False, None)),
+    (("HSET", "BLPOP", "WAIT", 1), (False, None)),
+    (("CLIENT", "REPLY", "ON"), (False, None)),
+])
+def test_classification(command, want):
+    assert classified(*command) == want
+
+
+def test_pipeline_waits_as_long_as_its_longest_wait():
+    import struct
+
+    from cpipe._engine import native
+
+    mod = native()
+
+    def wait_of(*cmds):
+        return struct.unpack_from("d", mod.prepare(mod.DEFAULT_MAX_BULK, list(cmds), True), 16)[0]
+
+    assert wait_of(("GET", "a"), ("BLPOP", "a", 1), ("WAIT", 0, 3000), ("SET", "a", 1)) == 3.0
+    assert wait_of(("BLPOP", "a", 0), ("BLPOP", "a", 5)) == -1
+    assert wait_of(("BLPOP", "a", 5), ("XREAD", "BLOCK", 0, "STREAMS", "s", "$")) == -1
+
+
+@pytest.mark.parametrize("command", [
+    (b"BLMPOP", 1.2, 1, "{k}:empty", "LEFT"),
+    ("bzmpop", 1.2, 1, "{k}:empty", "MIN"),
+    (memoryview(b"WAIT"), 1, 1200),
+    ("XREAD", "BLOCK", 1200, "STREAMS", "{k}:stream", "$"),
+])
+def test_sync_wait_outlasts_socket_timeout(real_server, command):
+    """A blocking command's read timeout is stretched by its own wait, in
+    the command's units: with socket_timeout=0.4, waits of 1.2 s succeed."""
+    c = cpipe.Client(host="127.0.0.1", port=real_server.port, socket_timeout=0.4)
+    try:
+        start = time.monotonic()
+        reply = c.call(*command)
+        took = time.monotonic() - start
+        assert reply in (None, 0, []), reply
+        assert took >= 1.0, f"returned after {took:.2f}s"
+        assert c.call("ECHO", "in step") == b"in step"
+    finally:
+        c.close()
