@@ -14,8 +14,9 @@ export GOFLAGS := -mod=mod
 FUZZTIME ?= 20s
 SOAK_SECONDS ?= 600
 SOAK_ARGS ?=
+FUZZ_EXAMPLES ?= 20000
 
-.PHONY: venv build inplace server test test-go test-py demo bench soak clean
+.PHONY: venv build inplace server test test-go test-py fuzz demo bench soak clean
 
 $(VENV)/.ready: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +55,11 @@ test-py: build server
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 test: test-go test-py
+
+# By hand, not in CI: the bridge's argument encoding fuzzed from Python with
+# many more examples than the test suite runs (FUZZ_EXAMPLES per test).
+fuzz: build server
+	CPIPE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider tests/faults/test_fuzz_arguments.py
 
 demo: build server
 	$(PY) examples/demo.py

@@ -1,273 +1,32 @@
-// bridge.c: the only code that touches PyObject.
+// bridge.c: the only code that touches PyObject (with encode.c).
 //
-// Python calls in with command arguments; this file encodes them to RESP in
-// one contiguous C buffer, releases the GIL, calls the Go engine once per
-// batch, and builds Python objects by walking the engine's reply tape once
-// (grammar in engine/tape.go). Exceptions are raised in one place,
+// Python calls in with command arguments; encode.c encodes them to RESP in
+// one contiguous C buffer and classifies each command (plain, blocking or
+// refused) in the same pass; this file releases the GIL, calls the Go engine
+// once per batch, and builds Python objects by walking the engine's reply
+// tape once (grammar in engine/tape.go). Exceptions are raised in one place,
 // raise_status(); the exception classes and the error-reply factory are
 // handed in from Python by configure(), so names match redis-py.
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "encode.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include "_cgo_export.h"
 
 // ---------------------------------------------------------------- state
 
 static PyObject *error_factory;   // callable(str) -> ResponseError instance
-static PyObject *exc_connection, *exc_timeout, *exc_auth, *exc_protocol, *exc_data, *exc_fork;
+static PyObject *exc_connection, *exc_timeout, *exc_auth, *exc_protocol, *exc_fork;  // DataError: cp_exc_data
 static int forked;                // set in a forked child: Go must not run there
 static unsigned long main_thread; // the thread that runs Python's signal handlers
 
 #define ERRCAP 512
 
-// ---------------------------------------------------------------- encoder
-
-// A growable buffer that starts on the stack, so a typical command costs no
-// allocation.
-typedef struct {
-    char *buf;
-    Py_ssize_t len, cap;
-    char small[1024];
-} enc_t;
-
-static void enc_init(enc_t *e) { e->buf = e->small; e->len = 0; e->cap = sizeof e->small; }
-static void enc_free(enc_t *e) { if (e->buf != e->small) PyMem_RawFree(e->buf); }
-
-static int enc_grow(enc_t *e, Py_ssize_t need) {
-    Py_ssize_t cap = e->cap * 2;
-    while (cap < e->len + need) cap *= 2;
-    char *nb;
-    if (e->buf == e->small) {
-        nb = PyMem_RawMalloc(cap);
-        if (nb) memcpy(nb, e->buf, e->len);
-    } else {
-        nb = PyMem_RawRealloc(e->buf, cap);
-    }
-    if (!nb) { PyErr_NoMemory(); return -1; }
-    e->buf = nb; e->cap = cap;
-    return 0;
-}
-
-static inline int enc_reserve(enc_t *e, Py_ssize_t n) {
-    return (e->cap - e->len >= n) ? 0 : enc_grow(e, n);
-}
-
-// Writes c, then the decimal of v, then CRLF.
-static inline void enc_header(enc_t *e, char c, long long v) {
-    char tmp[24];
-    int i = 0;
-    unsigned long long u = v < 0 ? -(unsigned long long)v : (unsigned long long)v;
-    do { tmp[i++] = (char)('0' + u % 10); u /= 10; } while (u);
-    char *p = e->buf + e->len;
-    *p++ = c;
-    if (v < 0) *p++ = '-';
-    while (i) *p++ = tmp[--i];
-    *p++ = '\r'; *p++ = '\n';
-    e->len = p - e->buf;
-}
-
-static int enc_bulk(enc_t *e, const char *s, Py_ssize_t n) {
-    if (enc_reserve(e, n + 32) < 0) return -1;
-    enc_header(e, '$', n);
-    memcpy(e->buf + e->len, s, n);
-    e->len += n;
-    e->buf[e->len++] = '\r';
-    e->buf[e->len++] = '\n';
-    return 0;
-}
-
-static int enc_int(enc_t *e, long long v) {
-    char tmp[24];
-    int i = 0;
-    unsigned long long u = v < 0 ? -(unsigned long long)v : (unsigned long long)v;
-    do { tmp[i++] = (char)('0' + u % 10); u /= 10; } while (u);
-    if (v < 0) tmp[i++] = '-';
-    char out[24];
-    for (int j = 0; j < i; j++) out[j] = tmp[i - 1 - j];
-    return enc_bulk(e, out, i);
-}
-
-static void data_error(PyObject *arg, Py_ssize_t pos, PyObject *cmd, const char *why) {
-    PyObject *name = NULL;
-    if (cmd && PyUnicode_Check(cmd)) name = Py_NewRef(cmd);
-    else if (cmd && PyBytes_Check(cmd)) name = PyUnicode_DecodeUTF8(PyBytes_AS_STRING(cmd), PyBytes_GET_SIZE(cmd), "replace");
-    if (!name) { PyErr_Clear(); name = PyUnicode_FromString("?"); }
-    PyErr_Format(exc_data,
-                 "Invalid input of type: '%s' at argument %zd of command %R%s. "
-                 "Convert to a bytes, string, int or float first.",
-                 Py_TYPE(arg)->tp_name, pos, name, why);
-    Py_DECREF(name);
-}
-
-// Rare argument types, kept out of the fast path.
-static int enc_arg_slow(enc_t *e, PyObject *a, Py_ssize_t pos, PyObject *cmd) {
-    if (PyBool_Check(a)) { data_error(a, pos, cmd, ""); return -1; }
-    if (PyByteArray_Check(a)) return enc_bulk(e, PyByteArray_AS_STRING(a), PyByteArray_GET_SIZE(a));
-    if (PyUnicode_Check(a)) {  // str subclass
-        Py_ssize_t n; const char *s = PyUnicode_AsUTF8AndSize(a, &n);
-        if (!s) { PyErr_Clear(); data_error(a, pos, cmd, " (not encodable as UTF-8)"); return -1; }
-        return enc_bulk(e, s, n);
-    }
-    if (PyLong_Check(a) || PyFloat_Check(a)) {  // int/float subclasses, or ints past 64 bits
-        PyObject *r = PyLong_Check(a) ? PyObject_Str(a) : PyObject_Repr(a);
-        if (!r) return -1;
-        Py_ssize_t n; const char *s = PyUnicode_AsUTF8AndSize(r, &n);
-        int rc = s ? enc_bulk(e, s, n) : -1;
-        Py_DECREF(r);
-        return rc;
-    }
-    if (PyObject_CheckBuffer(a)) {  // bytes subclasses, memoryview, array.array, ...
-        Py_buffer view;
-        if (PyObject_GetBuffer(a, &view, PyBUF_SIMPLE) < 0) {
-            PyErr_Clear(); data_error(a, pos, cmd, " (not a contiguous buffer)"); return -1;
-        }
-        int rc = enc_bulk(e, view.buf, view.len);
-        PyBuffer_Release(&view);
-        return rc;
-    }
-    data_error(a, pos, cmd, "");
-    return -1;
-}
-
-static inline int enc_arg(enc_t *e, PyObject *a, Py_ssize_t pos, PyObject *cmd) {
-    if (PyBytes_CheckExact(a)) return enc_bulk(e, PyBytes_AS_STRING(a), PyBytes_GET_SIZE(a));
-    if (PyUnicode_CheckExact(a)) {
-        Py_ssize_t n; const char *s = PyUnicode_AsUTF8AndSize(a, &n);
-        if (!s) { PyErr_Clear(); data_error(a, pos, cmd, " (not encodable as UTF-8)"); return -1; }
-        return enc_bulk(e, s, n);
-    }
-    if (PyLong_CheckExact(a)) {
-        int overflow;
-        long long v = PyLong_AsLongLongAndOverflow(a, &overflow);
-        if (!overflow) return enc_int(e, v);
-    }
-    if (PyFloat_CheckExact(a)) {
-        // repr() is what redis-py sends: the shortest string that round-trips.
-        char *s = PyOS_double_to_string(PyFloat_AS_DOUBLE(a), 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
-        if (!s) return -1;
-        int rc = enc_bulk(e, s, (Py_ssize_t)strlen(s));
-        PyMem_Free(s);
-        return rc;
-    }
-    return enc_arg_slow(e, a, pos, cmd);
-}
-
-static int enc_command(enc_t *e, PyObject *const *args, Py_ssize_t n) {
-    if (n == 0) { PyErr_SetString(exc_data, "a command needs at least its name"); return -1; }
-    if (enc_reserve(e, 24) < 0) return -1;
-    enc_header(e, '*', n);
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (enc_arg(e, args[i], i, args[0]) < 0) return -1;
-    return 0;
-}
-
-// The arguments of one pipeline entry, a tuple or a list; 0 if it is neither.
-static int command_items(PyObject *cmd, PyObject *const **items, Py_ssize_t *len) {
-    if (PyTuple_CheckExact(cmd)) { *items = &PyTuple_GET_ITEM(cmd, 0); *len = PyTuple_GET_SIZE(cmd); return 1; }
-    if (PyList_CheckExact(cmd)) { *items = ((PyListObject *)cmd)->ob_item; *len = PyList_GET_SIZE(cmd); return 1; }
-    return 0;
-}
-
-// Encodes one pipeline entry: a tuple or list of arguments.
-static int enc_sequence(enc_t *e, PyObject *cmd, Py_ssize_t index) {
-    PyObject *const *items; Py_ssize_t len;
-    if (command_items(cmd, &items, &len)) return enc_command(e, items, len);
-    PyErr_Format(exc_data, "pipeline command %zd is a %s, expected a tuple of arguments",
-                 index, Py_TYPE(cmd)->tp_name);
-    return -1;
-}
-
-static int blocking_command(PyObject *const *args, Py_ssize_t n, double *block_for);
-
-// Whether a pipeline holds a blocking command; *block_for is the longest
-// wait among them (-1: one may wait forever).
-static int blocking_pipeline(PyObject *commands, double *block_for) {
-    PyObject *seq = PySequence_Fast(commands, "commands must be a sequence of tuples");
-    if (!seq) { PyErr_Clear(); return 0; }
-    int any = 0;
-    *block_for = 0;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *cmd = PySequence_Fast_GET_ITEM(seq, i);
-        PyObject *const *items; Py_ssize_t len;
-        if (!command_items(cmd, &items, &len)) continue;
-        double b;
-        if (len > 0 && blocking_command(items, len, &b)) {
-            if (!any) *block_for = b;
-            else if (*block_for >= 0 && (b < 0 || b > *block_for)) *block_for = b;  // -1 (forever) wins
-            any = 1;
-        }
-    }
-    Py_DECREF(seq);
-    return any;
-}
-
-// Encodes a sequence of argument tuples; on a bad argument nothing is kept
-// and the error names the command's index in the pipeline.
-static int enc_pipeline(enc_t *e, PyObject *commands, Py_ssize_t *count) {
-    PyObject *seq = PySequence_Fast(commands, "commands must be a sequence of tuples");
-    if (!seq) return -1;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    PyObject **items = PySequence_Fast_ITEMS(seq);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (enc_sequence(e, items[i], i) < 0) {
-            Py_DECREF(seq);
-            PyObject *type, *value, *tb;
-            PyErr_Fetch(&type, &value, &tb);
-            PyErr_NormalizeException(&type, &value, &tb);
-            PyErr_Format(type, "pipeline command %zd: %S (nothing was sent)", i, value);
-            Py_XDECREF(type); Py_XDECREF(value); Py_XDECREF(tb);
-            return -1;
-        }
-    }
-    Py_DECREF(seq);
-    *count = n;
-    return 0;
-}
-
-// ---------------------------------------------------------------- blocking commands
-
-// Blocking commands must not share a coalesced connection; the engine also
-// stretches their read timeout by the command's own timeout argument.
-static int arg_is(PyObject *a, const char *name) {
-    const char *s; Py_ssize_t n;
-    if (PyUnicode_CheckExact(a)) { s = PyUnicode_AsUTF8AndSize(a, &n); if (!s) { PyErr_Clear(); return 0; } }
-    else if (PyBytes_CheckExact(a)) { s = PyBytes_AS_STRING(a); n = PyBytes_GET_SIZE(a); }
-    else return 0;
-    return (size_t)n == strlen(name) && strncasecmp(s, name, n) == 0;
-}
-
-static double arg_seconds(PyObject *a) {
-    double v = -1;
-    if (PyLong_Check(a) || PyFloat_Check(a)) v = PyFloat_AsDouble(a);
-    else if (PyBytes_Check(a)) v = atof(PyBytes_AS_STRING(a));
-    else if (PyUnicode_Check(a)) { const char *s = PyUnicode_AsUTF8(a); v = s ? atof(s) : -1; }
-    if (PyErr_Occurred()) { PyErr_Clear(); v = -1; }
-    return v <= 0 ? -1 : v;   // 0 means "block forever"
-}
-
-// Returns 1 for a blocking command and sets *block_for (seconds, -1 forever).
-static int blocking_command(PyObject *const *args, Py_ssize_t n, double *block_for) {
-    PyObject *a = args[0];
-    const char *s; Py_ssize_t len;
-    if (PyUnicode_CheckExact(a)) { s = PyUnicode_AsUTF8AndSize(a, &len); if (!s) { PyErr_Clear(); return 0; } }
-    else if (PyBytes_CheckExact(a)) { s = PyBytes_AS_STRING(a); len = PyBytes_GET_SIZE(a); }
-    else return 0;
-    if (len < 4 || (s[0] != 'B' && s[0] != 'b' && s[0] != 'X' && s[0] != 'x' && s[0] != 'W' && s[0] != 'w')) return 0;
-    static const char *last_arg_timeout[] = {"BLPOP", "BRPOP", "BRPOPLPUSH", "BLMOVE", "BZPOPMIN", "BZPOPMAX", NULL};
-    for (int i = 0; last_arg_timeout[i]; i++)
-        if (arg_is(a, last_arg_timeout[i])) { *block_for = n > 1 ? arg_seconds(args[n - 1]) : -1; return 1; }
-    if (arg_is(a, "BLMPOP") || arg_is(a, "BZMPOP")) { *block_for = n > 1 ? arg_seconds(args[1]) : -1; return 1; }
-    if (arg_is(a, "WAIT")) { *block_for = n > 2 ? arg_seconds(args[2]) / 1000.0 : -1; if (*block_for == 0) *block_for = -1; return 1; }
-    if (arg_is(a, "XREAD") || arg_is(a, "XREADGROUP")) {
-        for (Py_ssize_t i = 1; i + 1 < n; i++)
-            if (arg_is(args[i], "BLOCK")) { double ms = arg_seconds(args[i + 1]); *block_for = ms < 0 ? -1 : ms / 1000.0; return 1; }
-    }
-    return 0;
-}
+// Bits that submit and submit_many return when they queued the request (see
+// submit_result); a prepared request's first byte holds SUBMIT_BLOCKING too.
+#define SUBMIT_QUEUED 1
+#define SUBMIT_BLOCKING 2
 
 // ---------------------------------------------------------------- replies
 
@@ -411,16 +170,17 @@ static int parse_handle(PyObject *o, uint64_t *h) {
 
 // ---------------------------------------------------------------- entry points
 
-// execute(handle, encoding, *args): one command; error replies raise.
+// execute(handle, encoding, max_bulk, *command): one command; error replies
+// raise. max_bulk is the client's proto_max_bulk_len.
 static PyObject *py_execute(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    uint64_t h;
-    if (nargs < 2) { PyErr_SetString(PyExc_TypeError, "execute(handle, encoding, *command)"); return NULL; }
-    if (check_ready() < 0 || parse_handle(args[0], &h) < 0) return NULL;
+    uint64_t h; Py_ssize_t max_bulk;
+    if (nargs < 3) { PyErr_SetString(PyExc_TypeError, "execute(handle, encoding, max_bulk, *command)"); return NULL; }
+    if (check_ready() < 0 || parse_handle(args[0], &h) < 0 || parse_max_bulk(args[2], &max_bulk) < 0) return NULL;
     PyObject *encoding = args[1];
-    enc_t e; enc_init(&e);
-    if (enc_command(&e, args + 2, nargs - 2) < 0) { enc_free(&e); return NULL; }
-    double block_for = -1;
-    int blocking = blocking_command(args + 2, nargs - 2, &block_for);
+    enc_t e; enc_init(&e, max_bulk);
+    batch_kind_t kind = {0, -1};
+    if (enc_command(&e, args + 3, nargs - 3, &kind) < 0) { enc_free(&e); return NULL; }
+    int blocking = kind.blocking; double block_for = kind.block_for;
     char *tape = NULL; int64_t tape_len = 0; char err[ERRCAP]; int status, wake = interruptible();
     Py_BEGIN_ALLOW_THREADS
     status = cp_exec(h, e.buf, e.len, 1, blocking, block_for, wake, &tape, &tape_len, err, ERRCAP);
@@ -438,34 +198,38 @@ static PyObject *py_execute(PyObject *self, PyObject *const *args, Py_ssize_t na
     return r;
 }
 
-// execute_many(handle, encoding, commands): a pipeline in one round trip.
-// Returns the list of replies, error replies in place as exception objects.
+// The replies of a pipeline, one per command, in a list; a reply that is an
+// error, or cannot be converted, is an exception instance in place (the
+// same rule for the sync and the asynchronous paths).
+static PyObject *build_replies(const char **pp, int64_t n, PyObject *encoding) {
+    PyObject *out = PyList_New((Py_ssize_t)n);
+    for (int64_t i = 0; out && i < n; i++) {
+        PyObject *item = build_or_error(pp, encoding);
+        if (!item) Py_CLEAR(out); else PyList_SET_ITEM(out, (Py_ssize_t)i, item);
+    }
+    return out;
+}
+
+// execute_many(handle, encoding, max_bulk, commands): a pipeline in one
+// round trip; commands is any iterable of argument tuples or lists.
 static PyObject *py_execute_many(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    uint64_t h;
-    if (nargs != 3) { PyErr_SetString(PyExc_TypeError, "execute_many(handle, encoding, commands)"); return NULL; }
-    if (check_ready() < 0 || parse_handle(args[0], &h) < 0) return NULL;
+    uint64_t h; Py_ssize_t max_bulk, n;
+    if (nargs != 4) { PyErr_SetString(PyExc_TypeError, "execute_many(handle, encoding, max_bulk, commands)"); return NULL; }
+    if (check_ready() < 0 || parse_handle(args[0], &h) < 0 || parse_max_bulk(args[2], &max_bulk) < 0) return NULL;
     PyObject *encoding = args[1];
-    enc_t e; enc_init(&e);
-    Py_ssize_t n;
-    if (enc_pipeline(&e, args[2], &n) < 0) { enc_free(&e); return NULL; }
+    enc_t e; enc_init(&e, max_bulk);
+    batch_kind_t kind = {0, -1};
+    if (enc_pipeline(&e, args[3], &n, &kind) < 0) { enc_free(&e); return NULL; }
     if (n == 0) { enc_free(&e); return PyList_New(0); }
-    double block_for = -1;
-    int blocking = blocking_pipeline(args[2], &block_for);
+    int blocking = kind.blocking; double block_for = kind.block_for;
     char *tape = NULL; int64_t tape_len = 0; char err[ERRCAP]; int status, wake = interruptible();
     Py_BEGIN_ALLOW_THREADS
     status = cp_exec(h, e.buf, e.len, n, blocking, block_for, wake, &tape, &tape_len, err, ERRCAP);
     Py_END_ALLOW_THREADS
     enc_free(&e);
     if (status != CP_OK) { free(tape); return raise_status(status, err); }
-    PyObject *out = PyList_New(n);
-    if (out) {
-        const char *p = tape;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *item = build(&p, encoding);
-            if (!item) { Py_CLEAR(out); break; }
-            PyList_SET_ITEM(out, i, item);
-        }
-    }
+    const char *p = tape;
+    PyObject *out = build_replies(&p, n, encoding);
     free(tape);
     return out;
 }
@@ -485,48 +249,132 @@ static int submit_encoded(uint64_t h, uint64_t qh, enc_t *e, int64_t n, uint64_t
     return status;
 }
 
-// submit(handle, queue, tag, wait, *args) -> bool: queue one command without
-// waiting for its reply, which cp_poll on queue delivers tagged with tag.
-// Returns False (nothing queued) only when wait is false and it would block.
-static PyObject *py_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    uint64_t h, qh, tag;
-    if (nargs < 4) { PyErr_SetString(PyExc_TypeError, "submit(handle, queue, tag, wait, *command)"); return NULL; }
-    if (check_ready() < 0 || parse_handle(args[0], &h) < 0 || parse_handle(args[1], &qh) < 0 ||
-        parse_handle(args[2], &tag) < 0) return NULL;
-    int wait = PyObject_IsTrue(args[3]);
-    enc_t e; enc_init(&e);
-    if (enc_command(&e, args + 4, nargs - 4) < 0) { enc_free(&e); return NULL; }
-    double block_for = -1;
-    int blocking = blocking_command(args + 4, nargs - 4, &block_for);
-    char err[ERRCAP];
-    int status = submit_encoded(h, qh, &e, 1, tag, 0, blocking, block_for, wait, err);
-    enc_free(&e);
-    if (status == CP_WOULDBLOCK) Py_RETURN_FALSE;
-    if (status != CP_OK) return raise_status(status, err);
-    Py_RETURN_TRUE;
+// A request encoded and classified but not queued, for a caller that must
+// queue it later, from another thread (asyncio's backlog): bytes holding
+//   [0] flags (SUBMIT_BLOCKING, PREPARED_BATCH)  [8] int64 n  [16] double block_for  [24] RESP
+// so that it is encoded once, and sent exactly as it was classified.
+#define PREPARED_BATCH 4
+#define PREPARED_HEAD 24
+
+static PyObject *prepared_new(const enc_t *e, int64_t n, int batch, const batch_kind_t *kind) {
+    if (e->len > PY_SSIZE_T_MAX - PREPARED_HEAD) return PyErr_NoMemory();
+    PyObject *r = PyBytes_FromStringAndSize(NULL, PREPARED_HEAD + e->len);
+    if (!r) return NULL;
+    char *p = PyBytes_AS_STRING(r);
+    memset(p, 0, PREPARED_HEAD);
+    p[0] = (char)((kind->blocking ? SUBMIT_BLOCKING : 0) | (batch ? PREPARED_BATCH : 0));
+    memcpy(p + 8, &n, 8);
+    memcpy(p + 16, &kind->block_for, 8);
+    memcpy(p + PREPARED_HEAD, e->buf, e->len);
+    return r;
 }
 
+// What submit and submit_many return: when queued, an int of bits
+// (SUBMIT_QUEUED, plus SUBMIT_BLOCKING for a blocking request, which the
+// caller may cancel); when wait was false and queueing would have had to
+// wait, nothing is queued and it returns the prepared request instead
+// (bytes; its first byte holds the SUBMIT_BLOCKING bit), for submit_prepared.
+static PyObject *submit_result(int status, const enc_t *e, int64_t n, int batch, const batch_kind_t *kind,
+                               const char *err) {
+    if (status == CP_WOULDBLOCK) return prepared_new(e, n, batch, kind);
+    if (status != CP_OK) return raise_status(status, err);
+    return PyLong_FromLong(SUBMIT_QUEUED | (kind->blocking ? SUBMIT_BLOCKING : 0));
+}
 
-// submit_many(handle, queue, tag, wait, commands) -> bool: a pipeline; its
-// replies arrive as one list.
+// The arguments submit and submit_many share.
+static int parse_submit(PyObject *const *args, uint64_t *h, uint64_t *qh, uint64_t *tag, int *wait,
+                        Py_ssize_t *max_bulk) {
+    if (check_ready() < 0 || parse_handle(args[0], h) < 0 || parse_handle(args[1], qh) < 0 ||
+        parse_handle(args[2], tag) < 0 || (*wait = PyObject_IsTrue(args[3])) < 0 ||
+        parse_max_bulk(args[4], max_bulk) < 0) return -1;
+    return 0;
+}
+
+// submit(handle, queue, tag, wait, max_bulk, *command) -> int or prepared
+// (see submit_result): queue one command without waiting for its reply,
+// which cp_poll on queue delivers tagged with tag.
+static PyObject *py_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    uint64_t h, qh, tag; int wait; Py_ssize_t max_bulk;
+    if (nargs < 5) { PyErr_SetString(PyExc_TypeError, "submit(handle, queue, tag, wait, max_bulk, *command)"); return NULL; }
+    if (parse_submit(args, &h, &qh, &tag, &wait, &max_bulk) < 0) return NULL;
+    enc_t e; enc_init(&e, max_bulk);
+    batch_kind_t kind = {0, -1};
+    PyObject *r = NULL;
+    if (enc_command(&e, args + 5, nargs - 5, &kind) == 0) {
+        char err[ERRCAP];
+        int status = submit_encoded(h, qh, &e, 1, tag, 0, kind.blocking, kind.block_for, wait, err);
+        r = submit_result(status, &e, 1, 0, &kind, err);
+    }
+    enc_free(&e);
+    return r;
+}
+
+// submit_many(handle, queue, tag, wait, max_bulk, commands) -> int or
+// prepared: a pipeline; its replies arrive as one list.
 static PyObject *py_submit_many(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    uint64_t h, qh, tag; int wait; Py_ssize_t max_bulk, n;
+    if (nargs != 6) { PyErr_SetString(PyExc_TypeError, "submit_many(handle, queue, tag, wait, max_bulk, commands)"); return NULL; }
+    if (parse_submit(args, &h, &qh, &tag, &wait, &max_bulk) < 0) return NULL;
+    enc_t e; enc_init(&e, max_bulk);
+    batch_kind_t kind = {0, -1};
+    PyObject *r = NULL;
+    if (enc_pipeline(&e, args[5], &n, &kind) < 0) goto done;
+    if (n == 0) { PyErr_SetString(cp_exc_data, "an empty pipeline cannot be submitted"); goto done; }
+    {
+        char err[ERRCAP];
+        int status = submit_encoded(h, qh, &e, n, tag, 1, kind.blocking, kind.block_for, wait, err);
+        r = submit_result(status, &e, n, 1, &kind, err);
+    }
+done:
+    enc_free(&e);
+    return r;
+}
+
+// prepare(max_bulk, commands, batch) -> prepared: encode and classify now,
+// queue later with submit_prepared; batch false sends the one command in
+// commands on its own. Raises the DataError submit would raise.
+static PyObject *py_prepare(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    Py_ssize_t max_bulk, n;
+    int batch;
+    if (nargs != 3) { PyErr_SetString(PyExc_TypeError, "prepare(max_bulk, commands, batch)"); return NULL; }
+    if (parse_max_bulk(args[0], &max_bulk) < 0 || (batch = PyObject_IsTrue(args[2])) < 0) return NULL;
+    enc_t e; enc_init(&e, max_bulk);
+    batch_kind_t kind = {0, -1};
+    PyObject *r = NULL;
+    if (enc_pipeline(&e, args[1], &n, &kind) < 0) goto done;
+    if (batch ? n == 0 : n != 1) {
+        PyErr_SetString(cp_exc_data, batch ? "an empty pipeline cannot be submitted" : "prepare needs exactly one command");
+        goto done;
+    }
+    r = prepared_new(&e, n, batch, &kind);
+done:
+    enc_free(&e);
+    return r;
+}
+
+// submit_prepared(handle, queue, tag, prepared) -> int: queue a prepared
+// request, waiting (GIL released) to connect or for room as needed.
+static PyObject *py_submit_prepared(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     uint64_t h, qh, tag;
-    if (nargs != 5) { PyErr_SetString(PyExc_TypeError, "submit_many(handle, queue, tag, wait, commands)"); return NULL; }
+    if (nargs != 4) { PyErr_SetString(PyExc_TypeError, "submit_prepared(handle, queue, tag, prepared)"); return NULL; }
     if (check_ready() < 0 || parse_handle(args[0], &h) < 0 || parse_handle(args[1], &qh) < 0 ||
         parse_handle(args[2], &tag) < 0) return NULL;
-    int wait = PyObject_IsTrue(args[3]);
-    enc_t e; enc_init(&e);
-    Py_ssize_t n;
-    if (enc_pipeline(&e, args[4], &n) < 0) { enc_free(&e); return NULL; }
-    if (n == 0) { enc_free(&e); PyErr_SetString(exc_data, "an empty pipeline cannot be submitted"); return NULL; }
-    double block_for = -1;
-    int blocking = blocking_pipeline(args[4], &block_for);
+    PyObject *prepared = args[3];
+    if (!PyBytes_CheckExact(prepared) || PyBytes_GET_SIZE(prepared) < PREPARED_HEAD) {
+        PyErr_SetString(PyExc_TypeError, "submit_prepared needs what submit or prepare returned");
+        return NULL;
+    }
+    const char *p = PyBytes_AS_STRING(prepared);
+    int64_t n; double block_for;
+    memcpy(&n, p + 8, 8);
+    memcpy(&block_for, p + 16, 8);
+    batch_kind_t kind = {(p[0] & SUBMIT_BLOCKING) != 0, block_for};
+    // The engine copies the data before it returns; prepared is immutable.
+    enc_t e = {.buf = (char *)p + PREPARED_HEAD, .len = PyBytes_GET_SIZE(prepared) - PREPARED_HEAD};
     char err[ERRCAP];
-    int status = submit_encoded(h, qh, &e, n, tag, 1, blocking, block_for, wait, err);
-    enc_free(&e);
-    if (status == CP_WOULDBLOCK) Py_RETURN_FALSE;
+    int status = submit_encoded(h, qh, &e, n, tag, (p[0] & PREPARED_BATCH) != 0, kind.blocking, kind.block_for, 1, err);
     if (status != CP_OK) return raise_status(status, err);
-    Py_RETURN_TRUE;
+    return PyLong_FromLong(SUBMIT_QUEUED | (kind.blocking ? SUBMIT_BLOCKING : 0));
 }
 
 static PyObject *exc_for_status(int64_t status) {
@@ -580,11 +428,7 @@ static PyObject *py_poll(PyObject *self, PyObject *const *args, Py_ssize_t nargs
         } else if (!batch) {
             value = build_or_error(&p, enc);
         } else {
-            value = PyList_New(n);
-            for (int64_t j = 0; value && j < n; j++) {
-                PyObject *item = build_or_error(&p, enc);
-                if (!item) Py_CLEAR(value); else PyList_SET_ITEM(value, j, item);
-            }
+            value = build_replies(&p, n, enc);
         }
         PyObject *pair = value ? Py_BuildValue("(KN)", (unsigned long long)tag, value) : NULL;
         if (!pair) { Py_CLEAR(out); break; }
@@ -636,13 +480,10 @@ static PyObject *py_open(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "s#iz#ddOipL", &host, &host_len, &port, &unix_path, &unix_len,
                           &ct, &st, &init, &size, &autopipeline, &max_queued)) return NULL;
     if (check_ready() < 0) return NULL;
-    PyObject *seq = PySequence_Fast(init, "init_commands must be a sequence of tuples");
-    if (!seq) return NULL;
-    enc_t e; enc_init(&e);
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (enc_sequence(&e, PySequence_Fast_GET_ITEM(seq, i), i) < 0) { enc_free(&e); Py_DECREF(seq); return NULL; }
-    Py_DECREF(seq);
+    // The client's own commands (AUTH, SELECT, ...): not classified, never refused.
+    enc_t e; enc_init(&e, CP_DEFAULT_MAX_BULK);
+    Py_ssize_t n;
+    if (enc_pipeline(&e, init, &n, NULL) < 0) { enc_free(&e); return NULL; }
     uint64_t h = cp_open((char *)host, (int)host_len, port, (char *)unix_path, unix_path ? (int)unix_len : 0,
                          ct, st, e.buf, e.len, (int)n, size, autopipeline, max_queued);
     enc_free(&e);
@@ -661,8 +502,9 @@ static PyObject *py_close(PyObject *self, PyObject *arg) {
 
 // encode(*commands) -> bytes: the RESP the engine would send (for tests and tools).
 static PyObject *py_encode(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    enc_t e; enc_init(&e);
-    if (enc_command(&e, args, nargs) < 0) { enc_free(&e); return NULL; }
+    enc_t e; enc_init(&e, CP_DEFAULT_MAX_BULK);
+    batch_kind_t kind = {0, -1};
+    if (enc_command(&e, args, nargs, &kind) < 0) { enc_free(&e); return NULL; }
     PyObject *r = PyBytes_FromStringAndSize(e.buf, e.len);
     enc_free(&e);
     return r;
@@ -676,7 +518,7 @@ static PyObject *py_configure(PyObject *self, PyObject *args) {
     Py_XSETREF(exc_timeout, Py_NewRef(t));
     Py_XSETREF(exc_auth, Py_NewRef(a));
     Py_XSETREF(exc_protocol, Py_NewRef(p));
-    Py_XSETREF(exc_data, Py_NewRef(d));
+    Py_XSETREF(cp_exc_data, Py_NewRef(d));
     Py_XSETREF(exc_fork, Py_NewRef(k));
     Py_RETURN_NONE;
 }
@@ -684,10 +526,12 @@ static PyObject *py_configure(PyObject *self, PyObject *args) {
 static PyObject *py_mark_forked(PyObject *self, PyObject *unused) { forked = 1; Py_RETURN_NONE; }
 
 static PyMethodDef methods[] = {
-    {"execute", (PyCFunction)(void (*)(void))py_execute, METH_FASTCALL, "execute(handle, encoding, *command)"},
-    {"execute_many", (PyCFunction)(void (*)(void))py_execute_many, METH_FASTCALL, "execute_many(handle, encoding, commands)"},
-    {"submit", (PyCFunction)(void (*)(void))py_submit, METH_FASTCALL, "submit(handle, queue, tag, wait, *command) -> queued"},
-    {"submit_many", (PyCFunction)(void (*)(void))py_submit_many, METH_FASTCALL, "submit_many(handle, queue, tag, wait, commands) -> queued"},
+    {"execute", (PyCFunction)(void (*)(void))py_execute, METH_FASTCALL, "execute(handle, encoding, max_bulk, *command)"},
+    {"execute_many", (PyCFunction)(void (*)(void))py_execute_many, METH_FASTCALL, "execute_many(handle, encoding, max_bulk, commands)"},
+    {"submit", (PyCFunction)(void (*)(void))py_submit, METH_FASTCALL, "submit(handle, queue, tag, wait, max_bulk, *command) -> QUEUED|BLOCKING bits, or a prepared request"},
+    {"submit_many", (PyCFunction)(void (*)(void))py_submit_many, METH_FASTCALL, "submit_many(handle, queue, tag, wait, max_bulk, commands) -> QUEUED|BLOCKING bits, or a prepared request"},
+    {"prepare", (PyCFunction)(void (*)(void))py_prepare, METH_FASTCALL, "prepare(max_bulk, commands, batch) -> prepared request"},
+    {"submit_prepared", (PyCFunction)(void (*)(void))py_submit_prepared, METH_FASTCALL, "submit_prepared(handle, queue, tag, prepared) -> QUEUED|BLOCKING bits"},
     {"poll", (PyCFunction)(void (*)(void))py_poll, METH_FASTCALL, "poll(queue, encoding, timeout) -> [(tag, value)]"},
     {"outstanding", py_outstanding, METH_O, "outstanding(queue)"},
     {"queue_open", py_queue_open, METH_O, "queue_open(notify_fd or -1) -> queue"},
@@ -714,6 +558,9 @@ PyMODINIT_FUNC PyInit__native(void) {
     Py_DECREF(ident);
     if (PyErr_Occurred()) return NULL;
     PyObject *m = PyModule_Create(&module);
-    if (m && PyModule_AddIntConstant(m, "CP_CLOSED", CP_CLOSED) < 0) Py_CLEAR(m);
+    if (m && (PyModule_AddIntConstant(m, "CP_CLOSED", CP_CLOSED) < 0 ||
+              PyModule_AddIntConstant(m, "QUEUED", SUBMIT_QUEUED) < 0 ||
+              PyModule_AddIntConstant(m, "BLOCKING", SUBMIT_BLOCKING) < 0 ||
+              PyModule_AddIntConstant(m, "DEFAULT_MAX_BULK", CP_DEFAULT_MAX_BULK) < 0)) Py_CLEAR(m);
     return m;
 }

@@ -8,11 +8,16 @@ from typing import Any
 
 from .errors import (
     AuthenticationError,
+    BusyLoadingError,
     ConnectionError,
     DataError,
     ExecAbortError,
     ForkError,
+    NoPermissionError,
+    NoScriptError,
+    OutOfMemoryError,
     ProtocolError,
+    ReadOnlyError,
     RedisError,
     ResponseError,
     TimeoutError,
@@ -63,4 +68,5 @@ __all__ = [
     "Connect", "ConnectPool", "hget", "hset", "add_command", "execute", "phget", "phset",
     "RedisError", "ConnectionError", "TimeoutError", "ResponseError", "DataError",
     "AuthenticationError", "ProtocolError", "ExecAbortError", "WatchError", "ForkError",
+    "NoScriptError", "ReadOnlyError", "OutOfMemoryError", "NoPermissionError", "BusyLoadingError",
 ]

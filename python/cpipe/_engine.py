@@ -14,6 +14,11 @@ from types import ModuleType
 
 from . import errors
 
+# The bits native.submit and native.submit_many return when they queued the
+# request (bridge.c SUBMIT_*); a prepared request's first byte has BLOCKING.
+QUEUED = 1
+BLOCKING = 2  # a blocking command (BLPOP, ...): cancelling it closes its connection
+
 _lock = threading.Lock()
 _module: ModuleType | None = None
 
@@ -46,6 +51,8 @@ def _load() -> ModuleType:
                 errors.DataError,
                 errors.ForkError,
             )
+            if (mod.QUEUED, mod.BLOCKING) != (QUEUED, BLOCKING):
+                raise ImportError("cpipe._native does not match this cpipe: rebuild it (make inplace)")
             os.register_at_fork(after_in_child=mod.mark_forked)
             _module = mod
     return _module

@@ -1,6 +1,7 @@
 """The synchronous client: redis-py's names and return values on the Go engine."""
 from __future__ import annotations
 
+import sys
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Optional
 from urllib.parse import parse_qs, unquote, urlparse
@@ -95,11 +96,21 @@ class EngineClient(CoreCommands):
         unix_socket_path: Optional[str] = None,
         autopipeline: Optional[bool] = None,
         max_queued: int = 0,
+        proto_max_bulk_len: Optional[int] = None,
     ) -> None:
         if not isinstance(port, int) or not 0 < port < 65536:
             raise DataError(f"port must be an int in 1..65535, not {port!r}")
         if not isinstance(db, int) or db < 0:
             raise DataError(f"db must be a non-negative int, not {db!r}")
+        self._native = native()
+        # The longest argument sent: a longer one is refused before anything
+        # is sent, as the server would refuse it (its proto-max-bulk-len).
+        if proto_max_bulk_len is None:
+            proto_max_bulk_len = self._native.DEFAULT_MAX_BULK
+        elif (isinstance(proto_max_bulk_len, bool) or not isinstance(proto_max_bulk_len, int)
+              or not 0 < proto_max_bulk_len <= sys.maxsize):
+            raise DataError(f"proto_max_bulk_len must be a positive int, not {proto_max_bulk_len!r}")
+        self._max_bulk = proto_max_bulk_len
         if autopipeline is None:
             autopipeline = self._autopipeline_default
         self.host, self.port, self.db = host, port, db
@@ -107,7 +118,6 @@ class EngineClient(CoreCommands):
         self.encoding = encoding
         self.autopipeline = autopipeline
         self._socket_timeout = float(socket_timeout or 0)
-        self._native = native()
         self._encoding = encoding if decode_responses else None
         self._h = self._native.open(
             host, port, unix_socket_path,
@@ -139,8 +149,8 @@ class Client(EngineClient):
 
     def _setup(self) -> None:
         # Bound C functions: a raw call costs no Python frame.
-        self._exec = partial(self._native.execute, self._h, self._encoding)
-        self._exec_many = partial(self._native.execute_many, self._h, self._encoding)
+        self._exec = partial(self._native.execute, self._h, self._encoding, self._max_bulk)
+        self._exec_many = partial(self._native.execute_many, self._h, self._encoding, self._max_bulk)
         self.call = self._exec
         self._queue: list[tuple] = []  # gopipe-style add_command/execute
 

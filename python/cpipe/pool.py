@@ -75,7 +75,7 @@ class Pool(Client):
         fut = CommandFuture()
         self._futures[tag] = fut
         try:
-            self._submit(self._h, self._q, tag, True, *args)
+            self._submit(self._h, self._q, tag, True, self._max_bulk, *args)
         except BaseException:
             del self._futures[tag]
             if not self._futures and os.getpid() == self._pid:  # a flush() may wait on this one

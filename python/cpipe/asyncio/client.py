@@ -8,14 +8,11 @@ import threading
 import time
 from typing import Any, AsyncIterator, Callable, Optional
 
+from .._engine import BLOCKING
 from ..client import EngineClient, command_and_callback
 from ..errors import TimeoutError
 from ..pipeline import Pipeline as _SyncPipeline
 from ._loop import LoopQueue, loop_queue
-
-
-# Commands whose cancellation closes their (dedicated) connection.
-_BLOCKING = frozenset({"BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BZPOPMIN", "BZPOPMAX", "BLMPOP", "BZMPOP"})
 
 
 class Client(EngineClient):
@@ -49,10 +46,14 @@ class Client(EngineClient):
             raise RuntimeError("this cpipe.asyncio client belongs to another event loop; create one per loop")
         return lq
 
-    def _send(self, callback: Optional[Callable[[Any], Any]], submit: Callable[..., bool],
+    def _send(self, callback: Optional[Callable[[Any], Any]], submit: Callable[..., int],
               *payload: Any) -> tuple:
         """Hand one request to the engine (submit is native.submit or
-        native.submit_many); returns (loop queue, future, tag)."""
+        native.submit_many); returns (loop queue, future, tag).
+
+        The bridge says whether the request blocks on the server (BLPOP, a
+        pipeline holding one, XREAD BLOCK, ...): cancelling such a future
+        closes its connection."""
         lq = self._lq
         if lq is None or lq.loop is not asyncio.get_running_loop():
             lq = self._bind()
@@ -60,25 +61,45 @@ class Client(EngineClient):
         tag = lq.new_tag(self._enc_index)
         lq.pending[tag] = (fut, callback)
         try:
-            if self._backlog or not submit(self._h, lq.q, tag, False, *payload):
-                self._defer(lq, tag, functools.partial(submit, self._h, lq.q, tag, True, *payload))
+            if self._backlog:
+                many = submit is self._native.submit_many
+                status = self._native.prepare(self._max_bulk, payload[0] if many else (payload,), many)
+            else:
+                status = submit(self._h, lq.q, tag, False, self._max_bulk, *payload)
+            if status.__class__ is not int:
+                # Not queued: a prepared request (encoded and classified
+                # once, bad input already refused), sent later, in order.
+                self._defer(lq, tag, functools.partial(self._native.submit_prepared, self._h, lq.q, tag, status))
+                status = status[0]
         except BaseException:
             del lq.pending[tag]
             raise
+        if status & BLOCKING:
+            fut.add_done_callback(functools.partial(self._abandon_if_cancelled, lq, tag))
         return lq, fut, tag
 
     def _run(self, callback: Optional[Callable[[Any], Any]], *args: Any) -> "asyncio.Future[Any]":
-        lq, fut, tag = self._send(callback, self._native.submit, *args)
-        name = args[0]
-        if name.__class__ is str and name[:1] in "bB" and name.upper() in _BLOCKING:
-            fut.add_done_callback(functools.partial(self._abandon_if_cancelled, lq.q, tag))
-        return fut
+        return self._send(callback, self._native.submit, *args)[1]
 
-    def _abandon_if_cancelled(self, q: int, tag: int, fut: "asyncio.Future[Any]") -> None:
+    def _abandon_if_cancelled(self, lq: LoopQueue, tag: int, fut: "asyncio.Future[Any]") -> None:
         # A cancelled BLPOP must not stay armed on the server: it would pop
         # the next element pushed, and nobody would receive it.
-        if fut.cancelled() and self._h:
-            self._native.cancel(self._h, q, tag)
+        if fut.cancelled():
+            self._close_blocked(lq, tag, 0.001)
+
+    def _close_blocked(self, lq: LoopQueue, tag: int, retry_in: float) -> None:
+        """Close the connection a cancelled blocking command waits on.
+
+        Until the engine has put the command on a connection (it may still
+        be in the backlog, or waiting for a free blocking connection) there
+        is nothing to close: look again, less and less often, for as long
+        as the command has not completed (its entry leaves lq.pending then).
+        """
+        if not self._h or tag not in lq.pending or self._native.cancel(self._h, lq.q, tag):
+            return
+        loop = lq.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_later(retry_in, self._close_blocked, lq, tag, min(retry_in * 2, 0.05))
 
     def _defer(self, lq: LoopQueue, tag: int, submit: Callable[[], Any]) -> None:
         """Queue a submission that must connect or wait for room, off the loop.
@@ -102,11 +123,17 @@ class Client(EngineClient):
                     return
                 lq, tag, submit, issued = self._backlog[0]
             try:
+                entry = lq.pending.get(tag)
+                if entry is not None and entry[0].cancelled():
+                    # Cancelled before it was sent: send nothing (a blocking
+                    # command would otherwise wait on the server for nobody).
+                    lq.loop.call_soon_threadsafe(lq.pending.pop, tag, None)
                 # A command waits behind the ones before it; its own wait is
                 # still bounded, as a sync caller's is, by the timeouts.
-                if self._max_wait and time.monotonic() - issued > self._max_wait:
+                elif self._max_wait and time.monotonic() - issued > self._max_wait:
                     raise TimeoutError(f"no room to send the command within socket_timeout={self._max_wait:g}s")
-                submit()  # waits with the GIL released
+                else:
+                    submit()  # waits with the GIL released
             except BaseException as exc:  # e.g. ConnectionError: fail that command only
                 lq.loop.call_soon_threadsafe(self._fail_pending, lq, tag, exc)
             with self._backlog_lock:
@@ -118,7 +145,7 @@ class Client(EngineClient):
         if entry is not None and not entry[0].done():
             entry[0].set_exception(exc)
 
-    def _run_many(self, commands: list) -> "asyncio.Future[list]":
+    def _run_many(self, commands: Any) -> "asyncio.Future[list]":
         return self._send(None, self._native.submit_many, commands)[1]
 
     def call(self, *args: Any) -> "asyncio.Future[Any]":
