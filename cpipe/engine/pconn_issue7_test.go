@@ -47,11 +47,11 @@ func TestBugPConnStrayReplyIsNeverTheNextReply(t *testing.T) {
 // written: the request goes out on a new connection instead.
 func TestBugPConnStrayReplyOnIdleConnection(t *testing.T) {
 	srv := newFakeServer(t, serveWith(func(sc *serverConn, args []string) (bool, bool) {
-		if args[0] == "LATER" { // +v now, and +v again 20 ms later
+		if args[0] == "LATER" { // +v now, and +v again 5 ms later
 			sc.w.WriteString("+" + args[1] + "\r\n")
 			sc.w.Flush()
 			go func() {
-				time.Sleep(20 * time.Millisecond)
+				time.Sleep(5 * time.Millisecond)
 				sc.Conn.Write([]byte("+" + args[1] + "\r\n"))
 			}()
 			return true, true
@@ -64,7 +64,7 @@ func TestBugPConnStrayReplyOnIdleConnection(t *testing.T) {
 			if got := doValues(t, c, cmd("LATER", "a")); !reflect.DeepEqual(got, []any{simpleV("a")}) {
 				t.Fatalf("LATER a: %v", got)
 			}
-			time.Sleep(60 * time.Millisecond)
+			time.Sleep(15 * time.Millisecond) // less than the old 50 ms idle check
 			if got := doValues(t, c, cmd("ECHO", "mine")); !reflect.DeepEqual(got, []any{bulkV("mine")}) {
 				t.Fatalf("after a late stray reply: %v, want [mine]", got)
 			}

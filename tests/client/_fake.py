@@ -157,6 +157,9 @@ class FakeServer:
             except OSError:
                 return
             sock.settimeout(None)
+            # As Redis does: without it, Nagle holds a second small write
+            # (a late stray reply) until the client's delayed ACK.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 index = self.accepts
                 self.accepts += 1

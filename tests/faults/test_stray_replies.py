@@ -17,9 +17,15 @@ import cpipe
 from tests.client._fake import FakeConn, FakeServer
 
 
-def _answer_with_strays(late: float):
+def _answer_with_strays(late: float, sent: threading.Semaphore | None = None):
     """GET answers properly; `DOUBLE x` answers +x and then +x once more,
-    right away (late=0) or `late` seconds later."""
+    right away (late=0) or `late` seconds later (then `sent` is released
+    once the stray reply is out)."""
+
+    def send_late(conn: FakeConn, data: bytes) -> None:
+        conn.send(data)
+        if sent is not None:
+            sent.release()
 
     def behaviour(index: int, conn: FakeConn) -> None:
         while True:
@@ -31,7 +37,7 @@ def _answer_with_strays(late: float):
                 if r[0].upper() == b"DOUBLE":
                     out.append(b"+%s\r\n" % r[1])
                     if late:
-                        threading.Timer(late, conn.send, (b"+%s\r\n" % r[1],)).start()
+                        threading.Timer(late, send_late, (conn, b"+%s\r\n" % r[1])).start()
                     else:
                         out.append(b"+%s\r\n" % r[1])
                 else:
@@ -44,7 +50,8 @@ def _answer_with_strays(late: float):
 @pytest.mark.parametrize("late", [0, 0.005])
 @pytest.mark.parametrize("kind", ["client", "autopipelined", "pool"])
 def test_stray_reply_is_never_the_next_callers_reply(kind, late):
-    with FakeServer(_answer_with_strays(late)) as srv:
+    sent = threading.Semaphore(0)
+    with FakeServer(_answer_with_strays(late, sent)) as srv:
         opts = dict(host="127.0.0.1", port=srv.port, socket_timeout=5)
         if kind == "pool":
             c = cpipe.Pool(size=2, **opts)
@@ -58,7 +65,8 @@ def test_stray_reply_is_never_the_next_callers_reply(kind, late):
                 if late:
                     # The stray reply lands on the idle connection; the next
                     # call comes before the old 50 ms idle check would run.
-                    time.sleep(0.04)
+                    assert sent.acquire(timeout=5)
+                    time.sleep(0.002)
                 # Before the fix the stray +d{i} was handed to this GET.
                 assert c.call("GET", f"k{i}") == f"v{i}".encode()
         finally:
