@@ -34,6 +34,7 @@ _LAZY = {
     "execute": ("compat", "execute"),
     "phget": ("compat", "phget"),
     "phset": ("compat", "phset"),
+    "ForkFallbackWarning": ("_fallback", "ForkFallbackWarning"),
 }
 
 
@@ -63,4 +64,5 @@ __all__ = [
     "Connect", "ConnectPool", "hget", "hset", "add_command", "execute", "phget", "phset",
     "RedisError", "ConnectionError", "TimeoutError", "ResponseError", "DataError",
     "AuthenticationError", "ProtocolError", "ExecAbortError", "WatchError", "ForkError",
+    "ForkFallbackWarning",
 ]

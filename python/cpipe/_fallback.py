@@ -21,15 +21,16 @@ for one, at most socket_timeout.
 """
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 import warnings
 import weakref
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from . import errors
-from .futures import CommandFuture, resolve, resolve_after_fork
+
+if TYPE_CHECKING:
+    import asyncio
 
 # As many connections beyond `size` as the engine allows blocking commands.
 MAX_EXTRA_CONNECTIONS = 64
@@ -50,8 +51,9 @@ def _warn_once() -> None:
     warnings.warn(
         f"cpipe: this process (pid {os.getpid()}) was forked after its parent had started "
         "cpipe's Go engine, and a Go runtime does not survive fork(). Its cpipe clients now "
-        "use redis-py's pure-Python connection instead: same API and replies, but several "
-        "times slower, without auto-pipelining. To keep cpipe's speed, create clients after "
+        "use redis-py's pure-Python connection instead: same API and replies, but slower "
+        "(about 1.5x per command, 3-5x for pipelines and Pool.submit, which now waits for each "
+        "reply; no auto-pipelining). To keep cpipe's speed, create clients after "
         "forking: gunicorn without --preload (or in post_fork), Celery/multiprocessing with "
         "the 'spawn' or 'forkserver' start method, or do not use cpipe in the parent before it "
         "forks. fork_fallback=False makes this an error (cpipe.ForkError) instead.",
@@ -97,10 +99,10 @@ def _reply(value: Any) -> Any:
 
 
 def _connection_factory(options: dict, asyncio_: bool) -> Callable[[], Any]:
-    import redis
-    import redis.asyncio
-
-    mod = redis.asyncio if asyncio_ else redis
+    if asyncio_:
+        import redis.asyncio as mod
+    else:
+        import redis as mod
     kwargs = {
         "db": options["db"],
         "username": options["username"],
@@ -143,7 +145,7 @@ class SyncFallback:
         if self.closed:
             raise _closed_error()
         timeout = self._options["socket_timeout"]
-        if not self._room.acquire(timeout=timeout if timeout is not None else -1):
+        if not self._room.acquire(timeout=timeout):  # None: wait for as long as it takes
             raise _no_room_error(timeout)
         with self._lock:
             if self._idle:
@@ -220,8 +222,10 @@ class SyncFallback:
             conn.disconnect()
 
 
-def submit_now(fallback: SyncFallback, *args: Any) -> CommandFuture:
+def submit_now(fallback: SyncFallback, *args: Any) -> Any:
     """Pool.submit in the fallback: the command runs now; the future is already complete."""
+    from .futures import CommandFuture, resolve
+
     if fallback.closed:
         raise _closed_error()
     fut = CommandFuture()
@@ -238,6 +242,8 @@ def submit_now(fallback: SyncFallback, *args: Any) -> CommandFuture:
 
 def orphan_futures(futures: dict) -> None:
     """Complete the futures a forked child inherited: their replies go to the parent."""
+    from .futures import resolve_after_fork
+
     for fut in list(futures.values()):
         if not fut.done():
             resolve_after_fork(fut, errors.ConnectionError(
@@ -256,11 +262,13 @@ class AsyncFallback:
         self._make: Optional[Callable[[], Any]] = None
         self._idle: list = []
         self._in_use = 0
-        self._room: Optional[asyncio.Condition] = None
+        self._room: Any = None  # an asyncio.Condition, made on the loop that uses it
         self._loop_ref: Optional[weakref.ref] = None
         self.closed = False
 
-    def _bind(self) -> asyncio.AbstractEventLoop:
+    def _bind(self) -> "asyncio.AbstractEventLoop":
+        import asyncio
+
         loop = asyncio.get_running_loop()
         bound = self._loop_ref() if self._loop_ref is not None else None
         if bound is loop:
@@ -293,6 +301,8 @@ class AsyncFallback:
         return self._bind().create_task(coro)
 
     async def _take(self) -> Any:
+        import asyncio
+
         room = self._room
         assert room is not None
         async with room:

@@ -93,8 +93,9 @@ class Pool(Client):
         self._done = threading.Condition()
         self._dispatcher = None
         self._pid = os.getpid()
-        orphan_futures(self._futures)
         super()._adopt_after_fork()
+        # After the fallback is in place: a done-callback may submit more.
+        orphan_futures(self._futures)
 
     # -- asynchronous commands ----------------------------------------------
 

@@ -76,6 +76,12 @@ class Client(EngineClient):
         self.call = fb.call  # type: ignore[method-assign]
         self.aclose = self.close = fb.aclose  # type: ignore[method-assign]
 
+    def _adopt_after_fork(self) -> None:
+        # A parent thread may have held these at the fork; it is not here to release them.
+        self._life_lock = threading.RLock()
+        self._backlog_lock = threading.Lock()
+        super()._adopt_after_fork()
+
     @property
     def _lq(self) -> Optional[LoopQueue]:
         return self._lq_ref()
