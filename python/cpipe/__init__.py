@@ -39,6 +39,7 @@ _LAZY = {
     "execute": ("compat", "execute"),
     "phget": ("compat", "phget"),
     "phset": ("compat", "phset"),
+    "ForkFallbackWarning": ("_fallback", "ForkFallbackWarning"),
 }
 
 
@@ -69,4 +70,5 @@ __all__ = [
     "RedisError", "ConnectionError", "TimeoutError", "ResponseError", "DataError",
     "AuthenticationError", "ProtocolError", "ExecAbortError", "WatchError", "ForkError",
     "NoScriptError", "ReadOnlyError", "OutOfMemoryError", "NoPermissionError", "BusyLoadingError",
+    "ForkFallbackWarning",
 ]

@@ -3,14 +3,19 @@
 Loading the shared library starts a Go runtime in this process. That is done
 on first use, not at `import cpipe`, so importing cpipe (or running the pure
 Python reference server) never starts Go. A Go runtime does not survive
-fork() without exec: a child that called into it could hang forever, so in a
-forked child every call raises ForkError instead.
+fork() without exec: a child that called into it could hang forever, so a
+forked child never calls Go. Its clients (new ones, and those inherited from
+the parent, moved over by an at-fork hook) run on redis-py's connection
+instead (see _fallback), or raise ForkError when created with
+fork_fallback=False.
 """
 from __future__ import annotations
 
 import os
 import threading
+import weakref
 from types import ModuleType
+from typing import Any
 
 from . import errors
 
@@ -21,6 +26,17 @@ BLOCKING = 2  # a blocking command (BLPOP, ...): cancelling it closes its connec
 
 _lock = threading.Lock()
 _module: ModuleType | None = None
+_loaded_pid = 0  # the process whose Go runtime the loaded module runs on
+# Every live client, so that a forked child can move them off the engine.
+# Only the fork hook reads it: the parent pays one add per client made.
+_clients: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+FORK_MESSAGE = (
+    "cpipe's Go engine cannot run in a child created by fork() after the parent started it: "
+    "the Go runtime does not survive fork. Create clients after forking (gunicorn without "
+    "--preload, multiprocessing start method 'spawn' or 'forkserver'), or leave "
+    "fork_fallback=True (the default) to serve such a child through redis-py's connection."
+)
 
 
 def native() -> ModuleType:
@@ -32,7 +48,7 @@ def native() -> ModuleType:
 
 
 def _load() -> ModuleType:
-    global _module
+    global _module, _loaded_pid
     with _lock:
         if _module is None:
             try:
@@ -42,6 +58,8 @@ def _load() -> ModuleType:
                     "cpipe's native engine is not built: install with `pip install .` "
                     "(it builds the Go library), or run `make build` in a checkout"
                 ) from exc
+            from . import _fallback  # noqa: F401 - imported now, so the fork hook imports nothing
+
             mod.configure(
                 errors.error_from_reply,
                 errors.ConnectionError,
@@ -53,10 +71,28 @@ def _load() -> ModuleType:
             )
             if (mod.QUEUED, mod.BLOCKING) != (QUEUED, BLOCKING):
                 raise ImportError("cpipe._native does not match this cpipe: rebuild it (make inplace)")
-            os.register_at_fork(after_in_child=mod.mark_forked)
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+            _loaded_pid = os.getpid()
             _module = mod
     return _module
 
 
+def _after_fork_in_child() -> None:
+    from . import _fallback
+
+    assert _module is not None
+    _module.mark_forked()
+    _fallback.after_fork_in_child(list(_clients))
+
+
 def is_loaded() -> bool:
     return _module is not None
+
+
+def forked_child() -> bool:
+    """True in a process forked after this one's ancestor started the engine."""
+    return _module is not None and os.getpid() != _loaded_pid
+
+
+def track(client: Any) -> None:
+    _clients.add(client)

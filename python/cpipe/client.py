@@ -6,9 +6,10 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Optional
 from urllib.parse import parse_qs, unquote, urlparse
 
-from ._engine import native
 from .commands import RESPONSE_CALLBACKS, CoreCommands
-from .errors import DataError
+from . import _engine
+from ._options import InvalidOptionError, check_client_options, integer
+from .errors import DataError, ForkError
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -27,34 +28,68 @@ def _init_commands(db: int, username: Optional[str], password: Optional[str],
     return init
 
 
+def _url_bool(value: str) -> bool:
+    word = value.strip().lower()
+    if word in ("1", "true", "yes", "y", "on"):
+        return True
+    if word in ("0", "false", "no", "n", "off"):
+        return False
+    raise ValueError(value)
+
+
+# The query options a URL may carry, and how each is read; the client's
+# constructor then checks the values themselves (range, finiteness).
+_URL_OPTIONS: dict[str, Callable[[str], Any]] = {
+    "db": int,
+    "socket_timeout": float,
+    "socket_connect_timeout": float,
+    "max_queued": int,
+    "client_name": str,
+    "encoding": str,
+    "decode_responses": _url_bool,
+    "autopipeline": _url_bool,
+}
+
+
 def parse_url(url: str) -> dict[str, Any]:
-    """Options from redis://[[user]:pass@]host[:port][/db][?opt=value] or unix://path?db=N."""
+    """Options from redis://[[user]:pass@]host[:port][/db][?opt=value] or unix://path?db=N.
+
+    Raises ValueError naming the part of the URL that is wrong.
+    """
     u = urlparse(url)
     opts: dict[str, Any] = {}
-    query = {k: v[-1] for k, v in parse_qs(u.query).items()}
     if u.scheme == "unix":
         opts["unix_socket_path"] = unquote(u.path)
     elif u.scheme == "redis":
         if u.hostname:
             opts["host"] = unquote(u.hostname)
-        if u.port:
-            opts["port"] = u.port
+        try:
+            port = u.port
+        except ValueError as exc:  # not a number, or outside 0..65535
+            raise InvalidOptionError(f"invalid port in {url!r}: {exc}") from None
+        if port is not None:
+            opts["port"] = port  # 0 included: the constructor refuses it by name
         path = u.path.lstrip("/")
         if path:
             try:
                 opts["db"] = int(path)
             except ValueError:
-                raise ValueError(f"invalid database number {path!r} in {url!r}") from None
+                raise InvalidOptionError(f"invalid database number {path!r} in {url!r}") from None
     else:
         raise ValueError(f"unsupported URL scheme {u.scheme!r}: use redis:// or unix://")
     if u.username:
         opts["username"] = unquote(u.username)
     if u.password is not None:
         opts["password"] = unquote(u.password)
-    for key, conv in (("db", int), ("socket_timeout", float), ("socket_connect_timeout", float),
-                      ("client_name", str), ("decode_responses", lambda v: v.lower() in ("1", "true", "yes"))):
-        if key in query:
-            opts[key] = conv(query[key])
+    for name, values in parse_qs(u.query).items():
+        read = _URL_OPTIONS.get(name)
+        if read is None:
+            raise InvalidOptionError(
+                f"unsupported option {name!r} in connection URL (cpipe reads {', '.join(_URL_OPTIONS)})")
+        try:
+            opts[name] = read(values[-1])
+        except ValueError:
+            raise InvalidOptionError(f"Invalid value for {name!r} in connection URL: {values[-1]!r}") from None
     return opts
 
 
@@ -75,7 +110,13 @@ def command_and_callback(args: tuple) -> tuple[tuple, Optional[Callable[..., Any
 class EngineClient(CoreCommands):
     """What the sync and asyncio clients share: options, the engine handle, URLs.
 
-    The engine does not connect here; the first command does.
+    The engine does not connect here; the first command does. Options are
+    checked first (InvalidOptionError, a DataError and a ValueError, naming
+    the option): timeouts are None or positive finite seconds, port an int in
+    1..65535, db and max_queued (0: the engine's default) ints >= 0.
+    fork_fallback: in a process forked after its parent started the engine,
+    serve this client through redis-py's connection, with one
+    ForkFallbackWarning (True, the default), or raise ForkError (False).
     """
 
     _size = 1
@@ -96,39 +137,66 @@ class EngineClient(CoreCommands):
         unix_socket_path: Optional[str] = None,
         autopipeline: Optional[bool] = None,
         max_queued: int = 0,
+        fork_fallback: bool = True,
         proto_max_bulk_len: Optional[int] = None,
     ) -> None:
-        if not isinstance(port, int) or not 0 < port < 65536:
-            raise DataError(f"port must be an int in 1..65535, not {port!r}")
-        if not isinstance(db, int) or db < 0:
-            raise DataError(f"db must be a non-negative int, not {db!r}")
-        self._native = native()
+        # Checked before anything else, so a bad option never starts Go.
+        port, db, socket_timeout, socket_connect_timeout, max_queued, encoding = check_client_options(
+            port, db, socket_timeout, socket_connect_timeout, max_queued, encoding)
         # The longest argument sent: a longer one is refused before anything
         # is sent, as the server would refuse it (its proto-max-bulk-len).
-        if proto_max_bulk_len is None:
-            proto_max_bulk_len = self._native.DEFAULT_MAX_BULK
-        elif (isinstance(proto_max_bulk_len, bool) or not isinstance(proto_max_bulk_len, int)
-              or not 0 < proto_max_bulk_len <= sys.maxsize):
-            raise DataError(f"proto_max_bulk_len must be a positive int, not {proto_max_bulk_len!r}")
-        self._max_bulk = proto_max_bulk_len
+        if proto_max_bulk_len is not None:
+            proto_max_bulk_len = integer("proto_max_bulk_len", proto_max_bulk_len, 1, sys.maxsize)
         if autopipeline is None:
             autopipeline = self._autopipeline_default
         self.host, self.port, self.db = host, port, db
         self.decode_responses = decode_responses
         self.encoding = encoding
         self.autopipeline = autopipeline
-        self._socket_timeout = float(socket_timeout or 0)
+        self._socket_timeout = socket_timeout or 0.0
         self._encoding = encoding if decode_responses else None
-        self._h = self._native.open(
-            host, port, unix_socket_path,
-            float(socket_connect_timeout or 0), self._socket_timeout,
+        self._fork_fallback = bool(fork_fallback)
+        self._closed = False
+        self._fallback: Any = None
+        # What redis-py's connection needs in a forked child (see _fallback).
+        self._connect_options = {
+            "host": host, "port": port, "unix_socket_path": unix_socket_path, "db": db,
+            "username": username, "password": password, "client_name": client_name,
+            "socket_timeout": socket_timeout, "socket_connect_timeout": socket_connect_timeout,
+            "decode_responses": bool(decode_responses), "encoding": encoding,
+        }
+        # native.open's arguments, kept to reopen (asyncio: after the loop died).
+        self._open_args = (
+            host, port, unix_socket_path, socket_connect_timeout or 0.0, self._socket_timeout,
             _init_commands(db, username, password, client_name),
-            self._size, bool(autopipeline), int(max_queued),
+            self._size, bool(autopipeline), max_queued,
         )
-        self._setup()
+        self._native = _engine.native()
+        self._max_bulk = proto_max_bulk_len or self._native.DEFAULT_MAX_BULK
+        if _engine.forked_child():
+            if not self._fork_fallback:
+                raise ForkError(_engine.FORK_MESSAGE)
+            self._h = 0
+            self._use_fork_fallback()
+        else:
+            self._h = self._native.open(*self._open_args)
+            self._setup()
+        _engine.track(self)
 
     def _setup(self) -> None:
         """Per-kind state, once the engine handle exists."""
+
+    def _use_fork_fallback(self) -> None:
+        """Per-kind state in a forked child: the primitives on redis-py's connection."""
+        raise NotImplementedError
+
+    def _adopt_after_fork(self) -> None:
+        """In a forked child (at-fork hook): move this inherited client off the engine."""
+        if not self._fork_fallback:
+            return  # strict: every call raises ForkError
+        self._use_fork_fallback()
+        if self._closed:
+            self._fallback.close()
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Any:
@@ -153,6 +221,16 @@ class Client(EngineClient):
         self._exec_many = partial(self._native.execute_many, self._h, self._encoding, self._max_bulk)
         self.call = self._exec
         self._queue: list[tuple] = []  # gopipe-style add_command/execute
+
+    def _use_fork_fallback(self) -> None:
+        from ._fallback import SyncFallback
+
+        fb = self._fallback = SyncFallback(self._connect_options, self._size)
+        self._exec = fb.execute
+        self._exec_many = fb.execute_many
+        self.call = fb.execute
+        if not hasattr(self, "_queue"):
+            self._queue = []
 
     # -- the primitives every command method uses --------------------------
 
@@ -204,9 +282,13 @@ class Client(EngineClient):
 
     def close(self) -> None:
         """Close the connections; later calls raise ConnectionError."""
+        self._closed = True
         h, self._h = getattr(self, "_h", 0), 0
         if h:
-            self._native.close(h)
+            self._native.close(h)  # in a forked child: a no-op, the connections are the parent's
+        fb = getattr(self, "_fallback", None)
+        if fb is not None:
+            fb.close()
 
     def __enter__(self) -> "Client":
         return self
@@ -219,7 +301,6 @@ class Client(EngineClient):
             self.close()
         except Exception:
             pass
-
 
 
 Redis = Client

@@ -71,3 +71,12 @@ def resolve(fut: CommandFuture, value: Any) -> None:
                     waiter.add_result(fut)
             cond.notify_all()
         fut._invoke_callbacks()
+
+
+def resolve_after_fork(fut: CommandFuture, value: Any) -> None:
+    """Complete a future a forked child inherited. The threads that waited on
+    it exist only in the parent, and one may have held its lock at the fork:
+    forget both before completing it."""
+    fut.__dict__.pop("_condition", None)
+    fut.__dict__.pop("_waiters", None)
+    resolve(fut, value)

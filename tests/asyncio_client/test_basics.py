@@ -273,18 +273,36 @@ def test_aclose_fails_commands_in_flight(server, loop_kind):
 
 
 def test_wrong_loop_is_refused(server):
-    """A client belongs to the loop it was first used on."""
+    """A client belongs to the loop it was first used on, while that loop is open."""
     r = _client(server)
+    first, second = asyncio.new_event_loop(), asyncio.new_event_loop()
 
-    async def first():
-        assert await r.ping() is True
+    async def ping():
+        return await r.ping()
 
-    async def second():
+    async def refused():
         with pytest.raises(RuntimeError, match="another event loop"):
             await r.ping()
 
     try:
-        run("asyncio", first())
-        run("asyncio", second())
+        assert first.run_until_complete(ping()) is True
+        second.run_until_complete(refused())
     finally:
+        second.close()
+        first.close()
         run("asyncio", r.aclose())  # closing needs no particular loop
+
+
+def test_client_outlives_its_closed_loop(server):
+    """Once its loop is closed, a client moves to the next loop that uses it."""
+    r = _client(server)
+
+    async def use(value):
+        await r.set("ac:outlive", value)
+        return await r.get("ac:outlive")
+
+    try:
+        assert run("asyncio", use("one")) == b"one"
+        assert run("asyncio", use("two")) == b"two"
+    finally:
+        run("asyncio", r.aclose())

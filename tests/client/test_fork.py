@@ -1,6 +1,9 @@
-"""The fork rule: a child forked after the Go engine started gets ForkError
-at once, never a hang; spawn/forkserver children and children forked before
-the engine loaded work normally; the parent is unaffected."""
+"""The fork rule, strict form: a client made with fork_fallback=False, used
+in a child forked after the Go engine started, gets ForkError at once, never
+a hang; spawn/forkserver children and children forked before the engine
+loaded work normally; the parent is unaffected. (The default, serving such a
+child through redis-py's connection, is tested in
+tests/faults/test_fork_fallback.py.)"""
 from __future__ import annotations
 
 import multiprocessing
@@ -61,6 +64,14 @@ def _fork_and_run(fn) -> tuple[int, str]:
     return os.waitstatus_to_exitcode(status), b"".join(chunks).decode()
 
 
+@pytest.fixture
+def strict_client(server):
+    c = cpipe.Client(host="127.0.0.1", port=server.port, socket_timeout=10, fork_fallback=False)
+    c.flushall()
+    yield c
+    c.close()
+
+
 def _describe_call(fn):
     try:
         result = fn()
@@ -71,7 +82,8 @@ def _describe_call(fn):
     return f"returned {result!r}"
 
 
-def test_forked_child_gets_fork_error(client):
+def test_forked_child_gets_fork_error(strict_client):
+    client = strict_client
     assert client.call("SET", "parent", "1") == b"OK"
     t = time.monotonic()
     code, text = _fork_and_run(lambda: _describe_call(lambda: client.call("PING")))
@@ -85,12 +97,13 @@ def test_forked_child_gets_fork_error(client):
 
 
 @pytest.mark.parametrize("what", ["pipeline", "execute", "new-client", "command-method"])
-def test_forked_child_every_entry_point(client, server, what):
+def test_forked_child_every_entry_point(strict_client, server, what):
+    client = strict_client
     client.call("PING")
     actions = {
         "pipeline": lambda: client.pipeline().set("x", 1).execute(),
         "execute": lambda: (client.add_command("PING"), client.execute()),
-        "new-client": lambda: cpipe.Client(host="127.0.0.1", port=server.port),
+        "new-client": lambda: cpipe.Client(host="127.0.0.1", port=server.port, fork_fallback=False),
         "command-method": lambda: client.get("parent"),
     }
     code, text = _fork_and_run(lambda: _describe_call(actions[what]))
@@ -100,7 +113,7 @@ def test_forked_child_every_entry_point(client, server, what):
 
 
 def test_forked_child_with_pool(server):
-    p = cpipe.Pool(host="127.0.0.1", port=server.port, size=2)
+    p = cpipe.Pool(host="127.0.0.1", port=server.port, size=2, fork_fallback=False)
     try:
         assert p.submit("PING").result(10) == b"PONG"  # the completion thread runs
         code, text = _fork_and_run(lambda: "|".join([
@@ -122,7 +135,7 @@ def test_fork_while_pool_lock_is_held(server):
     """Fork at the moment a parent thread holds the pool's completion lock
     (the completion thread takes it after each batch): the child's submit and
     flush must still raise ForkError, not wait on a lock no one will release."""
-    p = cpipe.Pool(host="127.0.0.1", port=server.port, size=2)
+    p = cpipe.Pool(host="127.0.0.1", port=server.port, size=2, fork_fallback=False)
     try:
         assert p.submit("PING").result(10) == b"PONG"
         held, release = threading.Event(), threading.Event()
@@ -184,7 +197,8 @@ def _join(proc, timeout=60):
     return proc.exitcode
 
 
-def test_multiprocessing_fork_context(client):
+def test_multiprocessing_fork_context(strict_client):
+    client = strict_client
     client.call("PING")
     ctx = multiprocessing.get_context("fork")
     q = ctx.Queue()

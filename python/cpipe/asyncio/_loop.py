@@ -21,39 +21,45 @@ from .._engine import native
 _ENC_BITS = 4
 _ENC_MASK = (1 << _ENC_BITS) - 1
 
-_queues: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopQueue]" = weakref.WeakKeyDictionary()
+# loop -> its LoopQueue, weakly both ways. What keeps a LoopQueue alive is
+# its loop (the reader callback registered with it): when the loop is closed
+# (it drops its readers) or collected, the LoopQueue goes, and its finalizer
+# releases the queue, the pipe and the connections of the clients bound to
+# it. Nothing here may hold a LoopQueue strongly: its pending futures hold
+# the loop, so that would keep every loop alive for good.
+_queues: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.ref[LoopQueue]]" = (
+    weakref.WeakKeyDictionary())
 
 
 def loop_queue(loop: asyncio.AbstractEventLoop) -> "LoopQueue":
-    lq = _queues.get(loop)
+    ref = _queues.get(loop)
+    lq = ref() if ref is not None else None
     if lq is None:
-        lq = _queues[loop] = LoopQueue(loop)
+        lq = LoopQueue(loop)
+        _queues[loop] = weakref.ref(lq)
     return lq
 
 
-def _cleanup(native_mod: Any, q: int, rfd: int, wfd: int) -> None:
-    """The loop is gone: close its queue and, if nothing is in flight, its pipe.
+def _release(native_mod: Any, q: int, rfd: int, wfd: int, clients: "weakref.WeakSet[Any]") -> None:
+    """The loop is closed or gone: free its queue, its pipe, its clients' connections.
 
-    The engine writes to wfd when completions arrive. A command still in
-    flight (abandoned when the loop stopped) could complete later and write
-    into whatever file reused wfd's number, so then the pipe is left open.
+    After queue_close the engine never writes to wfd again (Completions.Close
+    forgets the fd under the lock every write takes), so the pipe can be
+    closed even with commands still in flight: their completions are dropped.
     """
-    in_flight = native_mod.outstanding(q)
     native_mod.queue_close(q)
-    if in_flight:
-        return
     for fd in (rfd, wfd):
         try:
             os.close(fd)
         except OSError:
             pass
+    for client in list(clients):
+        client._loop_gone(q)
 
 
 class LoopQueue:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._native = native()
-        # Only a weak reference: _queues maps loop -> LoopQueue, and a strong
-        # one back would keep every loop (and its pipe and queue) alive forever.
         self._loop_ref = weakref.ref(loop)
         self.rfd, self.wfd = os.pipe()
         os.set_blocking(self.rfd, False)
@@ -65,8 +71,11 @@ class LoopQueue:
         self._seq = itertools.count(1)
         self._encodings: list[Optional[str]] = []
         self._enc_tuple: tuple = ()
+        # The clients bound to this loop: their connections carry this
+        # loop's commands, and are closed with it.
+        self.clients: "weakref.WeakSet[Any]" = weakref.WeakSet()
         loop.add_reader(self.rfd, self._wake)
-        weakref.finalize(loop, _cleanup, self._native, self.q, self.rfd, self.wfd)
+        weakref.finalize(self, _release, self._native, self.q, self.rfd, self.wfd, self.clients)
 
     @property
     def loop(self) -> Optional[asyncio.AbstractEventLoop]:

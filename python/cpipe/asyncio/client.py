@@ -6,13 +6,31 @@ import collections
 import functools
 import threading
 import time
+import weakref
 from typing import Any, AsyncIterator, Callable, Optional
 
 from .._engine import BLOCKING
+from .._options import pool_size
 from ..client import EngineClient, command_and_callback
 from ..errors import TimeoutError
 from ..pipeline import Pipeline as _SyncPipeline
 from ._loop import LoopQueue, loop_queue
+
+
+def _no_loop_queue() -> None:
+    return None
+
+
+def _call_on_loop(lq: LoopQueue, fn: Callable[..., Any], *args: Any) -> None:
+    """Run fn on lq's loop, from another thread, unless that loop has gone:
+    then nobody awaits the command any more."""
+    loop = lq.loop
+    if loop is None:
+        return
+    try:
+        loop.call_soon_threadsafe(fn, *args)
+    except RuntimeError:  # the loop was closed
+        pass
 
 
 class Client(EngineClient):
@@ -23,12 +41,22 @@ class Client(EngineClient):
     iteration), reads the replies in its own threads, and wakes the loop
     once per batch of replies. A cancelled command's reply is still read
     and dropped, so the connection never falls out of step.
+
+    A client belongs to the loop that first used it; another running loop
+    gets RuntimeError. When that loop is closed or collected, the client's
+    connections are closed with it (commands still in flight there are
+    dropped, blocking ones included), and the client may then be used on a
+    new loop, where it connects again.
     """
 
     _autopipeline_default = True
 
     def _setup(self) -> None:
-        self._lq: Optional[LoopQueue] = None
+        # The loop's queue, weakly: a client must not keep a dead loop alive
+        # (see _loop). _bound_q names the queue whose loop owns our connections.
+        self._lq_ref: Callable[[], Optional[LoopQueue]] = _no_loop_queue
+        self._bound_q = 0
+        self._life_lock = threading.RLock()  # re-entrant: a loop's finalizer may run inside _bind
         self._enc_index = 0
         # Submissions waiting to connect or for room, sent in order by one worker.
         self._backlog: collections.deque = collections.deque()
@@ -36,15 +64,67 @@ class Client(EngineClient):
         self._draining = False
         self._max_wait = self._socket_timeout
 
+    def _use_fork_fallback(self) -> None:
+        from .._fallback import AsyncFallback
+
+        fb = self._fallback = AsyncFallback(self._connect_options, self._size)
+        self._run = fb.run  # type: ignore[method-assign]
+        self._run_many = fb.run_many  # type: ignore[method-assign]
+        self.call = fb.call  # type: ignore[method-assign]
+        self.aclose = self.close = fb.aclose  # type: ignore[method-assign]
+
+    def _adopt_after_fork(self) -> None:
+        # A parent thread may have held these at the fork; it is not here to release them.
+        self._life_lock = threading.RLock()
+        self._backlog_lock = threading.Lock()
+        super()._adopt_after_fork()
+
+    @property
+    def _lq(self) -> Optional[LoopQueue]:
+        return self._lq_ref()
+
     def _bind(self) -> LoopQueue:
+        """Bind to the running loop: on first use, or when the loop we were
+        bound to has been closed or collected (its connections were closed
+        with it; a new handle connects on first use)."""
         loop = asyncio.get_running_loop()
-        lq = self._lq
-        if lq is None:
-            lq = self._lq = loop_queue(loop)
+        with self._life_lock:
+            lq = self._lq_ref()
+            if lq is not None:
+                if lq.loop is loop:
+                    return lq
+                old = lq.loop
+                if old is not None and not old.is_closed():
+                    raise RuntimeError("this cpipe.asyncio client belongs to another event loop; create one per loop")
+                lq.clients.discard(self)
+            if self._bound_q:
+                # The old loop's finalizer may not have run yet (or ever,
+                # while something holds it): close its connections now.
+                self._drop_loop_connections()
+            if not self._h and not self._closed:
+                self._h = self._native.open(*self._open_args)
+            lq = loop_queue(loop)
             self._enc_index = lq.encoding_index(self._encoding)
-        elif lq.loop is not loop:
-            raise RuntimeError("this cpipe.asyncio client belongs to another event loop; create one per loop")
-        return lq
+            lq.clients.add(self)
+            self._bound_q = lq.q
+            self._lq_ref = weakref.ref(lq)
+            return lq
+
+    def _loop_gone(self, q: int) -> None:
+        """The finalizer of queue q's loop (any thread): close our connections
+        if they still belong to that loop."""
+        with self._life_lock:
+            if self._bound_q == q:
+                self._lq_ref = _no_loop_queue
+                self._drop_loop_connections()
+
+    def _drop_loop_connections(self) -> None:
+        # Blocking commands of the dead loop would otherwise stay armed on the
+        # server for good; everything in flight there is failed and dropped.
+        self._bound_q = 0
+        h, self._h = self._h, 0
+        if h:
+            self._native.close(h)
 
     def _send(self, callback: Optional[Callable[[Any], Any]], submit: Callable[..., int],
               *payload: Any) -> tuple:
@@ -54,7 +134,7 @@ class Client(EngineClient):
         The bridge says whether the request blocks on the server (BLPOP, a
         pipeline holding one, XREAD BLOCK, ...): cancelling such a future
         closes its connection."""
-        lq = self._lq
+        lq = self._lq_ref()
         if lq is None or lq.loop is not asyncio.get_running_loop():
             lq = self._bind()
         fut = lq.loop.create_future()
@@ -127,7 +207,7 @@ class Client(EngineClient):
                 if entry is not None and entry[0].cancelled():
                     # Cancelled before it was sent: send nothing (a blocking
                     # command would otherwise wait on the server for nobody).
-                    lq.loop.call_soon_threadsafe(lq.pending.pop, tag, None)
+                    _call_on_loop(lq, lq.pending.pop, tag, None)
                 # A command waits behind the ones before it; its own wait is
                 # still bounded, as a sync caller's is, by the timeouts.
                 elif self._max_wait and time.monotonic() - issued > self._max_wait:
@@ -135,7 +215,7 @@ class Client(EngineClient):
                 else:
                     submit()  # waits with the GIL released
             except BaseException as exc:  # e.g. ConnectionError: fail that command only
-                lq.loop.call_soon_threadsafe(self._fail_pending, lq, tag, exc)
+                _call_on_loop(lq, self._fail_pending, lq, tag, exc)
             with self._backlog_lock:
                 self._backlog.popleft()
 
@@ -199,6 +279,7 @@ class Client(EngineClient):
 
     async def aclose(self) -> None:
         """Close the connections; commands still in flight fail with ConnectionError."""
+        self._closed = True
         h, self._h = self._h, 0
         if h:
             await asyncio.get_running_loop().run_in_executor(None, self._native.close, h)
@@ -227,9 +308,7 @@ class Pool(Client):
     """An asyncio client over `size` connections; commands spread over them."""
 
     def __init__(self, host: str = "localhost", port: int = 6379, size: int = 10, **options: Any) -> None:
-        if not isinstance(size, int) or size < 1:
-            raise ValueError(f"size must be a positive int, not {size!r}")
-        self._size = size
+        self._size = pool_size(size)
         self.size = size
         super().__init__(host, port, **options)
 
