@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -28,7 +29,7 @@ type Group struct {
 	sideFree   *sync.Cond          // signalled when a side connection is returned
 	// Asynchronous blocking commands by (queue, tag), so Cancel can close
 	// the connection they wait on.
-	cancellable map[cancelKey]*PConn
+	cancellable map[cancelKey]*cancelEntry
 }
 
 func NewGroup(o Options, size int, autopipeline bool) *Group {
@@ -126,26 +127,56 @@ func (g *Group) doOnSide(req *Request, blockFor time.Duration, cancel *cancelKey
 	req.ReadTimeout = blockingReadTimeout(g.o.SocketTimeout, blockFor)
 	c, err := g.takeSide(req)
 	if err != nil {
+		g.forgetCancel(cancel)
 		return err
 	}
 	if cancel != nil {
 		g.sideMu.Lock()
-		if g.cancellable == nil {
-			g.cancellable = make(map[cancelKey]*PConn)
+		e := g.cancellable[*cancel]
+		if e == nil || e.cancelled {
+			// Cancelled before it reached a connection: send nothing.
+			delete(g.cancellable, *cancel)
+			g.sideMu.Unlock()
+			g.putSide(c)
+			return errCancelled
 		}
-		g.cancellable[*cancel] = c
+		e.c = c
 		g.sideMu.Unlock()
 	}
 	err = c.Do(req)
-	if cancel != nil {
-		// Before the connection goes back: Cancel must never close one
-		// that another command has taken since.
-		g.sideMu.Lock()
-		delete(g.cancellable, *cancel)
-		g.sideMu.Unlock()
-	}
+	// Before the connection goes back: Cancel must never close one that
+	// another command has taken since.
+	g.forgetCancel(cancel)
 	g.putSide(c)
 	return err
+}
+
+var errCancelled = &ConnError{errors.New("the command was cancelled")}
+
+// cancelEntry is an asynchronous blocking command that Cancel can reach:
+// registered before its goroutine starts, so a Cancel that comes before
+// the command has a connection is not lost.
+type cancelEntry struct {
+	c         *PConn // nil until the command has a side connection
+	cancelled bool
+}
+
+func (g *Group) registerCancel(k cancelKey) {
+	g.sideMu.Lock()
+	if g.cancellable == nil {
+		g.cancellable = make(map[cancelKey]*cancelEntry)
+	}
+	g.cancellable[k] = &cancelEntry{}
+	g.sideMu.Unlock()
+}
+
+func (g *Group) forgetCancel(k *cancelKey) {
+	if k == nil {
+		return
+	}
+	g.sideMu.Lock()
+	delete(g.cancellable, *k)
+	g.sideMu.Unlock()
 }
 
 func blockingReadTimeout(socket, blockFor time.Duration) time.Duration {
@@ -197,13 +228,17 @@ type cancelKey struct {
 // caller). Reports whether a command was found.
 func (g *Group) Cancel(q *Completions, id uint64) bool {
 	g.sideMu.Lock()
-	c := g.cancellable[cancelKey{q, id}]
-	g.sideMu.Unlock()
-	if c == nil {
-		return false
+	e := g.cancellable[cancelKey{q, id}]
+	var c *PConn
+	if e != nil {
+		e.cancelled = true
+		c = e.c
 	}
-	c.Close()
-	return true
+	g.sideMu.Unlock()
+	if c != nil {
+		c.Close()
+	}
+	return e != nil
 }
 
 // MaxSideConns bounds the connections running blocking commands at once,
@@ -284,9 +319,11 @@ func (g *Group) Submit(req *Request, q *Completions, blocking bool, blockFor tim
 	if blocking {
 		// From here on only goroutines wait for it: no thread to interrupt.
 		req.Interrupt = nil
+		key := cancelKey{q, req.ID}
+		g.registerCancel(key)
 		go func() {
 			// Fills req; completion is reported to q either way.
-			if err := g.doOnSide(req, blockFor, &cancelKey{q, req.ID}); err != nil {
+			if err := g.doOnSide(req, blockFor, &key); err != nil {
 				req.Err = err
 			}
 			q.add(req)

@@ -249,3 +249,35 @@ func TestPConnTimeoutBetweenTicks(t *testing.T) {
 		}
 	})
 }
+
+// Cancel reaches an asynchronous blocking command even before it has a
+// connection (it is registered before its goroutine starts): the command
+// is never sent, and its completion says it was cancelled.
+func TestBugGroupCancelBeforeTheCommandHasAConnection(t *testing.T) {
+	srv := newFakeServer(t, serveBlackhole)
+	g := newTestGroup(t, srv, 1, true, func(o *Options) { o.SocketTimeout = 0 })
+	q := NewCompletions(-1)
+	within(t, 10*time.Second, "cancel", func() {
+		for i := uint64(1); i <= 50; i++ {
+			req := &Request{Data: cmd("BLPOP", "k", "0"), N: 1, ID: i}
+			if err := g.Submit(req, q, true, -1, true); err != nil {
+				t.Fatalf("Submit: %v", err)
+			}
+			if !g.Cancel(q, i) {
+				t.Fatalf("Cancel(%d) found nothing", i)
+			}
+		}
+		got := 0
+		for got < 50 {
+			for _, r := range q.Poll(time.Second) {
+				if r.Err == nil {
+					t.Errorf("request %d completed without error after Cancel", r.ID)
+				}
+				got++
+			}
+		}
+	})
+	if g.Cancel(q, 1) {
+		t.Errorf("Cancel of a finished command found it")
+	}
+}

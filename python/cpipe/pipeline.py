@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from .commands import CoreCommands
-from .errors import ExecAbortError, ResponseError, WatchError
+from .errors import ExecAbortError, ProtocolError, ResponseError, WatchError
 
 if TYPE_CHECKING:
     from .client import Client
@@ -108,6 +108,9 @@ class Pipeline(CoreCommands):
             raise exec_reply
         if exec_reply is None:
             raise WatchError("Watched variable changed.")
+        if not isinstance(exec_reply, list) or len(exec_reply) != len(commands):
+            # Only a server out of step with its client answers EXEC so.
+            raise ProtocolError(f"EXEC answered {exec_reply!r:.80} instead of {len(commands)} replies")
         return exec_reply
 
     @staticmethod

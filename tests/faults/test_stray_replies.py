@@ -90,3 +90,30 @@ def test_stray_reply_behind_a_busy_connection_is_caught_when_it_goes_idle():
         finally:
             c.close()
         assert srv.accepts == 2
+
+
+def test_exec_reply_out_of_step_is_a_protocol_error():
+    """A transaction whose EXEC is answered with something other than its
+    replies (a server out of step) raises ProtocolError, not TypeError."""
+
+    def behaviour(index: int, conn: FakeConn) -> None:
+        while True:
+            reqs = conn.requests()
+            if reqs is None:
+                return
+            out = []
+            for r in reqs:
+                name = r[0].upper()
+                out.append(b"+OK\r\n" if name in (b"MULTI", b"EXEC") else b"+QUEUED\r\n")
+            conn.send(b"".join(out))
+
+    with FakeServer(behaviour) as srv:
+        c = cpipe.Client(host="127.0.0.1", port=srv.port, socket_timeout=5)
+        try:
+            p = c.pipeline(transaction=True)
+            p.set("a", 1)
+            p.set("b", 2)
+            with pytest.raises(cpipe.ProtocolError, match="EXEC answered"):
+                p.execute()
+        finally:
+            c.close()
