@@ -198,14 +198,15 @@ func (c *PConn) admitLocked(req *Request) error {
 		if c.closed {
 			return ErrClosed
 		}
-		if c.fd >= 0 && c.broken == nil && c.queued == 0 && !c.reading && !c.writing && !peerOpen(c.fd) {
+		if c.fd >= 0 && c.broken == nil && c.queued == 0 && !c.reading && !c.writing &&
+			req.start-c.progress.Load() > int64(idlePeekAfter) && !peerOpen(c.fd) {
 			// The server closed this idle connection (restart, CLIENT KILL,
 			// its timeout), or sent bytes nobody asked for: nothing of this
 			// request was sent, so replacing the connection now is safe and
-			// spares the caller an error. Checked on every idle-to-busy
-			// step (one non-blocking peek), so a stray reply that arrived
-			// while the connection was idle can never be read as this
-			// request's reply; busy connections never pay for it.
+			// spares the caller an error. Checked (one non-blocking peek)
+			// whenever a connection idle for idlePeekAfter gets a request,
+			// so a stray reply that arrived while it was idle can never be
+			// read as this request's reply.
 			c.broken = errIdleClosed
 		}
 		if c.fd < 0 || c.broken != nil {
@@ -580,6 +581,12 @@ func (c *PConn) setReadTick(fd int, d time.Duration) {
 		c.rcvTick = d
 	}
 }
+
+// idlePeekAfter: a connection idle for longer is peeked at before its next
+// request. Back-to-back commands (a loop, a busy connection) skip the
+// syscall: a stray reply can as well arrive just after the peek as just
+// before, so peeking then would buy nothing.
+const idlePeekAfter = time.Millisecond
 
 var errIdleClosed = errors.New("the server closed the idle connection, or sent bytes nobody asked for")
 
