@@ -209,19 +209,19 @@ def test_pipeline_replies_in_order_with_errors_in_place(child):
     kind, text = child["pipeline"]
     assert kind == "ok"
     assert text.startswith("[True, 2, ResponseError('WRONGTYPE") and text.endswith(", b'2']"), text
-    assert child["pipeline_raises"][:2] == ["raised", "cpipe.errors.ResponseError"]
+    assert child["pipeline_raises"][:2] == ["raised", "redis.exceptions.ResponseError"]
     assert "Command # 2 (LPUSH) of pipeline caused error: WRONGTYPE" in child["pipeline_raises"][2]
 
 
 def test_errors_are_cpipe_classes(child):
-    assert child["pool_submit_error"][:2] == ["raised", "cpipe.errors.ResponseError"]
-    assert child["unknown_command"][:2] == ["raised", "cpipe.errors.ResponseError"]
+    assert child["pool_submit_error"][:2] == ["raised", "redis.exceptions.ResponseError"]
+    assert child["unknown_command"][:2] == ["raised", "redis.exceptions.ResponseError"]
     assert "unknown command" in child["unknown_command"][2]
-    assert child["refused"][:2] == ["raised", "cpipe.errors.ConnectionError"]
-    assert child["timeout"][:2] == ["raised", "cpipe.errors.TimeoutError"]
-    assert child["bad_argument"][:2] == ["raised", "cpipe.errors.DataError"]
-    assert child["after_close"][:2] == ["raised", "cpipe.errors.ConnectionError"]
-    assert child["pool_closed"][:2] == ["raised", "cpipe.errors.ConnectionError"]
+    assert child["refused"][:2] == ["raised", "redis.exceptions.ConnectionError"]
+    assert child["timeout"][:2] == ["raised", "redis.exceptions.TimeoutError"]
+    assert child["bad_argument"][:2] == ["raised", "redis.exceptions.DataError"]
+    assert child["after_close"][:2] == ["raised", "redis.exceptions.ConnectionError"]
+    assert child["pool_closed"][:2] == ["raised", "redis.exceptions.ConnectionError"]
 
 
 def test_asyncio_in_forked_child(child):
@@ -329,7 +329,7 @@ def test_pool_locked_by_a_parent_thread_at_fork(server):
     r = _run(_LOCK_HELD, server.port)
     assert r["submit"] == ["ok", "b'c'"]
     assert r["flush"] == ["ok", "True"]
-    assert r["inherited_future"][:2] == ["raised", "cpipe.errors.ConnectionError"]
+    assert r["inherited_future"][:2] == ["raised", "redis.exceptions.ConnectionError"]
     assert "parent" in r["inherited_future"][2]
     assert r["close"] == ["ok", "None"]
     assert r["parent"] == ["parent", None]
