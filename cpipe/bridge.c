@@ -45,6 +45,20 @@ static PyObject *make_error(const char *p, Py_ssize_t n) {
     return exc;
 }
 
+// An init command's error reply (CP_INIT, or CP_AUTH for AUTH), named and
+// worded as redis-py does (WRONGPASS -> AuthenticationError, prefix dropped).
+// A refused AUTH stays an AuthenticationError even if redis-py's table does
+// not know its reply.
+static PyObject *init_error(int64_t status, const char *p, Py_ssize_t n) {
+    PyObject *exc = make_error(p, n);
+    if (!exc || status != CP_AUTH || PyObject_TypeCheck(exc, (PyTypeObject *)exc_auth)) return exc;
+    Py_DECREF(exc);
+    PyObject *msg = PyUnicode_DecodeUTF8(p, n, "replace");
+    exc = msg ? PyObject_CallOneArg(exc_auth, msg) : NULL;
+    Py_XDECREF(msg);
+    return exc;
+}
+
 // Returns the address just past the entry at p.
 static const char *tape_skip(const char *p) {
     char kind = *p++;
@@ -136,15 +150,14 @@ int cp_bridge_interrupted(void) {
 static PyObject *raise_status(int status, const char *msg) {
     PyObject *type;
     if (status == CP_INTERRUPTED && PyErr_Occurred()) return NULL;  // the signal handler's exception
-    if (status == CP_INIT) {  // an init command's error reply: named as redis-py names it
-        PyObject *exc = make_error(msg, (Py_ssize_t)strlen(msg));
+    if (status == CP_INIT || status == CP_AUTH) {
+        PyObject *exc = init_error(status, msg, (Py_ssize_t)strlen(msg));
         if (exc) { PyErr_SetObject((PyObject *)Py_TYPE(exc), exc); Py_DECREF(exc); }
         return NULL;
     }
     switch (status) {
     case CP_TIMEOUT: type = exc_timeout; break;
     case CP_PROTOCOL: type = exc_protocol; break;
-    case CP_AUTH: type = exc_auth; break;
     default: type = exc_connection; break;
     }
     PyErr_SetString(type, msg);
@@ -378,13 +391,12 @@ static PyObject *py_submit_prepared(PyObject *self, PyObject *const *args, Py_ss
 }
 
 static PyObject *exc_for_status(int64_t status) {
-    return status == CP_TIMEOUT ? exc_timeout : status == CP_PROTOCOL ? exc_protocol
-         : status == CP_AUTH ? exc_auth : exc_connection;
+    return status == CP_TIMEOUT ? exc_timeout : status == CP_PROTOCOL ? exc_protocol : exc_connection;
 }
 
 // The exception instance for a failed asynchronous completion.
 static PyObject *completion_error(int64_t status, const char *p, Py_ssize_t len) {
-    if (status == CP_INIT) return make_error(p, len);
+    if (status == CP_INIT || status == CP_AUTH) return init_error(status, p, len);
     PyObject *msg = PyUnicode_DecodeUTF8(p, len, "replace");
     PyObject *value = msg ? PyObject_CallOneArg(exc_for_status(status), msg) : NULL;
     Py_XDECREF(msg);

@@ -7,12 +7,19 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import (
+    AskError,
     AuthenticationError,
+    AuthenticationWrongNumberOfArgsError,
     BusyLoadingError,
+    ClusterCrossSlotError,
+    ClusterDownError,
     ConnectionError,
     DataError,
     ExecAbortError,
     ForkError,
+    MasterDownError,
+    ModuleError,
+    MovedError,
     NoPermissionError,
     NoScriptError,
     OutOfMemoryError,
@@ -21,6 +28,7 @@ from .errors import (
     RedisError,
     ResponseError,
     TimeoutError,
+    TryAgainError,
     WatchError,
 )
 
@@ -70,5 +78,7 @@ __all__ = [
     "RedisError", "ConnectionError", "TimeoutError", "ResponseError", "DataError",
     "AuthenticationError", "ProtocolError", "ExecAbortError", "WatchError", "ForkError",
     "NoScriptError", "ReadOnlyError", "OutOfMemoryError", "NoPermissionError", "BusyLoadingError",
+    "ModuleError", "AuthenticationWrongNumberOfArgsError", "AskError", "MovedError", "TryAgainError",
+    "ClusterDownError", "ClusterCrossSlotError", "MasterDownError",
     "ForkFallbackWarning",
 ]

@@ -12,7 +12,8 @@ ForkFallbackWarning per process. `fork_fallback=False` keeps ForkError.
 What the clients give this module: the primitives `execute(*args)` (raw
 reply, error replies raised), `execute_many(commands)` (replies in order,
 error replies in place), their asyncio twins returning tasks, and `close`.
-redis-py's exceptions never escape: they become cpipe's classes.
+Errors are redis-py's classes, which are cpipe's (see errors), but for
+InvalidResponse, raised as cpipe's ProtocolError.
 
 Connections: up to `size` idle ones are kept; a command with none idle opens
 another, up to size + MAX_EXTRA_CONNECTIONS at once (blocking commands such
@@ -71,31 +72,19 @@ def after_fork_in_child(clients: list) -> None:
             pass
 
 
-# -- redis-py's errors as cpipe's -------------------------------------------
-
-_BY_REDIS_NAME = {"InvalidResponse": errors.ProtocolError, "ChildDeadlockedError": errors.ConnectionError}
-
+# -- redis-py's errors ---------------------------------------------------------
 
 def to_cpipe_error(exc: BaseException) -> BaseException:
-    """The cpipe exception for one of redis-py's (others are returned as they are)."""
+    """The exception cpipe raises for one of redis-py's.
+
+    cpipe's classes are redis-py's, so only redis-py's InvalidResponse (bytes
+    that are not RESP) changes: it is cpipe's ProtocolError, as from the engine.
+    """
     import redis.exceptions
 
-    if not isinstance(exc, redis.exceptions.RedisError):
-        return exc
-    for base in type(exc).__mro__:
-        cls = _BY_REDIS_NAME.get(base.__name__) or getattr(errors, base.__name__, None)
-        if isinstance(cls, type) and issubclass(cls, errors.RedisError):
-            return cls(*exc.args)
-    return errors.RedisError(*exc.args)
-
-
-def _reply(value: Any) -> Any:
-    """A raw reply with error entries nested in arrays (EXEC, EVAL) made cpipe's."""
-    if value.__class__ is list:
-        for i, item in enumerate(value):
-            if isinstance(item, (list, BaseException)):
-                value[i] = to_cpipe_error(item) if isinstance(item, BaseException) else _reply(item)
-    return value
+    if isinstance(exc, redis.exceptions.InvalidResponse):
+        return errors.ProtocolError(*exc.args)
+    return exc
 
 
 def _connection_factory(options: dict, asyncio_: bool) -> Callable[[], Any]:
@@ -190,14 +179,12 @@ class SyncFallback:
 
         def one(conn: Any) -> Any:
             conn.send_command(*args)
-            return _reply(conn.read_response())
+            return conn.read_response()
 
         return self._run(self._take(), one)
 
     def execute_many(self, commands: Any) -> list:
         """A pipeline on one connection: replies in order, error replies in place."""
-        import redis.exceptions
-
         commands = [tuple(c) for c in commands]
         if not commands:
             return []
@@ -207,9 +194,9 @@ class SyncFallback:
             replies: list = []
             for _ in commands:
                 try:
-                    replies.append(_reply(conn.read_response()))
-                except redis.exceptions.ResponseError as e:
-                    replies.append(to_cpipe_error(e))
+                    replies.append(conn.read_response())
+                except errors.ResponseError as e:  # an error reply, in place
+                    replies.append(e)
             return replies
 
         return self._run(self._take(), many)
@@ -357,14 +344,12 @@ class AsyncFallback:
     async def _one(self, callback: Optional[Callable[[Any], Any]], args: tuple) -> Any:
         async def one(conn: Any) -> Any:
             await conn.send_command(*args)
-            return _reply(await conn.read_response())
+            return await conn.read_response()
 
         reply = await self._run(one)
         return callback(reply) if callback is not None else reply
 
     async def _many(self, commands: list) -> list:
-        import redis.exceptions
-
         if not commands:
             return []
 
@@ -373,9 +358,9 @@ class AsyncFallback:
             replies: list = []
             for _ in commands:
                 try:
-                    replies.append(_reply(await conn.read_response()))
-                except redis.exceptions.ResponseError as e:
-                    replies.append(to_cpipe_error(e))
+                    replies.append(await conn.read_response())
+                except errors.ResponseError as e:  # an error reply, in place
+                    replies.append(e)
             return replies
 
         return await self._run(many)

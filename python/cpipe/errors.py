@@ -1,29 +1,36 @@
-"""Exception hierarchy, named as in redis-py so `except` clauses carry over."""
+"""cpipe's exceptions are redis-py's, so `except redis.exceptions.X` catches them.
+
+Every class redis-py has is re-exported as it is (`cpipe.ResponseError is
+redis.exceptions.ResponseError`). Only what redis-py lacks is cpipe's own,
+each a subclass of the matching redis-py class.
+"""
 from __future__ import annotations
 
+from typing import Callable
 
-class RedisError(Exception):
-    """Base of every error cpipe raises."""
-
-
-class ConnectionError(RedisError):  # noqa: A001 - same name as redis-py on purpose
-    """The connection could not be made, or broke; the connection was closed."""
-
-
-class TimeoutError(RedisError):  # noqa: A001
-    """A read or write did not finish within socket_timeout; the connection was closed."""
-
-
-class AuthenticationError(ConnectionError):
-    """The server refused AUTH while connecting."""
-
-
-class ResponseError(RedisError):
-    """The server answered with an error reply; the connection stays usable."""
-
-
-class DataError(RedisError):
-    """A bad argument; raised before anything is sent."""
+from redis.exceptions import (  # noqa: A004 - the same names as redis-py on purpose
+    AskError,
+    AuthenticationError,
+    AuthenticationWrongNumberOfArgsError,
+    BusyLoadingError,
+    ClusterCrossSlotError,
+    ClusterDownError,
+    ConnectionError,
+    DataError,
+    ExecAbortError,
+    MasterDownError,
+    ModuleError,
+    MovedError,
+    NoPermissionError,
+    NoScriptError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+    TimeoutError,
+    TryAgainError,
+    WatchError,
+)
 
 
 class ProtocolError(ConnectionError):
@@ -34,65 +41,26 @@ class ForkError(RedisError):
     """The Go engine was used in a forked child, where it cannot run."""
 
 
-class ExecAbortError(ResponseError):
-    """EXEC was refused because a queued command had an error."""
+def _redis_py_parse_error() -> Callable[[str], Exception]:
+    """redis-py's own error-reply parser: message (str) -> exception instance.
+
+    `BaseParser.parse_error` is a classmethod on `redis._parsers.base` in every
+    redis-py from 5.0 (where the parsers moved there) to 8.x, with the table
+    `EXCEPTION_CLASSES` of the running version: which codes it maps (8.x adds
+    MOVED, ASK, ...) follows redis-py itself. If a release moves it, this is
+    the one place to follow it.
+    """
+    from redis._parsers.base import BaseParser
+
+    return BaseParser.parse_error
 
 
-class NoScriptError(ResponseError):
-    pass
+_parse_error = _redis_py_parse_error()
 
 
-class ReadOnlyError(ResponseError):
-    pass
-
-
-class OutOfMemoryError(ResponseError):
-    pass
-
-
-class NoPermissionError(ResponseError):
-    pass
-
-
-class BusyLoadingError(ConnectionError):
-    pass
-
-
-# Error-reply prefixes that redis-py maps to their own classes; for these the
-# prefix is dropped from the message, as redis-py does.
-_PREFIX_CLASSES = {
-    "ERR": ResponseError,
-    "EXECABORT": ExecAbortError,
-    "NOSCRIPT": NoScriptError,
-    "READONLY": ReadOnlyError,
-    "OOM": OutOfMemoryError,
-    "NOPERM": NoPermissionError,
-    "LOADING": BusyLoadingError,
-    "WRONGPASS": AuthenticationError,
-    "NOAUTH": AuthenticationError,
-}
-
-
-# Whole "ERR ..." messages that redis-py maps to other classes (exact match).
-_ERR_MESSAGES = {
-    "max number of clients reached": ConnectionError,
-    "invalid password": AuthenticationError,
-    "Client sent AUTH, but no password is set": AuthenticationError,
-    "AUTH <password> called without any password configured for the default user. "
-    "Are you sure your configuration is correct?": AuthenticationError,
-}
-
-
-def error_from_reply(message: str) -> RedisError:
-    """The exception for an error reply, named and worded as redis-py does."""
-    code, _, rest = message.partition(" ")
-    cls = _PREFIX_CLASSES.get(code)
-    if cls is None:
+def error_from_reply(message: str) -> Exception:
+    """The exception for an error reply, the class and message redis-py gives."""
+    try:
+        return _parse_error(message)
+    except Exception:  # noqa: BLE001 - e.g. "MOVED" without a slot; still an error reply
         return ResponseError(message)
-    if cls is ResponseError:
-        cls = _ERR_MESSAGES.get(rest, ResponseError)
-    return cls(rest)
-
-
-class WatchError(RedisError):
-    """A WATCHed key changed, so the transaction was not run."""
