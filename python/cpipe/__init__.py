@@ -6,31 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import (
-    AskError,
-    AuthenticationError,
-    AuthenticationWrongNumberOfArgsError,
-    BusyLoadingError,
-    ClusterCrossSlotError,
-    ClusterDownError,
-    ConnectionError,
-    DataError,
-    ExecAbortError,
-    ForkError,
-    MasterDownError,
-    ModuleError,
-    MovedError,
-    NoPermissionError,
-    NoScriptError,
-    OutOfMemoryError,
-    ProtocolError,
-    ReadOnlyError,
-    RedisError,
-    ResponseError,
-    TimeoutError,
-    TryAgainError,
-    WatchError,
-)
+from . import errors as _errors
+from .errors import *  # noqa: F403 - every exception class, listed in errors.__all__
 
 __version__ = "0.1.0"
 
@@ -75,10 +52,6 @@ def from_url(url: str, **kwargs: Any) -> Any:
 __all__ = [
     "Client", "Redis", "Pipeline", "Pool", "from_url",
     "Connect", "ConnectPool", "hget", "hset", "add_command", "execute", "phget", "phset",
-    "RedisError", "ConnectionError", "TimeoutError", "ResponseError", "DataError",
-    "AuthenticationError", "ProtocolError", "ExecAbortError", "WatchError", "ForkError",
-    "NoScriptError", "ReadOnlyError", "OutOfMemoryError", "NoPermissionError", "BusyLoadingError",
-    "ModuleError", "AuthenticationWrongNumberOfArgsError", "AskError", "MovedError", "TryAgainError",
-    "ClusterDownError", "ClusterCrossSlotError", "MasterDownError",
     "ForkFallbackWarning",
+    *_errors.__all__,
 ]

@@ -41,6 +41,34 @@ class ForkError(RedisError):
     """The Go engine was used in a forked child, where it cannot run."""
 
 
+# What `cpipe` exports (see cpipe/__init__.py).
+__all__ = [
+    "AskError",
+    "AuthenticationError",
+    "AuthenticationWrongNumberOfArgsError",
+    "BusyLoadingError",
+    "ClusterCrossSlotError",
+    "ClusterDownError",
+    "ConnectionError",
+    "DataError",
+    "ExecAbortError",
+    "ForkError",
+    "MasterDownError",
+    "ModuleError",
+    "MovedError",
+    "NoPermissionError",
+    "NoScriptError",
+    "OutOfMemoryError",
+    "ProtocolError",
+    "ReadOnlyError",
+    "RedisError",
+    "ResponseError",
+    "TimeoutError",
+    "TryAgainError",
+    "WatchError",
+]
+
+
 def _redis_py_parse_error() -> Callable[[str], Exception]:
     """redis-py's own error-reply parser: message (str) -> exception instance.
 
