@@ -55,14 +55,8 @@ func (q *Completions) reserve(req *Request, mayBlock bool) error {
 		}
 		if req.Interrupt == nil {
 			q.cond.Wait()
-			continue
-		}
-		waitTick(q.cond, interruptTick)
-		q.mu.Unlock()
-		hit := req.interruptedNow()
-		q.mu.Lock()
-		if hit {
-			return ErrInterrupted
+		} else if err := waitTick(q.cond, interruptTick, req); err != nil {
+			return err
 		}
 	}
 	if q.closed {

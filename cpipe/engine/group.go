@@ -53,9 +53,7 @@ func (g *Group) Do(req *Request, blocking bool, blockFor time.Duration) error {
 	if g.closed.Load() {
 		return ErrClosed
 	}
-	if req.start == 0 {
-		req.start = nanotime()
-	}
+	req.markStart()
 	if blocking {
 		// Always a side connection, in exclusive mode too: a shared or
 		// borrowed connection would hold asynchronous work behind it.
@@ -259,14 +257,8 @@ func (g *Group) takeSide(req *Request) (*PConn, error) {
 		}
 		if req.Interrupt == nil && g.o.SocketTimeout == 0 {
 			g.sideFree.Wait()
-			continue
-		}
-		waitTick(g.sideFree, g.o.tick())
-		g.sideMu.Unlock()
-		hit := req.interruptedNow()
-		g.sideMu.Lock()
-		if hit {
-			return nil, ErrInterrupted
+		} else if err := waitTick(g.sideFree, g.o.tick(), req); err != nil {
+			return nil, err
 		}
 	}
 	var c *PConn
@@ -310,9 +302,7 @@ func (g *Group) Submit(req *Request, q *Completions, blocking bool, blockFor tim
 	if g.closed.Load() {
 		return ErrClosed
 	}
-	if req.start == 0 {
-		req.start = nanotime()
-	}
+	req.markStart()
 	if err := q.reserve(req, mayBlock); err != nil {
 		return err
 	}

@@ -65,8 +65,10 @@ func (r *Request) sleep() bool {
 	}
 }
 
-// waitTick waits on cond (its lock held) until it is signalled or d passed.
-func waitTick(cond *sync.Cond, d time.Duration) {
+// waitTick waits on cond (its lock held) until it is signalled or d
+// passed; then, with the lock released, it asks req's Interrupt hook (if
+// any) and returns ErrInterrupted when the hook says yes.
+func waitTick(cond *sync.Cond, d time.Duration, req *Request) error {
 	t := time.AfterFunc(d, func() {
 		cond.L.Lock()
 		cond.Broadcast()
@@ -74,6 +76,16 @@ func waitTick(cond *sync.Cond, d time.Duration) {
 	})
 	cond.Wait()
 	t.Stop()
+	if req.Interrupt == nil {
+		return nil
+	}
+	cond.L.Unlock()
+	hit := req.interruptedNow()
+	cond.L.Lock()
+	if hit {
+		return ErrInterrupted
+	}
+	return nil
 }
 
 // waitOrTick receives from ch, waiting at most d.

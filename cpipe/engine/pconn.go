@@ -46,6 +46,14 @@ type Request struct {
 	interrupted bool  // its own caller saw Interrupt return true
 }
 
+// markStart notes when the caller handed req over, once: the Group and the
+// PConn both see it, and the Group's waits count too.
+func (r *Request) markStart() {
+	if r.start == 0 {
+		r.start = nanotime()
+	}
+}
+
 type reqState uint8
 
 const (
@@ -98,8 +106,9 @@ type PConn struct {
 	rd       Reader
 	scanning *Request      // the request whose tape the reader is filling outside the lock
 	rcvTick  time.Duration // the socket's SO_RCVTIMEO now (see setReadTick)
-	// progress: monotonic ns of the last bytes read or written, for callers
-	// that wait for this connection without being on it (exclusive mode).
+	// progress: monotonic ns of the last bytes read (wprogress has the last
+	// written), for callers that wait for this connection without being on
+	// it (exclusive mode) and for the idle peek.
 	progress atomic.Int64
 	// timedOut: monotonic ns of the last failure by a socket timeout.
 	timedOut atomic.Int64
@@ -141,9 +150,7 @@ const maxBatch = 4096
 // Do sends req and waits for its replies in the calling thread.
 func (c *PConn) Do(req *Request) error {
 	req.wake = make(chan struct{}, 1)
-	if req.start == 0 {
-		req.start = nanotime()
-	}
+	req.markStart()
 	c.mu.Lock()
 	if err := c.admitLocked(req); err != nil {
 		c.mu.Unlock()
@@ -172,9 +179,7 @@ func (c *PConn) Do(req *Request) error {
 // of connecting or waiting for queue space, so the bridge can keep the GIL
 // for the common case and release it only when it must wait.
 func (c *PConn) Submit(req *Request, mayBlock bool) error {
-	if req.start == 0 {
-		req.start = nanotime()
-	}
+	req.markStart()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !mayBlock && (c.fd < 0 || c.broken != nil || (c.queued > 0 && c.queued+req.N > c.o.maxQueued())) {
@@ -259,16 +264,7 @@ func (c *PConn) waitChangedLocked(req *Request, deadline int64) error {
 		c.changed.Wait()
 		return nil
 	}
-	waitTick(c.changed, wait)
-	if req.Interrupt != nil {
-		c.mu.Unlock()
-		hit := req.interruptedNow()
-		c.mu.Lock()
-		if hit {
-			return ErrInterrupted
-		}
-	}
-	return nil
+	return waitTick(c.changed, wait, req)
 }
 
 // writeLocked runs the writing role: it writes pending batches until none
