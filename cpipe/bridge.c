@@ -147,20 +147,23 @@ int cp_bridge_interrupted(void) {
 
 // ---------------------------------------------------------------- errors
 
+static PyObject *exc_for_status(int64_t status) {
+    return status == CP_TIMEOUT ? exc_timeout : status == CP_PROTOCOL ? exc_protocol : exc_connection;
+}
+
+// The exception instance for a failed call or asynchronous completion.
+static PyObject *status_error(int64_t status, const char *p, Py_ssize_t len) {
+    if (status == CP_INIT || status == CP_AUTH) return init_error(status, p, len);
+    PyObject *msg = PyUnicode_DecodeUTF8(p, len, "replace");
+    PyObject *value = msg ? PyObject_CallOneArg(exc_for_status(status), msg) : NULL;
+    Py_XDECREF(msg);
+    return value;
+}
+
 static PyObject *raise_status(int status, const char *msg) {
-    PyObject *type;
     if (status == CP_INTERRUPTED && PyErr_Occurred()) return NULL;  // the signal handler's exception
-    if (status == CP_INIT || status == CP_AUTH) {
-        PyObject *exc = init_error(status, msg, (Py_ssize_t)strlen(msg));
-        if (exc) { PyErr_SetObject((PyObject *)Py_TYPE(exc), exc); Py_DECREF(exc); }
-        return NULL;
-    }
-    switch (status) {
-    case CP_TIMEOUT: type = exc_timeout; break;
-    case CP_PROTOCOL: type = exc_protocol; break;
-    default: type = exc_connection; break;
-    }
-    PyErr_SetString(type, msg);
+    PyObject *exc = status_error(status, msg, (Py_ssize_t)strlen(msg));
+    if (exc) { PyErr_SetObject((PyObject *)Py_TYPE(exc), exc); Py_DECREF(exc); }
     return NULL;
 }
 
@@ -390,18 +393,6 @@ static PyObject *py_submit_prepared(PyObject *self, PyObject *const *args, Py_ss
     return PyLong_FromLong(SUBMIT_QUEUED | (kind.blocking ? SUBMIT_BLOCKING : 0));
 }
 
-static PyObject *exc_for_status(int64_t status) {
-    return status == CP_TIMEOUT ? exc_timeout : status == CP_PROTOCOL ? exc_protocol : exc_connection;
-}
-
-// The exception instance for a failed asynchronous completion.
-static PyObject *completion_error(int64_t status, const char *p, Py_ssize_t len) {
-    if (status == CP_INIT || status == CP_AUTH) return init_error(status, p, len);
-    PyObject *msg = PyUnicode_DecodeUTF8(p, len, "replace");
-    PyObject *value = msg ? PyObject_CallOneArg(exc_for_status(status), msg) : NULL;
-    Py_XDECREF(msg);
-    return value;
-}
 
 // poll(queue, encoding, timeout) -> list of (tag, value). value is the reply
 // (an exception instance for an error reply or a failed connection); for a
@@ -435,7 +426,7 @@ static PyObject *py_poll(PyObject *self, PyObject *const *args, Py_ssize_t nargs
         }
         if (status != CP_OK) {
             int64_t len = rd64(p + 1);
-            value = completion_error(status, p + 9, (Py_ssize_t)len);
+            value = status_error(status, p + 9, (Py_ssize_t)len);
             p += 9 + len;
         } else if (!batch) {
             value = build_or_error(&p, enc);
