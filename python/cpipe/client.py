@@ -89,6 +89,8 @@ class EngineClient:
 
     _size = 1
     _autopipeline_default = False
+    # The `connection_pool` facade's class (asyncio: a redis.asyncio.ConnectionPool).
+    _connection_pool_class: Any = EngineConnectionPool
 
     def __init__(
         self,
@@ -178,7 +180,7 @@ class EngineClient:
         )
         # What redis-py's own methods and helpers read of a client.
         self.response_callbacks = CaseInsensitiveDict(resp2_callbacks())
-        self.connection_pool = EngineConnectionPool(self, self._connect_options, self._size)
+        self.connection_pool = self._connection_pool_class(self, self._connect_options, self._size)
         self.auto_close_connection_pool = False
         self.connection = None
         self._single_connection_client = bool(single_connection_client)
