@@ -111,11 +111,11 @@ def credentials(provider: Any, username: Optional[str], password: Optional[str])
 # names of cpipe's constructor. Anything else goes through the same checks
 # as a constructor option.
 _POOL_RENAMES = {"path": "unix_socket_path"}
-_POOL_DROPPED = {
-    # redis-py 8 bookkeeping kept in connection_kwargs
-    "orig_host_address", "orig_socket_timeout", "orig_socket_connect_timeout",
-    "connection_class",
-}
+POOL_CONNECTION_OPTIONS = frozenset((
+    "host", "port", "db", "password", "socket_timeout", "socket_connect_timeout", "username",
+    "decode_responses", "encoding", "client_name", "unix_socket_path",
+    "retry", "retry_on_timeout", "retry_on_error", "credential_provider", "protocol",
+))
 
 
 def options_from_pool(pool: Any) -> dict[str, Any]:
@@ -134,9 +134,12 @@ def options_from_pool(pool: Any) -> dict[str, Any]:
             raise InvalidOptionError(f"connection_pool with {connection_class.__name__} is not supported by cpipe: {_TLS}")
     options: dict[str, Any] = {}
     for name, value in kwargs.items():
-        if name in _POOL_DROPPED:
-            continue
-        options[_POOL_RENAMES.get(name, name)] = value
+        name = _POOL_RENAMES.get(name, name)
+        # redis-py keeps bookkeeping of its own there too (maintenance
+        # notification handlers, registries, ...): only connection options
+        # are read, the ones the constructor knows.
+        if name in POOL_CONNECTION_OPTIONS or name in PASSIVE_OPTIONS or name.startswith("ssl"):
+            options[name] = value
     max_connections = getattr(pool, "max_connections", None)
     if isinstance(max_connections, int) and max_connections < 2**31:
         options.setdefault("max_connections", max_connections)
