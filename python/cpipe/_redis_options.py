@@ -67,7 +67,9 @@ PASSIVE_OPTIONS: dict[str, Callable[[str, Any], None]] = {
     "legacy_responses": _refuse_unless(lambda v: v is True, "only redis-py's legacy (RESP2) reply shapes exist"),
     "cache": _refuse_unless(_unset, _RESP3),
     "cache_config": _refuse_unless(_unset, _RESP3),
-    "maint_notifications_config": _refuse_unless(_unset, _RESP3),
+    # redis-py's default ("auto") turns them on only with RESP3, which cpipe does not speak.
+    "maint_notifications_config": _refuse_unless(
+        lambda v: _unset(v) or getattr(v, "enabled", None) in ("auto", False), _RESP3),
     "oss_cluster_maint_notifications_handler": _refuse_unless(_unset, _RESP3),
     "ssl": _refuse_unless(lambda v: not v, _TLS),
 }
