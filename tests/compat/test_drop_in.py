@@ -192,3 +192,19 @@ def test_retry_is_honoured_when_asked_for(real_server):
             plain.close()
     finally:
         srv.stop()
+
+
+def test_pubsub_and_monitor_run_on_connections_of_their_own(r):
+    """Until the engine owns subscriptions, redis-py's PubSub and Monitor run
+    on redis-py connections the pool facade opens with the engine's options."""
+    p = r.pubsub()
+    p.subscribe("ch")
+    assert p.get_message(timeout=5)["type"] == "subscribe"
+    assert r.publish("ch", "hi") == 1
+    message = p.get_message(timeout=5)
+    assert (message["type"], message["channel"], message["data"]) == ("message", b"ch", b"hi")
+    p.close()
+    with r.monitor() as m:
+        r.set("seen", 1)
+        assert "SET" in next(m.listen())["command"]
+    assert r.get("seen") == b"1"  # the shared connection is still in step
