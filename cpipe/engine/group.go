@@ -284,7 +284,9 @@ func (g *Group) putSide(c *PConn) {
 	if g.sideFree != nil {
 		g.sideFree.Signal()
 	}
-	keep := !g.closed.Load() && !c.isClosed() && len(g.side) < len(g.conns)
+	// A failed one is dropped: a new one dials just as its reconnect would,
+	// and with Options.ConnectOnce it would never reconnect.
+	keep := !g.closed.Load() && c.reusable() && len(g.side) < len(g.conns)
 	if keep {
 		g.side = append(g.side, c)
 	}
