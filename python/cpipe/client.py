@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from .commands import RESPONSE_CALLBACKS, CoreCommands
 from . import _engine
+from ._config import EngineConfig
 from ._options import InvalidOptionError, check_client_options, integer
 from .errors import DataError, ForkError
 
@@ -165,11 +166,12 @@ class EngineClient(CoreCommands):
             "socket_timeout": socket_timeout, "socket_connect_timeout": socket_connect_timeout,
             "decode_responses": bool(decode_responses), "encoding": encoding,
         }
-        # native.open's arguments, kept to reopen (asyncio: after the loop died).
-        self._open_args = (
-            host, port, unix_socket_path, socket_connect_timeout or 0.0, self._socket_timeout,
-            _init_commands(db, username, password, client_name),
-            self._size, bool(autopipeline), max_queued,
+        # What the engine is opened with, kept to reopen (asyncio: after the loop died).
+        self._config = EngineConfig(
+            host=host, port=port, unix_socket_path=unix_socket_path,
+            connect_timeout=socket_connect_timeout or 0.0, socket_timeout=self._socket_timeout,
+            init_commands=tuple(_init_commands(db, username, password, client_name)),
+            size=self._size, autopipeline=bool(autopipeline), max_queued=max_queued,
         )
         self._native = _engine.native()
         self._max_bulk = proto_max_bulk_len or self._native.DEFAULT_MAX_BULK
@@ -179,7 +181,7 @@ class EngineClient(CoreCommands):
             self._h = 0
             self._use_fork_fallback()
         else:
-            self._h = self._native.open(*self._open_args)
+            self._h = self._native.open(self._config)
             self._setup()
         _engine.track(self)
 

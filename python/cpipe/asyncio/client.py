@@ -102,7 +102,7 @@ class Client(EngineClient):
                 # while something holds it): close its connections now.
                 self._drop_loop_connections()
             if not self._h and not self._closed:
-                self._h = self._native.open(*self._open_args)
+                self._h = self._native.open(self._config)
             lq = loop_queue(loop)
             self._enc_index = lq.encoding_index(self._encoding)
             lq.clients.add(self)
