@@ -28,7 +28,11 @@ type Options struct {
 	// command, and a connect that fails before any succeeded may be tried
 	// again. For a connection that carries state a new one would not have:
 	// a WATCH pipeline's, where a silent reconnect between WATCH and EXEC
-	// would drop the watch and let EXEC succeed unconditionally.
+	// would drop the watch and let EXEC succeed unconditionally. For the
+	// same reason a blocking command run with Group.Do waits on the
+	// group's connection rather than on a side connection of its own;
+	// asynchronous ones (Group.Submit) still get a side connection, which
+	// Cancel can close.
 	ConnectOnce bool
 }
 

@@ -120,19 +120,18 @@ func TestPConnConnectOnceRetriesFailedFirstConnect(t *testing.T) {
 
 // A client of one connection without autopipelining, as a WATCH pipeline
 // uses: synchronous and asynchronous commands both get the refusal once
-// its connection is lost, and a blocking command's side connection that
-// failed is dropped rather than kept to fail the next one.
+// its connection is lost.
 func TestGroupConnectOnce(t *testing.T) {
 	srv := newFakeServer(t, nil)
 	g := newTestGroup(t, srv, 1, false, func(o *Options) { o.ConnectOnce = true })
-	addr := srv.addr()
 	within(t, 20*time.Second, "requests", func() {
 		if err := g.Do(request(cmd("PING")), false, 0); err != nil {
 			t.Fatalf("Do: %v", err)
 		}
 		srv.closeConns()
 		time.Sleep(20 * time.Millisecond)
-		wantNotReplaced(t, g.Do(request(cmd("PING")), false, 0), addr, "closed the idle connection")
+		wantNotReplaced(t, g.Do(request(cmd("PING")), false, 0), srv.addr(), "closed the idle connection")
+		wantNotReplaced(t, g.Do(request(cmd("PING")), true, time.Second), srv.addr(), "closed the idle connection")
 		q := NewCompletions(-1)
 		defer q.Close()
 		if err := g.Submit(&Request{Data: cmd("PING"), N: 1, ID: 7}, q, false, 0, true); err != nil {
@@ -142,18 +141,65 @@ func TestGroupConnectOnce(t *testing.T) {
 		if len(done) != 1 {
 			t.Fatalf("%d completions, want 1", len(done))
 		}
-		wantNotReplaced(t, done[0].Err, addr, "closed the idle connection")
+		wantNotReplaced(t, done[0].Err, srv.addr(), "closed the idle connection")
+	})
+	if n := srv.accepts.Load(); n != 1 {
+		t.Errorf("%d connections, want 1", n)
+	}
+}
 
-		// Blocking commands: the first side connection is hung up on.
-		var ce *ConnError
-		if err := g.Do(request(cmd("CLOSE")), true, -1); !errors.As(err, &ce) {
-			t.Fatalf("blocking command the server hung up on: %v (%T), want a *ConnError", err, err)
+// A blocking command on a connect-once client runs on its connection, the
+// one that holds the WATCH, with its read timeout stretched as on a side
+// connection.
+func TestGroupConnectOnceBlockingOnItsConnection(t *testing.T) {
+	srv := newFakeServer(t, nil)
+	g := newTestGroup(t, srv, 1, false, func(o *Options) {
+		o.ConnectOnce = true
+		o.SocketTimeout = 150 * time.Millisecond
+	})
+	within(t, 10*time.Second, "requests", func() {
+		for _, blocking := range []bool{false, true} {
+			req := request(cmd("CONN"))
+			if err := g.Do(req, blocking, time.Second); err != nil {
+				t.Fatalf("Do(blocking=%v): %v", blocking, err)
+			}
+			if got := mustDecode(t, req.Tape.Buf); got[0] != int64(1) {
+				t.Errorf("blocking=%v: answered by connection %v, want 1", blocking, got[0])
+			}
 		}
-		if err := g.Do(request(cmd("SLEEP", "1", "x")), true, time.Second); err != nil {
-			t.Errorf("the next blocking command: %v, want it on a new side connection", err)
+		// Longer than the socket timeout, within it plus the block time.
+		if err := g.Do(request(cmd("SLEEP", "300", "x")), true, 400*time.Millisecond); err != nil {
+			t.Errorf("blocking Do past the socket timeout: %v", err)
 		}
 	})
-	if n := srv.accepts.Load(); n != 3 {
-		t.Errorf("%d connections, want 3 (the client's and two side connections)", n)
+	if n := srv.accepts.Load(); n != 1 {
+		t.Errorf("%d connections, want 1", n)
+	}
+}
+
+// Asynchronous blocking commands keep their side connections (Cancel closes
+// those); one that failed is dropped, not kept to refuse the next.
+func TestGroupConnectOnceAsyncBlockingSideConnections(t *testing.T) {
+	srv := newFakeServer(t, nil)
+	g := newTestGroup(t, srv, 1, false, func(o *Options) { o.ConnectOnce = true })
+	q := NewCompletions(-1)
+	defer q.Close()
+	within(t, 20*time.Second, "requests", func() {
+		for i, c := range [][]byte{cmd("CLOSE"), cmd("SLEEP", "1", "x")} {
+			if err := g.Submit(&Request{Data: c, N: 1, ID: uint64(i)}, q, true, time.Second, true); err != nil {
+				t.Fatalf("Submit: %v", err)
+			}
+			done := pollAll(t, q, 1, 5*time.Second)
+			var ce *ConnError
+			if i == 0 && !errors.As(done[0].Err, &ce) {
+				t.Fatalf("blocking command the server hung up on: %v (%T), want a *ConnError", done[0].Err, done[0].Err)
+			}
+			if i == 1 && done[0].Err != nil {
+				t.Errorf("the next blocking command: %v, want it on a new side connection", done[0].Err)
+			}
+		}
+	})
+	if n := srv.accepts.Load(); n != 2 {
+		t.Errorf("%d connections, want 2 side connections", n)
 	}
 }

@@ -72,6 +72,26 @@ def test_killed_connection_is_not_replaced(real_server, native, opened, dedicate
         r.close()
 
 
+def test_watch_holds_across_a_blocking_command(real_server, native, opened):
+    """MULTI ... EXEC holding a blocking command (the bridge classifies the
+    batch as blocking) runs on the dedicated connection, where the WATCH
+    is: a key changed after WATCH aborts the EXEC. On a connection of its
+    own the EXEC would run unwatched and succeed."""
+    h = opened(EngineConfig(host="127.0.0.1", port=real_server.port, socket_timeout=10.0).dedicated())
+    max_bulk = native.DEFAULT_MAX_BULK
+    r = redis.Redis(host="127.0.0.1", port=real_server.port, protocol=2)
+    try:
+        r.delete("cpipe:once:watched", "cpipe:once:list")
+        assert native.execute(h, None, max_bulk, "WATCH", "cpipe:once:watched") == b"OK"
+        r.set("cpipe:once:watched", "changed")
+        replies = native.execute_many(h, None, max_bulk, [
+            ("MULTI",), ("BLPOP", "cpipe:once:list", 0.1), ("SET", "cpipe:once:watched", "mine"), ("EXEC",)])
+        assert replies[-1] is None, replies  # the transaction was aborted
+        assert r.get("cpipe:once:watched") == b"changed"
+    finally:
+        r.close()
+
+
 def test_dedicated_keeps_the_clients_server_and_init_commands(real_server, native, opened):
     """A client's config, made dedicated, reaches the same database under the
     same name (its init commands), on one connection of its own."""
