@@ -359,13 +359,15 @@ class Redis(HotCommands, EngineClient, redis.Redis):
 
         return Pipeline(self, transaction, shard_hint)
 
-    def _dedicated(self) -> Any:
-        """A connection of its own (for WATCH): an idle spare or a new one."""
+    def _dedicated(self, fresh: bool = False) -> Any:
+        """A connection of its own (for WATCH): an idle spare (unless fresh) or a new one."""
         from .pipeline import DedicatedConnection
 
         with self._spares_lock:
-            if self._spares:
-                return self._spares.pop()
+            if self._spares and not fresh:
+                conn = self._spares.pop()
+                conn.reused = True
+                return conn
         if self._closed:
             raise ConnectionError("the client is closed")
         if self._fallback is not None:
