@@ -67,7 +67,9 @@ PASSIVE_OPTIONS: dict[str, Callable[[str, Any], None]] = {
     "legacy_responses": _refuse_unless(lambda v: v is True, "only redis-py's legacy (RESP2) reply shapes exist"),
     "cache": _refuse_unless(_unset, _RESP3),
     "cache_config": _refuse_unless(_unset, _RESP3),
-    "maint_notifications_config": _refuse_unless(_unset, _RESP3),
+    # redis-py's default ("auto") turns them on only with RESP3, which cpipe does not speak.
+    "maint_notifications_config": _refuse_unless(
+        lambda v: _unset(v) or getattr(v, "enabled", None) in ("auto", False), _RESP3),
     "oss_cluster_maint_notifications_handler": _refuse_unless(_unset, _RESP3),
     "ssl": _refuse_unless(lambda v: not v, _TLS),
 }
@@ -111,11 +113,11 @@ def credentials(provider: Any, username: Optional[str], password: Optional[str])
 # names of cpipe's constructor. Anything else goes through the same checks
 # as a constructor option.
 _POOL_RENAMES = {"path": "unix_socket_path"}
-_POOL_DROPPED = {
-    # redis-py 8 bookkeeping kept in connection_kwargs
-    "orig_host_address", "orig_socket_timeout", "orig_socket_connect_timeout",
-    "connection_class",
-}
+POOL_CONNECTION_OPTIONS = frozenset((
+    "host", "port", "db", "password", "socket_timeout", "socket_connect_timeout", "username",
+    "decode_responses", "encoding", "client_name", "unix_socket_path",
+    "retry", "retry_on_timeout", "retry_on_error", "credential_provider", "protocol",
+))
 
 
 def options_from_pool(pool: Any) -> dict[str, Any]:
@@ -134,9 +136,12 @@ def options_from_pool(pool: Any) -> dict[str, Any]:
             raise InvalidOptionError(f"connection_pool with {connection_class.__name__} is not supported by cpipe: {_TLS}")
     options: dict[str, Any] = {}
     for name, value in kwargs.items():
-        if name in _POOL_DROPPED:
-            continue
-        options[_POOL_RENAMES.get(name, name)] = value
+        name = _POOL_RENAMES.get(name, name)
+        # redis-py keeps bookkeeping of its own there too (maintenance
+        # notification handlers, registries, ...): only connection options
+        # are read, the ones the constructor knows.
+        if name in POOL_CONNECTION_OPTIONS or name in PASSIVE_OPTIONS or name.startswith("ssl"):
+            options[name] = value
     max_connections = getattr(pool, "max_connections", None)
     if isinstance(max_connections, int) and max_connections < 2**31:
         options.setdefault("max_connections", max_connections)
@@ -151,17 +156,26 @@ def options_from_url(url: str, **kwargs: Any) -> dict[str, Any]:
     max_queued) as cpipe reads them. kwargs are overridden by the URL's
     query options, as redis-py does.
     """
+    from urllib.parse import unquote, urlparse
+
     from redis.connection import parse_url
 
     from ._options import read_url_option
 
+    parts = urlparse(url)
+    if parts.scheme == "rediss":
+        raise InvalidOptionError(f"URL scheme rediss:// is not supported by cpipe: {_TLS}")
+    if parts.scheme in ("redis",):
+        # redis-py silently ignores a database number that is not a number;
+        # cpipe refuses it rather than connect to db 0 by surprise.
+        path = unquote(parts.path).strip("/")
+        if path and not path.isdigit():
+            raise InvalidOptionError(f"invalid database number {path!r} in {url!r}")
     try:
         parsed = parse_url(url)
     except ValueError as exc:
         raise InvalidOptionError(str(exc)) from None
-    connection_class = parsed.pop("connection_class", None)
-    if connection_class is not None and "SSL" in connection_class.__name__:
-        raise InvalidOptionError(f"{url.split(':', 1)[0]}:// URLs are not supported by cpipe: {_TLS}")
+    parsed.pop("connection_class", None)
     options = dict(kwargs)
     for name, value in parsed.items():
         options[_POOL_RENAMES.get(name, name)] = read_url_option(name, value)

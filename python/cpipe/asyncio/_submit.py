@@ -23,7 +23,7 @@ import functools
 import threading
 import time
 import weakref
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 from .._engine import BLOCKING
 from ..errors import TimeoutError
@@ -49,7 +49,7 @@ def _call_on_loop(lq: LoopQueue, fn: Callable[..., Any], *args: Any) -> None:
 class LoopEngine:
     """An engine handle used from one event loop at a time.
 
-    The owner sets `_native`, `_h` (0: not open yet), `_open_args`,
+    The owner sets `_native`, `_h` (0: not open yet), `_config` (an EngineConfig),
     `_closed`, `_encoding`, `_max_bulk` and `_socket_timeout`, then calls
     `_setup()`.
 
@@ -111,7 +111,7 @@ class LoopEngine:
                 # while something holds it): close its connections now.
                 self._drop_loop_connections()
             if not self._h and not self._closed:
-                self._h = self._native.open(*self._open_args)
+                self._h = self._native.open(self._config)
             lq = loop_queue(loop)
             self._enc_index = lq.encoding_index(self._encoding)
             self._raw_index = lq.encoding_index(None)
@@ -158,24 +158,26 @@ class LoopEngine:
         The bridge says whether the request blocks on the server (BLPOP, a
         pipeline holding one, XREAD BLOCK, ...): cancelling such a future
         closes its connection."""
+        loop = asyncio.get_running_loop()
         lq = self._lq_ref()
-        if lq is None or lq.loop is not asyncio.get_running_loop():
+        if lq is None or lq.loop is not loop:
             lq = self._bind()
-        fut = lq.loop.create_future()
+        fut = loop.create_future()
         tag = lq.new_tag(self._raw_index if raw else self._enc_index)
         lq.pending[tag] = (fut, callback)
         native = self._native
         try:
+            status: Union[int, bytes]
             if self._backlog:
                 status = native.prepare(self._max_bulk, payload if many else (payload,), many)
             elif many:
                 status = native.submit_many(self._h, lq.q, tag, False, self._max_bulk, payload)
             else:
                 status = native.submit(self._h, lq.q, tag, False, self._max_bulk, *payload)
-            if status.__class__ is not int:
+            if isinstance(status, bytes):
                 # Not queued: a prepared request (encoded and classified
                 # once, bad input already refused), sent later, in order.
-                self._defer(lq, tag, functools.partial(native.submit_prepared, self._h, lq.q, tag, status))
+                self._defer(loop, lq, tag, functools.partial(native.submit_prepared, self._h, lq.q, tag, status))
                 status = status[0]
         except BaseException:
             del lq.pending[tag]
@@ -204,7 +206,7 @@ class LoopEngine:
         if loop is not None and not loop.is_closed():
             loop.call_later(retry_in, self._close_blocked, lq, tag, min(retry_in * 2, 0.05))
 
-    def _defer(self, lq: LoopQueue, tag: int, submit: Callable[[], Any]) -> None:
+    def _defer(self, loop: asyncio.AbstractEventLoop, lq: LoopQueue, tag: int, submit: Callable[[], Any]) -> None:
         """Queue a submission that must connect or wait for room, off the loop.
 
         One worker thread sends the backlog in order, and while it is not
@@ -216,7 +218,7 @@ class LoopEngine:
             if self._draining:
                 return
             self._draining = True
-        lq.loop.run_in_executor(None, self._drain_backlog)
+        loop.run_in_executor(None, self._drain_backlog)
 
     def _drain_backlog(self) -> None:
         while True:
@@ -270,9 +272,10 @@ class DedicatedConnection(LoopEngine):
     """One engine connection of its own, for one pipeline at a time (WATCH ... EXEC).
 
     A handle of size 1 without auto-pipelining, so nothing of another
-    caller's is ever written between a WATCH and its EXEC; its commands
-    complete into the same loop queue as its client's. In a forked child it
-    is a one-connection AsyncFallback.
+    caller's is ever written between a WATCH and its EXEC, that never
+    reconnects (EngineConfig.dedicated: a silent reconnect would drop the
+    watch); its commands complete into the same loop queue as its client's.
+    In a forked child it is a one-connection AsyncFallback.
     """
 
     def __init__(self, client: Any) -> None:
@@ -282,11 +285,10 @@ class DedicatedConnection(LoopEngine):
         self._socket_timeout = client._socket_timeout
         self._closed = False
         self.broken = False  # failed once: never handed out again
+        self.reused = False  # an idle spare: the server may have closed it meanwhile
         self._fallback: Any = None
         self._h = 0  # opened by _bind, on the loop that uses it
-        args = list(client._open_args)
-        args[6], args[7] = 1, False  # size 1, its own connection
-        self._open_args = tuple(args)
+        self._config = client._config.dedicated()
         self._setup()
         if client._fallback is not None:
             from .._fallback import AsyncFallback

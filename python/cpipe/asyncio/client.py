@@ -94,7 +94,7 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
         if self._closed or not self._h or self._fallback is not None:
             return
         old = self._h
-        self._h = self._native.open(*self._open_args)  # connects on first use
+        self._h = self._native.open(self._config)  # connects on first use
         await asyncio.get_running_loop().run_in_executor(None, self._native.close, old)
         await self._close_spares()
 
@@ -166,11 +166,13 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
 
         return Pipeline(self, transaction, shard_hint)
 
-    def _dedicated(self) -> DedicatedConnection:
-        """A connection of its own (for WATCH): an idle spare or a new one."""
+    def _dedicated(self, fresh: bool = False) -> DedicatedConnection:
+        """A connection of its own (for WATCH): an idle spare (unless fresh) or a new one."""
         with self._spares_lock:
-            if self._spares:
-                return self._spares.pop()
+            if self._spares and not fresh:
+                conn = self._spares.pop()
+                conn.reused = True
+                return conn
         if self._closed:
             raise ConnectionError("the client is closed")
         return DedicatedConnection(self)

@@ -94,9 +94,21 @@ class Pipeline(AsyncHotCommands, redis.asyncio.client.Pipeline):
                 return await self._client.execute_command(*args, **options)
             conn = self.connection = self._client._dedicated()
         name = args[0]
-        run = conn._run_raw if NEVER_DECODE in options else conn._run
+        raw = NEVER_DECODE in options
+        wire = wire_args(args)
         try:
-            reply = await run(None, *wire_args(args))
+            try:
+                reply = await (conn._run_raw if raw else conn._run)(None, *wire)
+            except ConnectionError:
+                if self.watching or not conn.reused:
+                    raise
+                # A spare that the server closed while it sat idle (timeout,
+                # CLIENT KILL, restart); nothing was watched on it yet, so the
+                # command runs again on a new connection, once.
+                conn.broken = True
+                await conn.aclose()
+                conn = self.connection = self._client._dedicated(fresh=True)
+                reply = await (conn._run_raw if raw else conn._run)(None, *wire)
         except ResponseError:
             if EMPTY_RESPONSE in options:
                 return options[EMPTY_RESPONSE]
