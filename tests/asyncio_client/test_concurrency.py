@@ -288,7 +288,7 @@ def test_big_pipeline(server, loop_kind):
     async def main():
         r = _make("client", server.port)
         try:
-            p = r.pipeline()
+            p = r.pipeline(transaction=False)
             for i in range(100_000):
                 p.set(f"big:{i % 1000}", i)
             p.get("big:999")

@@ -19,6 +19,7 @@ cpipe.Pipeline (the sync one, whose reply conversion this one shares):
 from __future__ import annotations
 
 import asyncio
+import operator
 from typing import Any, Optional
 
 import redis.asyncio.client
@@ -31,6 +32,7 @@ from ._hot import AsyncHotCommands
 from ._submit import DedicatedConnection
 
 _CONNECTION_ERRORS = (ConnectionError, TimeoutError)
+_first = operator.itemgetter(0)
 
 
 def _watch_lost(e: BaseException) -> WatchError:
@@ -167,10 +169,43 @@ class Pipeline(AsyncHotCommands, redis.asyncio.client.Pipeline):
                 raise _watch_lost(e) from e
             raise
 
-    # Reply conversion is the sync pipeline's: it reads only command_stack
-    # entries, _general, response_callbacks and the client's _encoding.
+    # Reply conversion is the sync pipeline's (it reads only command_stack
+    # entries, _general, response_callbacks and the client's _encoding), but
+    # for a batch of hot commands only, where the per-command Python steps
+    # are most of the pipeline's cost in Python: those go through C loops
+    # (map, set) and touch a reply only when its command has a callback.
     _needs_raw = _SyncPipeline._needs_raw
-    _convert = _SyncPipeline._convert
+
+    def _convert(self, stack: list, replies: list, raw: bool) -> None:
+        if self._general:
+            _SyncPipeline._convert(self, stack, replies, raw)
+            return
+        callbacks = self.response_callbacks
+        active = {}
+        for name in set(map(_first, self._wire)):  # the hot names queued, each looked up once
+            cb = find_callback(callbacks, name)
+            if cb is not None:
+                active[name] = cb
+        if not active:
+            return
+        get = active.get
+        for i, args in enumerate(self._wire):
+            cb = get(args[0])
+            if cb is not None:
+                r = replies[i]
+                if not isinstance(r, Exception):
+                    replies[i] = cb(r)
+
+    def raise_first_error(self, commands: list, response: list) -> None:
+        """redis-py's (the first error reply, annotated with its command), and
+        also an error in place that is not an error reply (a reply that could
+        not be decoded, UnicodeDecodeError): the first error raises, whatever it is."""
+        if not any(issubclass(t, Exception) for t in set(map(type, response))):
+            return
+        first = next(r for r in response if isinstance(r, Exception))
+        if isinstance(first, ResponseError):
+            super().raise_first_error(commands, response)
+        raise first
 
     async def _run_pipeline(self, stack: list, raise_on_error: bool) -> list:
         raw = self._needs_raw(stack)
