@@ -1,6 +1,6 @@
 # Quick start on a fresh machine (Python, pip and a C compiler):
 #   make demo   - virtualenv, build, start a server, bulk pipeline + pooled writes
-#   make test   - everything the tests need, then Go and Python tests
+#   make test   - everything the tests need, then mypy, Go and Python tests
 #   make soak   - by hand, not in CI: checked load under random server faults
 #                 (SOAK_SECONDS=600 by default; SOAK_ARGS="--faults extra" etc.)
 PYTHON ?= python3
@@ -17,7 +17,7 @@ SOAK_ARGS ?=
 COMPARE_ARGS ?=
 FUZZ_EXAMPLES ?= 20000
 
-.PHONY: venv build inplace server test test-go test-py fuzz demo bench bench-compare soak clean
+.PHONY: venv build inplace server test typecheck test-go test-py fuzz demo bench bench-compare soak clean
 
 $(VENV)/.ready: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -55,7 +55,12 @@ test-go: venv
 test-py: build server
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
-test: test-go test-py
+# The calls into the native module checked against python/cpipe/_native.pyi
+# (which modules, and how strictly: [tool.mypy] in pyproject.toml).
+typecheck: venv
+	$(PY) -m mypy
+
+test: typecheck test-go test-py
 
 # By hand, not in CI: the bridge's argument encoding fuzzed from Python with
 # many more examples than the test suite runs (FUZZ_EXAMPLES per test).
