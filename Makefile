@@ -14,9 +14,10 @@ export GOFLAGS := -mod=mod
 FUZZTIME ?= 20s
 SOAK_SECONDS ?= 600
 SOAK_ARGS ?=
+COMPARE_ARGS ?=
 FUZZ_EXAMPLES ?= 20000
 
-.PHONY: venv build inplace server test typecheck test-go test-py fuzz demo bench soak clean
+.PHONY: venv build inplace server test typecheck test-go test-py fuzz demo bench bench-compare soak clean
 
 $(VENV)/.ready: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +75,14 @@ bench: build server
 	# credis pins hiredis<3, which would silently turn redis-py's hiredis parser off.
 	$(PY) -m pip install -q --no-deps credis
 	$(PY) bench/run.py --write bench/RESULTS.md
+
+# Old and new cpipe measured in one run (bench/README.md): OLD is the directory
+# holding the old build's cpipe package, built in place (e.g. OLD=../old/python).
+bench-compare: inplace server
+	@test -n "$(OLD)" || { echo "usage: make bench-compare OLD=<dir holding the old build's cpipe>"; exit 2; }
+	$(PY) -m pip install -q -r requirements-bench.txt
+	$(PY) -m pip install -q --no-deps credis
+	$(PY) bench/compare_versions.py --old $(OLD) --new python --write-section bench/RESULTS.md $(COMPARE_ARGS)
 
 # 32 threads and an asyncio loop check every reply while the reference server
 # injects random faults; exits 1 on any wrong reply (tests/soak/soak.py --help).
