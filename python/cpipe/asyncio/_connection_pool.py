@@ -36,7 +36,7 @@ class AsyncEngineConnectionPool(redis.asyncio.ConnectionPool):
         await super().disconnect(inuse_connections)
         client = self._client_ref()
         if client is not None:
-            await client._reconnect_engine()
+            await client._reconnect_engine_async()
 
     def __repr__(self) -> str:
         kw = self.connection_kwargs

@@ -25,6 +25,7 @@ import time
 import weakref
 from typing import Any, Callable, Optional, Union
 
+from .._config import EngineConfig
 from .._engine import BLOCKING
 from ..errors import TimeoutError
 from ._loop import LoopQueue, loop_queue
@@ -59,6 +60,14 @@ class LoopEngine:
     dropped, blocking ones included), and the next loop that uses it gets a
     new handle, which connects again.
     """
+
+    _native: Any
+    _h: int
+    _config: EngineConfig
+    _closed: bool
+    _encoding: Optional[str]
+    _max_bulk: int
+    _socket_timeout: float
 
     def _setup(self) -> None:
         # The loop's queue, weakly: a client must not keep a dead loop alive

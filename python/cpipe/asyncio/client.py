@@ -89,7 +89,7 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
         self._reset_locks_after_fork()
         super()._adopt_after_fork()
 
-    async def _reconnect_engine(self) -> None:
+    async def _reconnect_engine_async(self) -> None:
         """connection_pool.disconnect(): close the engine's connections; the next command reconnects."""
         if self._closed or not self._h or self._fallback is not None:
             return
@@ -112,7 +112,7 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
         """The hot path: one upper-case command name, no options (see _hot)."""
         if self._retry is not None:
             return await self.execute_command(*args)
-        cb = _dict_get(self.response_callbacks, args[0])
+        cb = _dict_get(self.response_callbacks, args[0])  # type: ignore[call-overload]
         if cb is None:
             return await self._run(None, *args)
         value = await self._run(cb, *args)  # the callback runs when the reply is delivered
@@ -134,7 +134,8 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
             if self._retry is None:
                 raise
             reply = await self._with_retry(run, wire)
-        cb = find_callback(self.response_callbacks, args[0])
+        callbacks: Any = self.response_callbacks  # a redis-py CaseInsensitiveDict
+        cb = find_callback(callbacks, args[0])
         if cb is None:
             return reply
         value = cb(reply, **callback_options(options)) if options else cb(reply)
@@ -146,7 +147,7 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
         The failure is handed to the Retry as its first attempt's, so the
         command runs at most retries + 1 times in all, with its backoff.
         """
-        first_failure = [sys.exc_info()[1]]
+        first_failure: list[BaseException] = [sys.exc_info()[1] or ConnectionError("the first try failed")]
 
         async def attempt() -> Any:
             if first_failure:
@@ -206,11 +207,14 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
         await self._close_spares()
         await redis.asyncio.ConnectionPool.disconnect(self.connection_pool)  # redis-py's own (PubSub)
 
-    def __del__(self) -> None:
+    def __del__(self) -> None:  # type: ignore[override]  # redis-py's takes defaulted helpers
         self._close_handle_now()
         for conn in getattr(self, "_spares", ()):
             conn._close_handle_now()
 
+
+# The constructor takes EngineClient's parameters; introspection shows them.
+Redis.__init__.__signature__ = inspect.signature(EngineClient.__init__)  # type: ignore[attr-defined]
 
 Client = Redis
 

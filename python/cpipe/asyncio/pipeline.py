@@ -125,7 +125,8 @@ class Pipeline(AsyncHotCommands, redis.asyncio.client.Pipeline):
             self.watching = False
         elif name == "WATCH":
             self.watching = True
-        cb = find_callback(self.response_callbacks, name)
+        callbacks: Any = self.response_callbacks  # a redis-py CaseInsensitiveDict
+        cb = find_callback(callbacks, name)
         if cb is None:
             return reply
         value = cb(reply, **callback_options(options)) if options else cb(reply)
@@ -178,9 +179,9 @@ class Pipeline(AsyncHotCommands, redis.asyncio.client.Pipeline):
 
     def _convert(self, stack: list, replies: list, raw: bool) -> None:
         if self._general:
-            _SyncPipeline._convert(self, stack, replies, raw)
+            _SyncPipeline._convert(self, stack, replies, raw)  # type: ignore[arg-type]
             return
-        callbacks = self.response_callbacks
+        callbacks: Any = self.response_callbacks  # a redis-py CaseInsensitiveDict
         active = {}
         for name in set(map(_first, self._wire)):  # the hot names queued, each looked up once
             cb = find_callback(callbacks, name)
@@ -196,7 +197,7 @@ class Pipeline(AsyncHotCommands, redis.asyncio.client.Pipeline):
                 if not isinstance(r, Exception):
                     replies[i] = cb(r)
 
-    def raise_first_error(self, commands: list, response: list) -> None:
+    def raise_first_error(self, commands: Any, response: Any) -> None:
         """redis-py's (the first error reply, annotated with its command), and
         also an error in place that is not an error reply (a reply that could
         not be decoded, UnicodeDecodeError): the first error raises, whatever it is."""
@@ -272,7 +273,7 @@ class Pipeline(AsyncHotCommands, redis.asyncio.client.Pipeline):
 
     # -- state --------------------------------------------------------------
 
-    async def reset(self) -> None:
+    async def reset(self) -> None:  # type: ignore[override]  # not the RESET command: redis-py's name
         self.command_stack = []
         self._wire = []
         self._general = False
@@ -297,7 +298,7 @@ class Pipeline(AsyncHotCommands, redis.asyncio.client.Pipeline):
         else:
             await self._client._return_dedicated(conn)
 
-    def __del__(self) -> None:
+    def __del__(self) -> None:  # type: ignore[override]  # redis-py's takes defaulted helpers
         # Dropped while watching (no reset): the connection may still watch keys.
         conn = getattr(self, "connection", None)
         if conn is not None:
