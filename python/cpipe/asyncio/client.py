@@ -109,14 +109,18 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
         return self._run(None, *args)
 
     async def _cmd(self, *args: Any) -> Any:
-        """The hot path: one upper-case command name, no options (see _hot)."""
-        if self._retry is not None:
+        """The hot path: one upper-case command name, no options (see _hot).
+
+        Straight to the engine's submission (the callback runs when the reply
+        is delivered); with a Retry, or in a forked child, execute_command's way.
+        """
+        if self._retry is not None or self._fallback is not None:
             return await self.execute_command(*args)
         cb = _dict_get(self.response_callbacks, args[0])  # type: ignore[call-overload]
-        if cb is None:
-            return await self._run(None, *args)
-        value = await self._run(cb, *args)  # the callback runs when the reply is delivered
-        return (await value) if hasattr(value, "__await__") else value
+        value = await self._send(cb, False, False, args)
+        if cb is not None and hasattr(value, "__await__"):  # an async callback's
+            return await value
+        return value
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         """redis-py's generic entry point: the reply converted as redis-py converts it."""
