@@ -75,12 +75,17 @@ _EVERYTHING = _PRELUDE + r'''
 client = cpipe.Client(**opts)
 pool = cpipe.Pool(size=3, **opts)
 aclient = cpipe.asyncio.Client(**opts)
+aclosed = cpipe.asyncio.Client(**opts)  # used, then closed, before the fork
 cpipe.Connect("127.0.0.1", port, socket_timeout=5)
 client.set("fb:parent", "from-parent")
 assert pool.submit("PING").result(5) == b"PONG"
 async def aping():
     return await aclient.ping()
 assert asyncio.run(aping()) is True
+async def used_then_closed():
+    await aclosed.ping()
+    await aclosed.aclose()
+asyncio.run(used_then_closed())
 assert engine.is_loaded()
 parent_pid = os.getpid()
 
@@ -159,6 +164,11 @@ def child():
                 lambda p: p.multi() or p.incr("fb:w").dump("fb:w").mget([]), "fb:w")
             res["transaction"][1] = type(res["transaction"][1]).__name__
             await r.aclose()
+            try:
+                await aclosed.ping()
+                res["inherited_closed"] = "answered"
+            except cpipe.ConnectionError:
+                res["inherited_closed"] = "ConnectionError"
             return res
         out["asyncio_redis_py_layer"] = describe(lambda: asyncio.run(asyncio.wait_for(asyncio_redis_py_layer(), 20)))
 
@@ -269,7 +279,7 @@ def test_asyncio_redis_py_layer_in_forked_child(child):
     kind, text = child["asyncio_redis_py_layer"]
     assert kind == "ok", child["asyncio_redis_py_layer"]
     assert text == repr({"dump_is_bytes": True, "mget_empty": [], "conflict": "WatchError",
-                         "transaction": [51, "bytes", []]}), text
+                         "transaction": [51, "bytes", []], "inherited_closed": "ConnectionError"}), text
 
 
 def test_exactly_one_warning_naming_cause_cost_and_fix(child):

@@ -87,7 +87,11 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
 
     def _adopt_after_fork(self) -> None:
         self._reset_locks_after_fork()
-        super()._adopt_after_fork()
+        if not self._fork_fallback:
+            return  # strict: every call raises ForkError
+        self._use_fork_fallback()
+        if self._closed:
+            self._fallback.closed = True  # closing needs no loop: nothing of the child's is open yet
 
     async def _reconnect_engine_async(self) -> None:
         """connection_pool.disconnect(): close the engine's connections; the next command reconnects."""
