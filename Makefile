@@ -1,6 +1,7 @@
 # Quick start on a fresh machine (Python, pip and a C compiler):
 #   make demo   - virtualenv, build, start a server, bulk pipeline + pooled writes
-#   make test   - everything the tests need, then Go and Python tests
+#   make test   - everything the tests need, then Go and Python tests, then
+#                 redis-py's own tests run on cpipe (make test-compat)
 #   make soak   - by hand, not in CI: checked load under random server faults
 #                 (SOAK_SECONDS=600 by default; SOAK_ARGS="--faults extra" etc.)
 PYTHON ?= python3
@@ -16,7 +17,7 @@ SOAK_SECONDS ?= 600
 SOAK_ARGS ?=
 FUZZ_EXAMPLES ?= 20000
 
-.PHONY: venv build inplace server test test-go test-py fuzz demo bench soak clean
+.PHONY: venv build inplace server test test-go test-py test-compat fuzz demo bench soak clean
 
 $(VENV)/.ready: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,7 +55,13 @@ test-go: venv
 test-py: build server
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
-test: test-go test-py
+# redis-py's own test files (from its sdist, cached in build/redis-py-tests)
+# on redis-py and on cpipe: fails on a test that passes on redis-py only,
+# unless tests/compat/README.md lists it as a known difference.
+test-compat: build server
+	$(PY) tests/compat/redispy_suite.py
+
+test: test-go test-py test-compat
 
 # By hand, not in CI: the bridge's argument encoding fuzzed from Python with
 # many more examples than the test suite runs (FUZZ_EXAMPLES per test).
