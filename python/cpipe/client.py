@@ -365,7 +365,9 @@ class Redis(HotCommands, EngineClient, redis.Redis):
             if self._spares:
                 return self._spares.pop()
         if self._closed:
-            raise ConnectionError("the client is closed")
+            if not self._reconnects_after_close:
+                raise ConnectionError("the client is closed")
+            self._reopen()  # closed like a redis.Redis: connect again
         if self._fallback is not None:
             from ._fallback import SyncFallback
 
@@ -419,8 +421,13 @@ class Redis(HotCommands, EngineClient, redis.Redis):
 
     # -- lifetime -----------------------------------------------------------
 
+    # redis-py's close() is not an end: a redis.Redis closed (by a `with`
+    # block, a framework's shutdown hook, redis-py's own test fixtures)
+    # connects again for its next command. A Pool (cpipe's own API) stays closed.
+    _reconnects_after_close = True
+
     def close(self) -> None:
-        """Close the connections; later calls raise ConnectionError."""
+        """Close the connections; the next command connects again, as with redis-py."""
         self._closed = True
         h, self._h = getattr(self, "_h", 0), 0
         if h:
@@ -433,6 +440,30 @@ class Redis(HotCommands, EngineClient, redis.Redis):
         pool = getattr(self, "connection_pool", None)
         if pool is not None:
             redis.ConnectionPool.disconnect(pool)  # redis-py's own (PubSub) connections
+        if self._reconnects_after_close and hasattr(self, "_open_args"):
+            self._connect_on_next_command()
+
+    def _connect_on_next_command(self) -> None:
+        """Point the primitives at a reopen: the first command after close() connects."""
+        def reopening(name: str) -> Callable[..., Any]:
+            def first_command(*args: Any) -> Any:
+                self._reopen()
+                return getattr(self, name)(*args)
+            return first_command
+
+        for name in ("_exec", "_exec_raw", "_exec_many", "_exec_many_raw", "call"):
+            setattr(self, name, reopening(name))
+
+    def _reopen(self) -> None:
+        with _REOPEN_LOCK:
+            if not self._closed:
+                return  # another thread reopened it
+            if _engine.forked_child():
+                self._use_fork_fallback()
+            else:
+                self._h = self._native.open(*self._open_args)
+                self._setup()
+            self._closed = False
 
     def __enter__(self) -> "Redis":
         return self
@@ -442,6 +473,7 @@ class Redis(HotCommands, EngineClient, redis.Redis):
 
     def __del__(self) -> None:
         try:
+            self._reconnects_after_close = False  # nothing will use it again
             self.close()
         except Exception:
             pass
@@ -449,5 +481,7 @@ class Redis(HotCommands, EngineClient, redis.Redis):
 
 # Idle WATCH connections a client keeps for the next WATCH.
 _MAX_SPARES = 4
+# Reopening after close() is rare: one lock for all clients is enough.
+_REOPEN_LOCK = threading.Lock()
 
 Client = Redis
