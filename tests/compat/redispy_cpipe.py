@@ -30,7 +30,7 @@ import redis.asyncio
 import cpipe
 
 
-# How many clients the fixtures built with cpipe's classes, written next to
+# How many clients the fixtures asked for with cpipe's classes, written next to
 # the results: a run where this stays 0 tested redis-py twice, and the suite
 # runner refuses it.
 HANDED_OUT = {"sync": 0, "asyncio": 0}
@@ -53,11 +53,11 @@ class _RedisAsyncioWithCpipe(types.ModuleType):
 
     @property
     def Redis(self) -> Any:  # noqa: N802 - the name redis-py's conftest reads
+        HANDED_OUT["asyncio"] += 1
         # Imported here, not with the plugin: a broken cpipe.asyncio fails the
         # asyncio tests (each with the import error), not the sync run too.
         import cpipe.asyncio
 
-        HANDED_OUT["asyncio"] += 1
         return cpipe.asyncio.Redis
 
     def __getattr__(self, name: str) -> Any:
