@@ -1,7 +1,7 @@
 # Quick start on a fresh machine (Python, pip and a C compiler):
 #   make demo   - virtualenv, build, start a server, bulk pipeline + pooled writes
-#   make test   - everything the tests need, then Go and Python tests, then
-#                 redis-py's own tests run on cpipe (make test-compat)
+#   make test   - everything the tests need, then mypy, Go and Python tests,
+#                 then redis-py's own tests run on cpipe (make test-compat)
 #   make soak   - by hand, not in CI: checked load under random server faults
 #                 (SOAK_SECONDS=600 by default; SOAK_ARGS="--faults extra" etc.)
 PYTHON ?= python3
@@ -15,9 +15,10 @@ export GOFLAGS := -mod=mod
 FUZZTIME ?= 20s
 SOAK_SECONDS ?= 600
 SOAK_ARGS ?=
+COMPARE_ARGS ?=
 FUZZ_EXAMPLES ?= 20000
 
-.PHONY: venv build inplace server test test-go test-py test-compat fuzz demo bench soak clean
+.PHONY: venv build inplace server test typecheck test-go test-py test-compat fuzz demo bench bench-compare soak clean
 
 $(VENV)/.ready: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -61,7 +62,12 @@ test-py: build server
 test-compat: build server
 	$(PY) tests/compat/redispy_suite.py
 
-test: test-go test-py test-compat
+# The calls into the native module checked against python/cpipe/_native.pyi
+# (which modules, and how strictly: [tool.mypy] in pyproject.toml).
+typecheck: venv
+	$(PY) -m mypy
+
+test: typecheck test-go test-py test-compat
 
 # By hand, not in CI: the bridge's argument encoding fuzzed from Python with
 # many more examples than the test suite runs (FUZZ_EXAMPLES per test).
@@ -76,6 +82,14 @@ bench: build server
 	# credis pins hiredis<3, which would silently turn redis-py's hiredis parser off.
 	$(PY) -m pip install -q --no-deps credis
 	$(PY) bench/run.py --write bench/RESULTS.md
+
+# Old and new cpipe measured in one run (bench/README.md): OLD is the directory
+# holding the old build's cpipe package, built in place (e.g. OLD=../old/python).
+bench-compare: inplace server
+	@test -n "$(OLD)" || { echo "usage: make bench-compare OLD=<dir holding the old build's cpipe>"; exit 2; }
+	$(PY) -m pip install -q -r requirements-bench.txt
+	$(PY) -m pip install -q --no-deps credis
+	$(PY) bench/compare_versions.py --old $(OLD) --new python --write-section bench/RESULTS.md $(COMPARE_ARGS)
 
 # 32 threads and an asyncio loop check every reply while the reference server
 # injects random faults; exits 1 on any wrong reply (tests/soak/soak.py --help).

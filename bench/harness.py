@@ -534,8 +534,10 @@ def _alarm_handler(signum: int, frame: Any) -> None:
     raise CaseTimeout("time bound reached")
 
 
-def run_case(c: Case, make_context: Callable[[], Context], repeat: int) -> CaseResult:
-    """Run setup, then `repeat` repetitions of c, each under a time bound (SIGALRM in the main thread)."""
+def run_case(c: Case, make_context: Callable[[], Context], repeat: int, first_repetition: int = 0) -> CaseResult:
+    """Run setup, then `repeat` repetitions of c, each under a time bound (SIGALRM in the main thread).
+
+    Repetitions are numbered from first_repetition (ctx.repetition, which rotates the clients' order)."""
     import signal
 
     ctx = make_context()
@@ -553,7 +555,7 @@ def run_case(c: Case, make_context: Callable[[], Context], repeat: int) -> CaseR
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
         for rep in range(repeat):
-            ctx.repetition = rep
+            ctx.repetition = first_repetition + rep
             if ctx.verbose:
                 print(f"  [{c.name}] repetition {rep + 1}/{repeat}", flush=True)
             ctx.deadline = time.monotonic() + limit

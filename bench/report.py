@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Optional, Sequence
 
-from harness import CaseResult, Record, _fmt_ratio, _fmt_value
+from harness import HIGHER, LOWER, CaseResult, Record, _fmt_ratio, _fmt_value
 
 NOISY_SPREAD = 1.5  # max/min of a label's repetitions above which its verdicts are flagged
 
@@ -174,6 +174,35 @@ def markdown_report(results: Sequence[CaseResult], env: dict, command: str, repe
                 w(f"- ERROR {e}")
     w("")
     return "\n".join(out)
+
+
+def target_better(t) -> str:
+    """Which way a target's ratio improves: an upper bound only (at_most) means lower is better."""
+    return LOWER if t.at_most is not None and t.at_least is None else HIGHER
+
+
+def json_report(results: Sequence[CaseResult], command: str, repeat: int, scale: float,
+                started: str, seconds: float, load: tuple) -> dict:
+    """Everything measured, for programs (bench/compare_versions.py): each record with all its
+    repetitions, and each target's ratio of medians (None when a side is missing)."""
+    try:
+        import cpipe
+
+        cpipe_from = os.path.dirname(cpipe.__file__)
+    except Exception as e:  # noqa: BLE001 - the report says so instead
+        cpipe_from = f"import failed: {e}"
+    cases = []
+    for res in results:
+        records = [{"label": r.label, "unit": r.unit, "better": r.better, "info": r.info,
+                    "values": r.values, "client_cpu": r.client_cpu, "server_cpu": r.server_cpu}
+                   for r in res.records.values()]
+        targets = [{"num": t.num, "den": t.den, "at_least": t.at_least, "at_most": t.at_most,
+                    "better": target_better(t), "ratio": ratio, "verdict": verdict}
+                   for t, ratio, verdict, _ in target_rows(res)]
+        cases.append({"name": res.case.name, "title": res.case.title, "seconds": res.seconds,
+                      "load": list(res.load), "errors": res.errors, "records": records, "targets": targets})
+    return {"command": command, "repeat": repeat, "scale": scale, "started": started, "seconds": seconds,
+            "load": list(load), "cpipe": cpipe_from, "cases": cases}
 
 
 def _busiest_processes(limit: int = 4) -> str:

@@ -4,9 +4,11 @@
     PYTHONPATH=python .venv/bin/python bench/run.py --scale 0.1 --repeat 1 # a quick check
     .venv/bin/python bench/run.py --write bench/RESULTS.md                 # what `make bench` runs
     bench/run.py --list ; bench/run.py --cases seq,pipe_hset
+    bench/run.py --cases seq --repeat 1 --port 6379 --json out.json      # an existing server; raw records
 
 One redis-server is started on a free loopback port for the whole run and
-every client and redis-benchmark measure against it. Cases live in
+every client and redis-benchmark measure against it (or, with --port, the
+server already listening on 127.0.0.1:PORT is used and left running). Cases live in
 bench/cases_*.py (see bench/harness.py for the registry); each is repeated
 --repeat times, and medians and ratios of medians are reported.
 """
@@ -16,6 +18,7 @@ import argparse
 import datetime
 import glob
 import importlib
+import json
 import os
 import shlex
 import shutil
@@ -45,6 +48,14 @@ def parse_args(argv: list) -> argparse.Namespace:
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every command count by this (1.0)")
     ap.add_argument("--cases", default="", help="comma-separated case names (default: all)")
     ap.add_argument("--write", metavar="PATH", help="also write a Markdown report to PATH")
+    ap.add_argument("--json", metavar="PATH",
+                    help="also write every case's records (all repetitions) and target ratios as JSON to PATH")
+    ap.add_argument("--port", type=int,
+                    help="measure against the server already on 127.0.0.1:PORT instead of starting one "
+                         "(it is left running; bench/compare_versions.py shares one server this way)")
+    ap.add_argument("--first-repetition", type=int, default=0, metavar="K",
+                    help="number the repetitions from K: cases rotate their clients' order by the "
+                         "repetition number, so a driver running --repeat 1 many times passes its round (0)")
     ap.add_argument("--timeout", type=float, default=300.0,
                     help="time bound of one repetition of a case, in seconds (300)")
     ap.add_argument("--max-seconds", type=float, default=3600.0,
@@ -56,6 +67,10 @@ def parse_args(argv: list) -> argparse.Namespace:
         ap.error("--repeat must be >= 1")
     if not 0 < args.scale <= 10:
         ap.error("--scale must be in (0, 10]")
+    if args.port is not None and not 0 < args.port < 65536:
+        ap.error("--port must be in 1..65535")
+    if args.first_repetition < 0:
+        ap.error("--first-repetition must be >= 0")
     return args
 
 
@@ -75,6 +90,25 @@ def check_clients() -> list:
         except ImportError:
             warnings.append(f"{mod} is not installed (pip install -r requirements-bench.txt)")
     return warnings
+
+
+class ExistingServer:
+    """The server given by --port: measured like a started one, but never stopped by this run."""
+
+    def __init__(self, port: int, binary: str) -> None:
+        import redis
+
+        self.port, self.args = port, [binary]
+        try:
+            with redis.Redis(host="127.0.0.1", port=port, protocol=2, socket_timeout=10) as r:
+                pid = int(r.info("server")["process_id"])
+        except (redis.RedisError, OSError, KeyError, ValueError) as e:
+            raise SystemExit(f"--port {port}: no Redis server answering INFO on 127.0.0.1:{port} ({e})")
+        # Its CPU per operation is read from /proc, so only a server on this machine counts.
+        self.pid = pid if os.path.exists(f"/proc/{pid}/stat") else None
+
+    def stop(self) -> None:
+        pass
 
 
 def main(argv: list) -> int:
@@ -107,15 +141,22 @@ def main(argv: list) -> int:
     bench_bin = shutil.which("redis-benchmark") or (
         os.path.join(os.path.dirname(server_bin), "redis-benchmark")
         if os.path.exists(os.path.join(os.path.dirname(server_bin), "redis-benchmark")) else None)
-    env = report.environment(server_bin, bench_bin, REPO)
+    # Only the Markdown report shows the machine (it takes a second to probe).
+    env = report.environment(server_bin, bench_bin, REPO) if args.write else {}
     started = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
-    server = start_real_server()
+    if args.port is not None:
+        server = ExistingServer(args.port, server_bin)
+        server_pid = server.pid
+    else:
+        server = start_real_server()
+        server_pid = server.proc.pid
     print(f"server: {server.args[0]} on 127.0.0.1:{server.port}; redis-benchmark: {bench_bin}")
     print(f"repeat={args.repeat} scale={args.scale:g} cases={','.join(c.name for c in cases)}")
 
     # The hard bound: if a case wedges past every softer bound, stop everything.
     def watchdog() -> None:
-        print(f"\nRUN EXCEEDED --max-seconds={args.max_seconds:.0f}: killing the server and exiting",
+        print(f"\nRUN EXCEEDED --max-seconds={args.max_seconds:.0f}: "
+              f"{'exiting' if args.port is not None else 'killing the server and exiting'}",
               file=sys.stderr, flush=True)
         server.stop()
         os._exit(3)
@@ -131,8 +172,8 @@ def main(argv: list) -> int:
             print(f"\n{c.name}: {c.title}", flush=True)
             results.append(harness.run_case(
                 c, lambda: harness.Context("127.0.0.1", server.port, args.scale, server_bin, bench_bin,
-                                           args.timeout, verbose=not args.quiet, server_pid=server.proc.pid),
-                args.repeat))
+                                           args.timeout, verbose=not args.quiet, server_pid=server_pid),
+                args.repeat, first_repetition=args.first_repetition))
     finally:
         dog.cancel()
         server.stop()
@@ -149,6 +190,11 @@ def main(argv: list) -> int:
         with open(args.write, "w") as f:
             f.write(md)
         print(f"wrote {args.write}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report.json_report(results, command, args.repeat, args.scale, started, seconds, load),
+                      f, indent=1)
+        print(f"wrote {args.json}")
     return 1 if any(r.errors for r in results) else 0
 
 
