@@ -442,7 +442,7 @@ class Redis(HotCommands, EngineClient, redis.Redis):
         pool = getattr(self, "connection_pool", None)
         if pool is not None:
             redis.ConnectionPool.disconnect(pool)  # redis-py's own (PubSub) connections
-        if self._reconnects_after_close and hasattr(self, "_open_args"):
+        if self._reconnects_after_close and hasattr(self, "_config"):
             self._connect_on_next_command()
 
     def _connect_on_next_command(self) -> None:
@@ -463,7 +463,7 @@ class Redis(HotCommands, EngineClient, redis.Redis):
             if _engine.forked_child():
                 self._use_fork_fallback()
             else:
-                self._h = self._native.open(*self._open_args)
+                self._h = self._native.open(self._config)
                 self._setup()
             self._closed = False
 
