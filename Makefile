@@ -16,6 +16,7 @@ FUZZTIME ?= 20s
 SOAK_SECONDS ?= 600
 SOAK_ARGS ?=
 COMPARE_ARGS ?=
+COMPAT_ARGS ?=
 FUZZ_EXAMPLES ?= 20000
 
 .PHONY: venv build inplace server test typecheck test-go test-py test-compat fuzz demo bench bench-compare soak clean
@@ -59,8 +60,9 @@ test-py: build server
 # redis-py's own test files (from its sdist, cached in build/redis-py-tests)
 # on redis-py and on cpipe: fails on a test that passes on redis-py only,
 # unless tests/compat/README.md lists it as a known difference.
+# COMPAT_ARGS: files, -k, --client (python tests/compat/redispy_suite.py --help).
 test-compat: build server
-	$(PY) tests/compat/redispy_suite.py
+	$(PY) tests/compat/redispy_suite.py $(COMPAT_ARGS)
 
 # The calls into the native module checked against python/cpipe/_native.pyi
 # (which modules, and how strictly: [tool.mypy] in pyproject.toml).
