@@ -69,9 +69,9 @@ def redis_py_version() -> str:
 
 
 def fetch_tests(version: str) -> Path:
-    """build/redis-py-tests/<version>/ with redis-py's tests/ and pyproject.toml.
+    """build/redis-py-tests/<version>/ with redis-py's tests/ and its pytest settings.
 
-    Only those two are extracted: the sdist's redis/ package must not be
+    Only those are extracted: the sdist's redis/ package must not be
     importable from there, or the runs would test the sdist's copy of
     redis-py instead of the installed one cpipe builds on.
     """
@@ -90,7 +90,7 @@ def fetch_tests(version: str) -> Path:
         with tarfile.open(sdists[0]) as tar:
             top = tar.getnames()[0].split("/")[0]
             wanted = [m for m in tar.getmembers()
-                      if m.name.startswith(f"{top}/tests/") or m.name == f"{top}/pyproject.toml"]
+                      if m.name.startswith(f"{top}/tests/") or m.name in {f"{top}/{c}" for c, _ in PYTEST_CONFIGS}]
             if not any(m.name == f"{top}/tests/conftest.py" for m in wanted):
                 raise HarnessError(f"{sdists[0].name} has no tests/conftest.py: redis-py's sdist layout changed")
             # The "data" filter (refusing absolute paths, links out of the
@@ -103,9 +103,33 @@ def fetch_tests(version: str) -> Path:
     return dest
 
 
+# Where pytest reads its settings, in its order, with the section it looks for.
+PYTEST_CONFIGS = [("pytest.ini", "[pytest]"), ("pyproject.toml", "[tool.pytest.ini_options]"),
+                  ("tox.ini", "[pytest]"), ("setup.cfg", "[tool:pytest]")]
+
+
+def pytest_config(suite: Path) -> Path:
+    """The sdist's pytest settings, or ones written for an sdist that ships none.
+
+    Without a file of its own pytest would search upwards and take this
+    repository's settings. redis-py 5.0's sdist ships none (they lived in
+    its tox.ini); its asyncio tests need asyncio_mode = auto, as it set there.
+    """
+    for name, section in PYTEST_CONFIGS:
+        path = suite / name
+        if path.exists() and section in path.read_text(encoding="utf-8"):
+            return path
+    path = suite / "pytest.ini"
+    path.write_text("# Written by tests/compat/redispy_suite.py: this sdist has no pytest settings.\n"
+                    "[pytest]\nasyncio_mode = auto\n", encoding="utf-8")
+    return path
+
+
 def fetch_test_dependencies() -> Path:
-    """A --target directory with requirements.txt installed, keyed by its content."""
-    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:12]
+    """A --target directory with requirements.txt installed, keyed by its content and the Python."""
+    # Keyed by the Python too: the requirements' markers depend on its version.
+    key = REQUIREMENTS.read_bytes() + f"{sys.implementation.name}{sys.version_info[:2]}".encode()
+    digest = hashlib.sha256(key).hexdigest()[:12]
     dest = CACHE / f"deps-{digest}"
     if (dest / ".complete").exists():
         return dest
@@ -180,10 +204,13 @@ def run_pytest(client: str, suite: Path, deps: Path, url: str, targets: list[str
     plugins = ["-p", "redispy_results", "--compat-results", str(results)]
     if client == "cpipe":
         plugins += ["-p", "redispy_cpipe"]
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--tb={tracebacks}",
-           "-o", "console_output_style=classic",
-           *plugins, "--redis-url", url, "--redis-mod-url", url, "--protocol", "2",
-           "-m", MARKERS, *extra, *targets]
+    server = ["--redis-url", url, "--protocol", "2"]
+    if "--redis-mod-url" in (suite / "tests" / "conftest.py").read_text(encoding="utf-8"):
+        # Module tests are deselected; pointed here, its probe finds no modules.
+        server += ["--redis-mod-url", url]
+    cmd = [sys.executable, "-m", "pytest", "-c", str(pytest_config(suite)), "--rootdir", str(suite),
+           "-p", "no:cacheprovider", "-q", f"--tb={tracebacks}", "-o", "console_output_style=classic",
+           *plugins, *server, "-m", MARKERS, *extra, *targets]
     env = dict(os.environ, PYTHONPATH=python_path(deps, HERE))
     started = time.monotonic()
     with open(log, "w", encoding="utf-8") as out:
