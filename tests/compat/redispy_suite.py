@@ -78,7 +78,9 @@ def fetch_tests(version: str) -> Path:
     importable from there, or the runs would test the sdist's copy of
     redis-py instead of the installed one cpipe builds on.
     """
-    dest = CACHE / version
+    # Resolved: pytest's node ids are relative to --rootdir, and would come
+    # out empty for a rootdir reached through a symlink.
+    dest = (CACHE / version).resolve()
     if (dest / "tests" / "conftest.py").exists():
         return dest
     with tempfile.TemporaryDirectory(prefix="redis-py-sdist-") as tmp:
