@@ -182,6 +182,10 @@ class EngineClient:
         # What redis-py's own methods and helpers read of a client.
         self.response_callbacks = CaseInsensitiveDict(resp2_callbacks())  # type: ignore[arg-type]  # typed dict[str, str]
         self.connection_pool = EngineConnectionPool(self, self._connect_options, self._size)
+        if self._retry is not None:
+            # In the facade's kwargs, as in a redis-py pool's: a client made
+            # from it (client(), from_pool()) runs under the same Retry.
+            self.connection_pool.set_retry(self._retry)
         self.auto_close_connection_pool = False
         self.connection = None
         self._single_connection_client = bool(single_connection_client)
@@ -249,6 +253,17 @@ class EngineClient:
     def set_response_callback(self, command: str, callback: Callable[..., Any]) -> None:
         """Set a custom response callback (redis-py's)."""
         self.response_callbacks[command] = callback
+
+    # redis-py's get_retry/set_retry read and write the pool's connection
+    # kwargs; cpipe's commands run under self._retry, so these use that.
+    def get_retry(self) -> Any:
+        """The redis-py Retry commands run under; None: no retries (cpipe's default)."""
+        return self._retry
+
+    def set_retry(self, retry: Any) -> None:
+        """Run later commands under `retry`; the pool facade's connections (PubSub) take it too."""
+        self._retry = retry
+        self.connection_pool.set_retry(retry)
 
     def __repr__(self) -> str:
         return f"<{type(self).__module__}.{type(self).__name__} {self.host}:{self.port} db={self.db}>"
