@@ -184,6 +184,10 @@ class EngineClient:
         # What redis-py's own methods and helpers read of a client.
         self.response_callbacks = CaseInsensitiveDict(resp2_callbacks())  # type: ignore[arg-type]  # typed dict[str, str]
         self.connection_pool = self._connection_pool_class(self, self._connect_options, self._size)
+        if self._retry is not None:
+            # In the facade's kwargs, as in a redis-py pool's: a client made
+            # from it (client(), from_pool()) runs under the same Retry.
+            self.connection_pool.set_retry(self._retry)
         self.auto_close_connection_pool = False
         self.connection = None
         self._single_connection_client = bool(single_connection_client)
@@ -251,6 +255,17 @@ class EngineClient:
     def set_response_callback(self, command: str, callback: Callable[..., Any]) -> None:
         """Set a custom response callback (redis-py's)."""
         self.response_callbacks[command] = callback
+
+    # redis-py's get_retry/set_retry read and write the pool's connection
+    # kwargs; cpipe's commands run under self._retry, so these use that.
+    def get_retry(self) -> Any:
+        """The redis-py Retry commands run under; None: no retries (cpipe's default)."""
+        return self._retry
+
+    def set_retry(self, retry: Any) -> None:
+        """Run later commands under `retry`; the pool facade's connections (PubSub) take it too."""
+        self._retry = retry
+        self.connection_pool.set_retry(retry)
 
     def __repr__(self) -> str:
         return f"<{type(self).__module__}.{type(self).__name__} {self.host}:{self.port} db={self.db}>"
@@ -371,7 +386,9 @@ class Redis(HotCommands, EngineClient, redis.Redis):
                 conn.reused = True
                 return conn
         if self._closed:
-            raise ConnectionError("the client is closed")
+            if not self._reconnects_after_close:
+                raise ConnectionError("the client is closed")
+            self._reopen()  # closed like a redis.Redis: connect again
         if self._fallback is not None:
             from ._fallback import SyncFallback
 
@@ -423,8 +440,13 @@ class Redis(HotCommands, EngineClient, redis.Redis):
 
     # -- lifetime -----------------------------------------------------------
 
+    # redis-py's close() is not an end: a redis.Redis closed (by a `with`
+    # block, a framework's shutdown hook, redis-py's own test fixtures)
+    # connects again for its next command. A Pool (cpipe's own API) stays closed.
+    _reconnects_after_close = True
+
     def close(self) -> None:
-        """Close the connections; later calls raise ConnectionError."""
+        """Close the connections; the next command connects again, as with redis-py."""
         self._closed = True
         h, self._h = getattr(self, "_h", 0), 0
         if h:
@@ -437,6 +459,30 @@ class Redis(HotCommands, EngineClient, redis.Redis):
         pool = getattr(self, "connection_pool", None)
         if pool is not None:
             redis.ConnectionPool.disconnect(pool)  # redis-py's own (PubSub) connections
+        if self._reconnects_after_close and hasattr(self, "_config"):
+            self._connect_on_next_command()
+
+    def _connect_on_next_command(self) -> None:
+        """Point the primitives at a reopen: the first command after close() connects."""
+        def reopening(name: str) -> Callable[..., Any]:
+            def first_command(*args: Any) -> Any:
+                self._reopen()
+                return getattr(self, name)(*args)
+            return first_command
+
+        for name in ("_exec", "_exec_raw", "_exec_many", "_exec_many_raw", "call"):
+            setattr(self, name, reopening(name))
+
+    def _reopen(self) -> None:
+        with _REOPEN_LOCK:
+            if not self._closed:
+                return  # another thread reopened it
+            if _engine.forked_child():
+                self._use_fork_fallback()
+            else:
+                self._h = self._native.open(self._config)
+                self._setup()
+            self._closed = False
 
     def __enter__(self) -> "Redis":
         return self
@@ -446,6 +492,7 @@ class Redis(HotCommands, EngineClient, redis.Redis):
 
     def __del__(self) -> None:
         try:
+            self._reconnects_after_close = False  # nothing will use it again
             self.close()
         except Exception:
             pass
@@ -453,5 +500,7 @@ class Redis(HotCommands, EngineClient, redis.Redis):
 
 # Idle WATCH connections a client keeps for the next WATCH.
 _MAX_SPARES = 4
+# Reopening after close() is rare: one lock for all clients is enough.
+_REOPEN_LOCK = threading.Lock()
 
 Client = Redis

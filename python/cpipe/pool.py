@@ -55,6 +55,7 @@ class Pool(Client):
     """
 
     _autopipeline_default = True
+    _reconnects_after_close = False  # close() ends a Pool: its futures have all been failed
 
     def __init__(self, host: str = "localhost", port: int = 6379, size: int = 10, **client_options: Any) -> None:
         self._size = pool_size(size)

@@ -14,42 +14,63 @@ def _connected_clients(redis_py) -> int:
     return len(redis_py.client_list())
 
 
-def test_context_manager_closes(server):
+def _wait_for_clients(redis_py, expected: int) -> int:
+    deadline = time.monotonic() + 5
+    while _connected_clients(redis_py) != expected and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return _connected_clients(redis_py)
+
+
+def test_context_manager_closes_and_the_next_command_reconnects(server, redis_py):
+    """As a redis.Redis: leaving `with` closes the connection, and the client
+    stays usable (redis-py's own test fixtures flush after closing)."""
+    before = _connected_clients(redis_py)
     with cpipe.Client(host="127.0.0.1", port=server.port) as c:
         assert isinstance(c, cpipe.Client)
         assert c.call("PING") == b"PONG"
-    with pytest.raises(cpipe.ConnectionError, match="closed"):
-        c.call("PING")
+        assert _connected_clients(redis_py) == before + 1
+    assert _wait_for_clients(redis_py, before) == before
+    assert c.set("after-close", 1) is True
+    assert c.get("after-close") == b"1"
+    assert _connected_clients(redis_py) == before + 1
+    c.close()
 
 
-def test_every_entry_point_after_close(server):
+def test_every_entry_point_after_close_connects_again(server):
     c = cpipe.Client(host="127.0.0.1", port=server.port)
     c.call("PING")
     pipe = c.pipeline(transaction=False)
     pipe.set("late", 1)
     c.close()
-    with pytest.raises(cpipe.ConnectionError):
-        c.call("PING")
-    with pytest.raises(cpipe.ConnectionError):
-        c.execute_command("SET", "late", 1)
-    with pytest.raises(cpipe.ConnectionError):
-        c.get("late")
-    with pytest.raises(cpipe.ConnectionError):
-        pipe.execute()
-    with pytest.raises(cpipe.ConnectionError):
-        c.pipeline(transaction=True).set("late", 1).execute()
-    c.add_command("SET", "late", 1)
-    with pytest.raises(cpipe.ConnectionError):
-        c.execute()
+    assert c.call("PING") == b"PONG"
+    c.close()
+    assert c.execute_command("SET", "late", 2) is True
+    c.close()
+    assert c.get("late") == b"2"
+    c.close()
+    assert pipe.execute() == [True]
+    c.close()
+    assert c.pipeline(transaction=True).incr("late").execute() == [2]
+    c.close()
+    c.add_command("INCR", "late")
+    assert c.execute() == [3]
+    c.close()
+    with c.pipeline() as p:  # WATCH: a dedicated connection
+        p.watch("late")
+        p.multi()
+        p.incr("late")
+        assert p.execute() == [4]
+    c.close()
     c.close()  # idempotent
+    assert c.call("GET", "late") == b"4"
     c.close()
 
 
 def test_close_never_connected_client(server):
     c = cpipe.Client(host="127.0.0.1", port=server.port)
     c.close()
-    with pytest.raises(cpipe.ConnectionError):
-        c.call("PING")
+    assert c.call("PING") == b"PONG"
+    c.close()
 
 
 def test_close_releases_server_connections(server, redis_py):
