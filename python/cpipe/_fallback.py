@@ -174,17 +174,31 @@ class SyncFallback:
 
     def execute(self, *args: Any) -> Any:
         """One command; its raw reply, an error reply raised."""
+        return self._one(args, False)
+
+    def execute_raw(self, *args: Any) -> Any:
+        """One command; its reply as bytes even when the client decodes (NEVER_DECODE)."""
+        return self._one(args, True)
+
+    def _one(self, args: tuple, raw: bool) -> Any:
         if not args:
             raise errors.DataError("a command needs a name")
 
         def one(conn: Any) -> Any:
             conn.send_command(*args)
-            return conn.read_response()
+            return conn.read_response(disable_decoding=True) if raw else conn.read_response()
 
         return self._run(self._take(), one)
 
     def execute_many(self, commands: Any) -> list:
         """A pipeline on one connection: replies in order, error replies in place."""
+        return self._many(commands, False)
+
+    def execute_many_raw(self, commands: Any) -> list:
+        """execute_many with every reply as bytes (see execute_raw)."""
+        return self._many(commands, True)
+
+    def _many(self, commands: Any, raw: bool) -> list:
         commands = [tuple(c) for c in commands]
         if not commands:
             return []
@@ -194,7 +208,7 @@ class SyncFallback:
             replies: list = []
             for _ in commands:
                 try:
-                    replies.append(conn.read_response())
+                    replies.append(conn.read_response(disable_decoding=True) if raw else conn.read_response())
                 except errors.ResponseError as e:  # an error reply, in place
                     replies.append(e)
             return replies

@@ -84,3 +84,32 @@ def check_client_options(port_: Any, db: Any, socket_timeout: Any, socket_connec
         integer("max_queued", max_queued, 0, MAX_QUEUED_LIMIT),
         encoding(encoding_),
     )
+
+
+def _url_bool(value: str) -> bool:
+    word = value.strip().lower()
+    if word in ("1", "true", "yes", "y", "on"):
+        return True
+    if word in ("0", "false", "no", "n", "off"):
+        return False
+    raise ValueError(value)
+
+
+# cpipe's own URL query options; redis-py's parser has already converted its own.
+_CPIPE_URL_OPTIONS = {
+    "autopipeline": _url_bool,
+    "fork_fallback": _url_bool,
+    "max_queued": int,
+    "proto_max_bulk_len": int,
+}
+
+
+def read_url_option(name: str, value: Any) -> Any:
+    """A URL query option's value: cpipe's own options are converted from text here."""
+    read = _CPIPE_URL_OPTIONS.get(name)
+    if read is None or not isinstance(value, str):
+        return value
+    try:
+        return read(value)
+    except ValueError:
+        raise InvalidOptionError(f"Invalid value for {name!r} in connection URL: {value!r}") from None

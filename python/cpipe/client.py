@@ -1,18 +1,36 @@
-"""The synchronous client: redis-py's names and return values on the Go engine."""
+"""The synchronous client: a `redis.Redis` whose commands run on the Go engine.
+
+`cpipe.Redis` is a subclass of `redis.Redis`: every command method, Lock,
+Script, `transaction()` and the response callbacks are redis-py's own, and
+only `execute_command` (and the few hot methods in _hot) differ: they hand
+the command to the engine instead of to a redis-py connection.
+"""
 from __future__ import annotations
 
 import sys
+import threading
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable, Optional
-from urllib.parse import parse_qs, unquote, urlparse
+from typing import Any, Callable, Optional
 
-from .commands import RESPONSE_CALLBACKS, CoreCommands
+import redis
+from redis.client import CaseInsensitiveDict
+
 from . import _engine
-from ._options import InvalidOptionError, check_client_options, integer
-from .errors import DataError, ForkError
+from ._connection_pool import EngineConnectionPool
+from ._hot import HotCommands
+from ._options import check_client_options, integer
+from ._redis_options import (
+    check_passive_options,
+    check_protocol,
+    credentials,
+    options_from_pool,
+    options_from_url,
+)
+from ._replies import EMPTY_RESPONSE, NEVER_DECODE, callback_options, find_callback, resp2_callbacks, wire_args
+from .errors import ConnectionError, DataError, ForkError, ResponseError, TimeoutError
 
-if TYPE_CHECKING:
-    from .pipeline import Pipeline
+# Errors a configured redis-py Retry retries, as redis-py's default does.
+_RETRYABLE = (ConnectionError, TimeoutError)
 
 
 def _init_commands(db: int, username: Optional[str], password: Optional[str],
@@ -28,95 +46,45 @@ def _init_commands(db: int, username: Optional[str], password: Optional[str],
     return init
 
 
-def _url_bool(value: str) -> bool:
-    word = value.strip().lower()
-    if word in ("1", "true", "yes", "y", "on"):
-        return True
-    if word in ("0", "false", "no", "n", "off"):
-        return False
-    raise ValueError(value)
+def _make_retry(retry: Any, retry_on_timeout: bool, retry_on_error: Any) -> Any:
+    """A redis-py Retry when the caller asked for retries, else None.
 
-
-# The query options a URL may carry, and how each is read; the client's
-# constructor then checks the values themselves (range, finiteness).
-_URL_OPTIONS: dict[str, Callable[[str], Any]] = {
-    "db": int,
-    "socket_timeout": float,
-    "socket_connect_timeout": float,
-    "max_queued": int,
-    "client_name": str,
-    "encoding": str,
-    "decode_responses": _url_bool,
-    "autopipeline": _url_bool,
-}
-
-
-def parse_url(url: str) -> dict[str, Any]:
-    """Options from redis://[[user]:pass@]host[:port][/db][?opt=value] or unix://path?db=N.
-
-    Raises ValueError naming the part of the URL that is wrong.
+    cpipe does not retry by default (redis-py 6+ retries 3 times): a command
+    whose reply was lost may have run, and running an INCR twice is worse
+    than an error. The engine reconnects for the next command either way.
     """
-    u = urlparse(url)
-    opts: dict[str, Any] = {}
-    if u.scheme == "unix":
-        opts["unix_socket_path"] = unquote(u.path)
-    elif u.scheme == "redis":
-        if u.hostname:
-            opts["host"] = unquote(u.hostname)
-        try:
-            port = u.port
-        except ValueError as exc:  # not a number, or outside 0..65535
-            raise InvalidOptionError(f"invalid port in {url!r}: {exc}") from None
-        if port is not None:
-            opts["port"] = port  # 0 included: the constructor refuses it by name
-        path = u.path.lstrip("/")
-        if path:
-            try:
-                opts["db"] = int(path)
-            except ValueError:
-                raise InvalidOptionError(f"invalid database number {path!r} in {url!r}") from None
-    else:
-        raise ValueError(f"unsupported URL scheme {u.scheme!r}: use redis:// or unix://")
-    if u.username:
-        opts["username"] = unquote(u.username)
-    if u.password is not None:
-        opts["password"] = unquote(u.password)
-    for name, values in parse_qs(u.query).items():
-        read = _URL_OPTIONS.get(name)
-        if read is None:
-            raise InvalidOptionError(
-                f"unsupported option {name!r} in connection URL (cpipe reads {', '.join(_URL_OPTIONS)})")
-        try:
-            opts[name] = read(values[-1])
-        except ValueError:
-            raise InvalidOptionError(f"Invalid value for {name!r} in connection URL: {values[-1]!r}") from None
-    return opts
+    if retry is None and not retry_on_timeout and not retry_on_error:
+        return None
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    if retry is None:
+        retry = Retry(NoBackoff(), 1)
+    errors = tuple(retry_on_error or ())
+    if retry_on_timeout:
+        errors += (TimeoutError,)
+    if errors and hasattr(retry, "update_supported_errors"):
+        retry.update_supported_errors(list(errors))
+    return retry
 
 
-def command_and_callback(args: tuple) -> tuple[tuple, Optional[Callable[..., Any]]]:
-    """redis-py's execute_command conventions: the reply callback is looked
-    up by the full name ('CONFIG GET'), and a multi-word name is sent as
-    separate words."""
-    name = args[0]
-    if isinstance(name, bytes):
-        name = name.decode("utf-8", "replace")
-    name = str(name)
-    callback = RESPONSE_CALLBACKS.get(name.upper())
-    if " " in name:
-        args = (*name.split(), *args[1:])
-    return args, callback
+class EngineClient:
+    """What the sync and asyncio clients share: options, the engine handle, the pool facade.
 
-
-class EngineClient(CoreCommands):
-    """What the sync and asyncio clients share: options, the engine handle, URLs.
-
+    The constructor takes redis-py's options (see _redis_options for how
+    each is treated) plus cpipe's own:
+    autopipeline: coalesce concurrent callers' commands into shared writes
+      (default: off for Redis, on for Pool and asyncio).
+    max_queued: commands queued per connection before callers wait (0: the
+      engine's default).
+    fork_fallback: in a process forked after its parent started the engine,
+      serve this client through redis-py's connection, with one
+      ForkFallbackWarning (True, the default), or raise ForkError (False).
+    proto_max_bulk_len: the longest argument sent; a longer one is refused
+      before anything is sent, as the server would refuse it.
     The engine does not connect here; the first command does. Options are
     checked first (InvalidOptionError, a DataError and a ValueError, naming
-    the option): timeouts are None or positive finite seconds, port an int in
-    1..65535, db and max_queued (0: the engine's default) ints >= 0.
-    fork_fallback: in a process forked after its parent started the engine,
-    serve this client through redis-py's connection, with one
-    ForkFallbackWarning (True, the default), or raise ForkError (False).
+    the option).
     """
 
     _size = 1
@@ -127,38 +95,75 @@ class EngineClient(CoreCommands):
         host: str = "localhost",
         port: int = 6379,
         db: int = 0,
-        username: Optional[str] = None,
         password: Optional[str] = None,
         socket_timeout: Optional[float] = None,
         socket_connect_timeout: Optional[float] = 5.0,
+        *,
+        username: Optional[str] = None,
         decode_responses: bool = False,
         encoding: str = "utf-8",
         client_name: Optional[str] = None,
         unix_socket_path: Optional[str] = None,
+        connection_pool: Any = None,
+        max_connections: Optional[int] = None,
+        single_connection_client: bool = False,
+        retry: Any = None,
+        retry_on_timeout: bool = False,
+        retry_on_error: Any = None,
+        credential_provider: Any = None,
+        protocol: Any = None,
         autopipeline: Optional[bool] = None,
         max_queued: int = 0,
         fork_fallback: bool = True,
         proto_max_bulk_len: Optional[int] = None,
+        **redis_py_options: Any,
     ) -> None:
+        if connection_pool is not None:
+            # Built from the pool's options, as redis-py would connect with
+            # them; the pool's own connections are never used for commands.
+            pooled = options_from_pool(connection_pool)
+            redis_py_options.update({k: v for k, v in pooled.items() if k not in _NAMED_OPTIONS})
+            host = pooled.get("host", host)
+            port = pooled.get("port", port)
+            db = pooled.get("db", db)
+            username = pooled.get("username", username)
+            password = pooled.get("password", password)
+            socket_timeout = pooled.get("socket_timeout", socket_timeout)
+            socket_connect_timeout = pooled.get("socket_connect_timeout", socket_connect_timeout)
+            decode_responses = pooled.get("decode_responses", decode_responses)
+            encoding = pooled.get("encoding", encoding)
+            client_name = pooled.get("client_name", client_name)
+            unix_socket_path = pooled.get("unix_socket_path", unix_socket_path)
+            retry = pooled.get("retry", retry)
+            retry_on_timeout = pooled.get("retry_on_timeout", retry_on_timeout)
+            retry_on_error = pooled.get("retry_on_error", retry_on_error)
+            credential_provider = pooled.get("credential_provider", credential_provider)
+            protocol = pooled.get("protocol", protocol)
+            max_connections = pooled.get("max_connections", max_connections)
         # Checked before anything else, so a bad option never starts Go.
+        owner = type(self).__name__
+        check_passive_options(owner, redis_py_options)
+        check_protocol(protocol)
         port, db, socket_timeout, socket_connect_timeout, max_queued, encoding = check_client_options(
             port, db, socket_timeout, socket_connect_timeout, max_queued, encoding)
-        # The longest argument sent: a longer one is refused before anything
-        # is sent, as the server would refuse it (its proto-max-bulk-len).
         if proto_max_bulk_len is not None:
             proto_max_bulk_len = integer("proto_max_bulk_len", proto_max_bulk_len, 1, sys.maxsize)
+        if max_connections is not None:
+            integer("max_connections", max_connections, 1)
+        username, password = credentials(credential_provider, username, password)
         if autopipeline is None:
             autopipeline = self._autopipeline_default
         self.host, self.port, self.db = host, port, db
-        self.decode_responses = decode_responses
+        self.decode_responses = bool(decode_responses)
         self.encoding = encoding
         self.autopipeline = autopipeline
         self._socket_timeout = socket_timeout or 0.0
         self._encoding = encoding if decode_responses else None
         self._fork_fallback = bool(fork_fallback)
+        self._retry = _make_retry(retry, retry_on_timeout, retry_on_error)
         self._closed = False
         self._fallback: Any = None
-        # What redis-py's connection needs in a forked child (see _fallback).
+        # What redis-py's connection needs (the pool facade, a forked child).
         self._connect_options = {
             "host": host, "port": port, "unix_socket_path": unix_socket_path, "db": db,
             "username": username, "password": password, "client_name": client_name,
@@ -171,6 +176,21 @@ class EngineClient(CoreCommands):
             _init_commands(db, username, password, client_name),
             self._size, bool(autopipeline), max_queued,
         )
+        # What redis-py's own methods and helpers read of a client.
+        self.response_callbacks = CaseInsensitiveDict(resp2_callbacks())
+        self.connection_pool = EngineConnectionPool(self, self._connect_options, self._size)
+        self.auto_close_connection_pool = False
+        self.connection = None
+        self._single_connection_client = bool(single_connection_client)
+        self.single_connection_lock = threading.RLock()
+        self._event_dispatcher = redis_py_options.get("event_dispatcher")
+        if self._event_dispatcher is None:
+            try:
+                from redis.event import EventDispatcher
+
+                self._event_dispatcher = EventDispatcher()
+            except ImportError:  # redis-py 5.0
+                pass
         self._native = _engine.native()
         self._max_bulk = proto_max_bulk_len or self._native.DEFAULT_MAX_BULK
         if _engine.forked_child():
@@ -198,39 +218,91 @@ class EngineClient(CoreCommands):
         if self._closed:
             self._fallback.close()
 
+    def _reconnect_engine(self) -> None:
+        """connection_pool.disconnect(): close the engine's connections; the next command reconnects."""
+
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Any:
-        """A client from redis://[[user]:pass@]host[:port][/db]; kwargs override the URL."""
-        return cls(**{**parse_url(url), **kwargs})
+        """A client from redis://[[user]:pass@]host[:port][/db][?option=value] or unix://path.
+
+        The URL is read by redis-py's own parser, so its query options
+        (socket_timeout, health_check_interval, ...) mean what they mean to
+        redis-py; cpipe's own (autopipeline, max_queued) are read too.
+        Query options override kwargs, as in redis-py.
+        """
+        return cls(**options_from_url(url, **kwargs))
+
+    @classmethod
+    def from_pool(cls, connection_pool: Any) -> Any:
+        """A client with a redis.ConnectionPool's options (redis-py's from_pool)."""
+        return cls(connection_pool=connection_pool)
+
+    def get_encoder(self) -> Any:
+        return self.connection_pool.get_encoder()
+
+    def get_connection_kwargs(self) -> dict:
+        return self.connection_pool.connection_kwargs
+
+    def set_response_callback(self, command: str, callback: Callable[..., Any]) -> None:
+        """Set a custom response callback (redis-py's)."""
+        self.response_callbacks[command] = callback
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.host}:{self.port} db={self.db}>"
+        return f"<{type(self).__module__}.{type(self).__name__} {self.host}:{self.port} db={self.db}>"
 
 
-class Client(EngineClient):
-    """A Redis client on one connection (a pool of one).
+# The constructor's named parameters: a pool's option of one of these names
+# is read by name above, never passed through the passive checks.
+_NAMED_OPTIONS = frozenset((
+    "host", "port", "db", "password", "socket_timeout", "socket_connect_timeout", "username",
+    "decode_responses", "encoding", "client_name", "unix_socket_path", "max_connections",
+    "retry", "retry_on_timeout", "retry_on_error", "credential_provider", "protocol",
+))
+
+
+class Redis(HotCommands, EngineClient, redis.Redis):
+    """A Redis client on one connection (a pool of one), and a `redis.Redis`.
 
     Thread-safe: callers from several threads share the connection; with
     autopipeline=True their commands are coalesced into shared writes,
-    otherwise they take turns.
+    otherwise they take turns. WATCH pipelines and blocking commands get a
+    connection of their own.
     """
 
     def _setup(self) -> None:
         # Bound C functions: a raw call costs no Python frame.
         self._exec = partial(self._native.execute, self._h, self._encoding, self._max_bulk)
+        self._exec_raw = partial(self._native.execute, self._h, None, self._max_bulk)
         self._exec_many = partial(self._native.execute_many, self._h, self._encoding, self._max_bulk)
+        self._exec_many_raw = partial(self._native.execute_many, self._h, None, self._max_bulk)
         self.call = self._exec
         self._queue: list[tuple] = []  # gopipe-style add_command/execute
+        if not hasattr(self, "_spares"):
+            self._spares: list[Any] = []  # idle dedicated connections (see _dedicated)
+            self._spares_lock = threading.Lock()
 
     def _use_fork_fallback(self) -> None:
         from ._fallback import SyncFallback
 
         fb = self._fallback = SyncFallback(self._connect_options, self._size)
         self._exec = fb.execute
+        self._exec_raw = fb.execute_raw
         self._exec_many = fb.execute_many
+        self._exec_many_raw = fb.execute_many_raw
         self.call = fb.execute
         if not hasattr(self, "_queue"):
             self._queue = []
+        self._spares = []
+        self._spares_lock = threading.Lock()
+
+    def _reconnect_engine(self) -> None:
+        if self._closed or not self._h or self._fallback is not None:
+            return
+        old = self._h
+        self._h = self._native.open(*self._open_args)
+        self._setup()
+        self._native.close(old)
+        self._close_spares()
 
     # -- the primitives every command method uses --------------------------
 
@@ -238,25 +310,100 @@ class Client(EngineClient):
         """Send any command and return its raw reply."""
         return self._exec(*args)
 
-    def _run(self, callback: Optional[Callable[[Any], Any]], *args: Any) -> Any:
-        if callback is None:
-            return self._exec(*args)
-        return callback(self._exec(*args))
+    def _cmd(self, *args: Any) -> Any:
+        """The hot path: one upper-case command name, no options (see _hot)."""
+        try:
+            reply = self._exec(*args)
+        except _RETRYABLE:
+            if self._retry is None:
+                raise
+            reply = self._with_retry(self._exec, args)
+        cb = find_callback(self.response_callbacks, args[0])
+        return reply if cb is None else cb(reply)
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         """redis-py's generic entry point: the reply converted as redis-py converts it."""
         if not args:
             raise DataError("execute_command needs a command name")
-        args, callback = command_and_callback(args)
-        reply = self._exec(*args)
-        return callback(reply, **options) if callback is not None else reply
+        exec_ = self._exec_raw if NEVER_DECODE in options else self._exec
+        wire = wire_args(args)
+        try:
+            reply = exec_(*wire)
+        except ResponseError:
+            if EMPTY_RESPONSE in options:
+                return options[EMPTY_RESPONSE]
+            raise
+        except _RETRYABLE:
+            if self._retry is None:
+                raise
+            reply = self._with_retry(exec_, wire)
+        cb = find_callback(self.response_callbacks, args[0])
+        if cb is None:
+            return reply
+        return cb(reply, **callback_options(options)) if options else cb(reply)
+
+    def _with_retry(self, exec_: Callable[..., Any], args: tuple) -> Any:
+        """The command under the configured redis-py Retry, whose first try has just failed.
+
+        The failure is handed to the Retry as its first attempt's, so the
+        command runs at most retries + 1 times in all, with its backoff.
+        """
+        first_failure = [sys.exc_info()[1]]
+
+        def attempt() -> Any:
+            if first_failure:
+                raise first_failure.pop()
+            return exec_(*args)
+
+        return self._retry.call_with_retry(attempt, lambda error: None)
 
     # -- pipelines ----------------------------------------------------------
 
-    def pipeline(self, transaction: bool = False) -> "Pipeline":
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Any:
+        """A pipeline, redis-py's: transaction=True wraps the batch in MULTI/EXEC."""
         from .pipeline import Pipeline
 
-        return Pipeline(self, transaction)
+        return Pipeline(self, transaction, shard_hint)
+
+    def _dedicated(self) -> Any:
+        """A connection of its own (for WATCH): an idle spare or a new one."""
+        from .pipeline import DedicatedConnection
+
+        with self._spares_lock:
+            if self._spares:
+                return self._spares.pop()
+        if self._closed:
+            raise ConnectionError("the client is closed")
+        if self._fallback is not None:
+            from ._fallback import SyncFallback
+
+            fb = SyncFallback(self._connect_options, 1)
+            return DedicatedConnection(fb.execute, fb.execute_raw, fb.execute_many, fb.execute_many_raw, fb.close)
+        native = self._native
+        args = list(self._open_args)
+        args[6], args[7] = 1, False  # size 1, its own connection
+        h = native.open(*args)
+        return DedicatedConnection(
+            partial(native.execute, h, self._encoding, self._max_bulk),
+            partial(native.execute, h, None, self._max_bulk),
+            partial(native.execute_many, h, self._encoding, self._max_bulk),
+            partial(native.execute_many, h, None, self._max_bulk),
+            partial(native.close, h),
+        )
+
+    def _return_dedicated(self, conn: Any) -> None:
+        """A dedicated connection back, with nothing WATCHed; kept for the next WATCH (a few)."""
+        with self._spares_lock:
+            if not self._closed and len(self._spares) < _MAX_SPARES:
+                self._spares.append(conn)
+                return
+        conn.close()
+
+    def _close_spares(self) -> None:
+        with self._spares_lock:
+            spares, self._spares = self._spares, []
+        for conn in spares:
+            conn.close()
 
     def add_command(self, *args: Any) -> None:
         """gopipe style: queue a raw command for `execute()`."""
@@ -286,11 +433,16 @@ class Client(EngineClient):
         h, self._h = getattr(self, "_h", 0), 0
         if h:
             self._native.close(h)  # in a forked child: a no-op, the connections are the parent's
+        if hasattr(self, "_spares"):
+            self._close_spares()
         fb = getattr(self, "_fallback", None)
         if fb is not None:
             fb.close()
+        pool = getattr(self, "connection_pool", None)
+        if pool is not None:
+            redis.ConnectionPool.disconnect(pool)  # redis-py's own (PubSub) connections
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> "Redis":
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -303,4 +455,7 @@ class Client(EngineClient):
             pass
 
 
-Redis = Client
+# Idle WATCH connections a client keeps for the next WATCH.
+_MAX_SPARES = 4
+
+Client = Redis

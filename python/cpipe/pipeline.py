@@ -1,126 +1,268 @@
-"""Pipelines: queue command methods, send them in one round trip."""
+"""Pipelines and transactions: redis-py's `Pipeline`, sent by the engine.
+
+A `cpipe.Pipeline` is a `redis.client.Pipeline`: its command methods queue
+`(args, options)` on `command_stack` exactly as redis-py's do, and `watch`,
+`multi`, `unwatch`, `discard`, `Script` and `Redis.transaction` are
+redis-py's. What differs is where the bytes go:
+
+- `execute()` hands the whole batch to the engine as one request, written
+  contiguously on one connection, so MULTI ... EXEC stays atomic even on a
+  shared, auto-pipelined connection;
+- after `watch()` the pipeline is in immediate mode on a connection of its
+  own (a `DedicatedConnection`, off the shared set) until `execute()`,
+  `reset()` or `unwatch()`: WATCH state belongs to one connection, and a
+  shared connection would mix other callers' commands into it.
+
+If the dedicated connection fails while keys are watched, the watch is
+lost with it: the pipeline raises WatchError, as redis-py does, so the
+caller's transaction loop retries.
+"""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Any, Callable, Optional
 
-from .commands import CoreCommands
-from .errors import ExecAbortError, ProtocolError, ResponseError, WatchError
+import redis.client
 
-if TYPE_CHECKING:
-    from .client import Client
+from ._hot import HotCommands
+from ._replies import (
+    EMPTY_RESPONSE,
+    NEVER_DECODE,
+    callback_options,
+    decode_reply,
+    find_callback,
+    wire_args,
+)
+from .errors import ConnectionError, ExecAbortError, ProtocolError, ResponseError, TimeoutError, WatchError
+
+# A queued hot command's options: shared, never written to.
+_NO_OPTIONS: dict = {}
 
 
-class Pipeline(CoreCommands):
-    """The client's command methods, queued; `execute()` sends them all at once.
+class DedicatedConnection:
+    """One engine connection used by one pipeline at a time (WATCH ... EXEC)."""
 
-    The whole batch is one request to the engine, written contiguously on one
-    connection, so with transaction=True the MULTI ... EXEC block is atomic
-    even on a shared, auto-pipelined connection.
-    """
+    __slots__ = ("execute", "execute_raw", "execute_many", "execute_many_raw", "_close", "broken")
 
-    def __init__(self, client: "Client", transaction: bool = False) -> None:
+    def __init__(self, execute: Callable[..., Any], execute_raw: Callable[..., Any],
+                 execute_many: Callable[[list], list], execute_many_raw: Callable[[list], list],
+                 close: Callable[[], None]) -> None:
+        self.execute = execute
+        self.execute_raw = execute_raw
+        self.execute_many = execute_many
+        self.execute_many_raw = execute_many_raw
+        self._close = close
+        self.broken = False  # failed once: never handed out again
+
+    def close(self) -> None:
+        close, self._close = self._close, None
+        if close is not None:
+            close()
+
+
+class Pipeline(HotCommands, redis.client.Pipeline):
+    """redis-py's Pipeline on cpipe's engine; see the module docstring."""
+
+    def __init__(self, client: Any, transaction: bool = True, shard_hint: Any = None) -> None:
         self._client = client
+        self.connection_pool = client.connection_pool
+        self.connection: Optional[DedicatedConnection] = None
+        self.response_callbacks = client.response_callbacks
         self.transaction = transaction
-        self._commands: list[tuple] = []
-        self._callbacks: list[Optional[Callable[[Any], Any]]] = []
-        self._has_callbacks = False
+        self.shard_hint = shard_hint
+        self.watching = False
+        self.command_stack: list[tuple] = []
+        self.scripts: set = set()
+        self.explicit_transaction = False
+        self._event_dispatcher = getattr(client, "_event_dispatcher", None)
 
-    def _run(self, callback: Optional[Callable[[Any], Any]], *args: Any) -> "Pipeline":
-        self._commands.append(args)
-        self._callbacks.append(callback)
-        if callback is not None:
-            self._has_callbacks = True
+    def __repr__(self) -> str:
+        return f"<{type(self).__module__}.{type(self).__name__} of {self._client!r}>"
+
+    def get_encoder(self) -> Any:
+        return self._client.get_encoder()
+
+    # -- queueing -----------------------------------------------------------
+
+    def _cmd(self, *args: Any) -> Any:
+        if self.watching and not self.explicit_transaction:
+            return self.immediate_execute_command(*args)
+        self.command_stack.append((args, _NO_OPTIONS))
         return self
 
-    def execute_command(self, *args: Any, **options: Any) -> "Pipeline":
-        from .client import command_and_callback
-
-        args, cb = command_and_callback(args)
-        if cb is not None and options:
-            return self._run(lambda r, cb=cb, o=options: cb(r, **o), *args)
-        return self._run(cb, *args)
+    def pipeline_execute_command(self, *args: Any, **options: Any) -> "Pipeline":
+        self.command_stack.append((args, options))
+        return self
 
     def add_command(self, *args: Any) -> "Pipeline":
-        return self._run(None, *args)
+        """gopipe style: queue a raw command; its reply is returned unconverted."""
+        self.command_stack.append((args, {"_raw": True}))
+        return self
 
-    def __len__(self) -> int:
-        return len(self._commands)
+    # -- immediate mode (after WATCH) ---------------------------------------
 
-    def __bool__(self) -> bool:
-        return True
+    def immediate_execute_command(self, *args: Any, **options: Any) -> Any:
+        conn = self.connection
+        if conn is None:
+            conn = self.connection = self._client._dedicated()
+        name = args[0]
+        run = conn.execute_raw if NEVER_DECODE in options else conn.execute
+        try:
+            reply = run(*wire_args(args))
+        except ResponseError:
+            if EMPTY_RESPONSE in options:
+                return options[EMPTY_RESPONSE]
+            raise
+        except (ConnectionError, TimeoutError) as e:
+            conn.broken = True
+            if self.watching:
+                self.reset()
+                raise WatchError(f"A {type(e).__name__} occurred while watching one or more keys") from e
+            raise
+        if name in self.UNWATCH_COMMANDS:
+            self.watching = False
+        elif name == "WATCH":
+            self.watching = True
+        cb = find_callback(self.response_callbacks, name)
+        if cb is None:
+            return reply
+        return cb(reply, **callback_options(options)) if options else cb(reply)
 
-    def reset(self) -> None:
-        self._commands, self._callbacks, self._has_callbacks = [], [], False
+    # -- execute ------------------------------------------------------------
 
     def execute(self, raise_on_error: bool = True) -> list:
-        """Send everything queued; one reply per command, in order.
+        """Send everything queued in one request; the replies, converted, in order.
 
-        With raise_on_error, the first error reply is raised (after all
-        replies were read, so the connection stays in step); otherwise error
-        replies are returned in place as exception objects.
+        With raise_on_error, the first error reply is raised (annotated with
+        its command, as redis-py does) after every reply was read, so the
+        connection stays in step; otherwise errors are returned in place.
         """
-        batch = self._take()
-        if batch is None:
+        stack = self.command_stack
+        if not stack and not self.watching:
             return []
-        return self._finish(batch, self._client._exec_many(batch[0]), raise_on_error)
+        try:
+            if self.scripts:
+                self.load_scripts()
+            if self.transaction or self.explicit_transaction:
+                return self._run_transaction(stack, raise_on_error)
+            return self._run_pipeline(stack, raise_on_error)
+        finally:
+            self.reset()
 
-    def _take(self) -> Optional[tuple]:
-        """Empty the queue; returns (wire commands, commands, callbacks, has_callbacks)."""
-        commands, callbacks, has_callbacks = self._commands, self._callbacks, self._has_callbacks
-        self.reset()
-        if not commands:
-            return None
-        wire = [("MULTI",), *commands, ("EXEC",)] if self.transaction else commands
-        return wire, commands, callbacks, has_callbacks
+    def _send(self, wire: list, raw: bool) -> list:
+        """The batch on the pipeline's own connection (after WATCH) or the client's shared one.
 
-    def _finish(self, batch: tuple, replies: list, raise_on_error: bool) -> list:
-        """Replies as the command methods promise them: callbacks applied, errors raised or in place."""
-        _, commands, callbacks, has_callbacks = batch
-        if self.transaction:
-            replies = self._unwrap_transaction(commands, replies)
-        first_error = None
-        if has_callbacks:
-            for i, (reply, cb) in enumerate(zip(replies, callbacks)):
-                if isinstance(reply, Exception):
-                    if first_error is None:
-                        first_error = i
-                elif cb is not None:
-                    replies[i] = cb(reply)
-        else:
-            for i, reply in enumerate(replies):
-                if isinstance(reply, Exception):
-                    first_error = i
-                    break
-        if raise_on_error and first_error is not None:
-            self._raise(first_error, commands[first_error], replies[first_error])
+        raw: read the replies undecoded (a NEVER_DECODE command in a decoding
+        client's batch; _convert decodes the others).
+        """
+        conn = self.connection
+        try:
+            if conn is not None:
+                return conn.execute_many_raw(wire) if raw else conn.execute_many(wire)
+            return self._client._exec_many_raw(wire) if raw else self._client._exec_many(wire)
+        except (ConnectionError, TimeoutError) as e:
+            if conn is not None:
+                conn.broken = True
+            if self.watching:
+                raise WatchError(f"A {type(e).__name__} occurred while watching one or more keys") from e
+            raise
+
+    def _needs_raw(self, stack: list) -> bool:
+        if self._client._encoding is None:
+            return False
+        return any(NEVER_DECODE in options for _, options in stack)
+
+    def _run_pipeline(self, stack: list, raise_on_error: bool) -> list:
+        raw = self._needs_raw(stack)
+        replies = self._send([wire_args(args) for args, _ in stack], raw)
+        self._convert(stack, replies, raw)  # before raising: EMPTY_RESPONSE replaces an error
+        if raise_on_error:
+            self.raise_first_error(stack, replies)
         return replies
 
-    def _unwrap_transaction(self, commands: list[tuple], replies: list) -> list:
+    def _run_transaction(self, stack: list, raise_on_error: bool) -> list:
+        # redis-py sends no command that has EMPTY_RESPONSE in a transaction:
+        # its value takes the reply's place.
+        sent = [cmd for cmd in stack if EMPTY_RESPONSE not in cmd[1]]
+        wire = [("MULTI",), *(wire_args(args) for args, _ in sent), ("EXEC",)]
+        raw = self._needs_raw(sent)
+        replies = self._send(wire, raw)
+        errors = []
+        if isinstance(replies[0], ResponseError):
+            errors.append((0, replies[0]))
+        queued = iter(replies[1:-1])
+        for i, (args, options) in enumerate(stack):
+            if EMPTY_RESPONSE in options:
+                errors.append((i, options[EMPTY_RESPONSE]))
+                continue
+            r = next(queued)
+            if isinstance(r, ResponseError):
+                self.annotate_exception(r, i + 1, args)
+                errors.append((i, r))
         exec_reply = replies[-1]
-        queued = replies[1:-1]
         if isinstance(exec_reply, ExecAbortError):
-            # A command was refused while queueing: report that one.
-            for i, r in enumerate(queued):
-                if isinstance(r, Exception):
-                    self._raise(i, commands[i], r)
+            if errors:
+                raise errors[0][1]
             raise exec_reply
         if isinstance(exec_reply, Exception):
             raise exec_reply
+        self.watching = False  # EXEC ends every WATCH
         if exec_reply is None:
             raise WatchError("Watched variable changed.")
-        if not isinstance(exec_reply, list) or len(exec_reply) != len(commands):
+        if not isinstance(exec_reply, list):
+            raise ProtocolError(f"EXEC answered {exec_reply!r:.80} instead of {len(sent)} replies")
+        for i, e in errors:
+            exec_reply.insert(i, e)
+        if len(exec_reply) != len(stack):
             # Only a server out of step with its client answers EXEC so.
-            raise ProtocolError(f"EXEC answered {exec_reply!r:.80} instead of {len(commands)} replies")
+            raise ProtocolError(f"EXEC answered {len(exec_reply)} replies instead of {len(stack)}")
+        if raise_on_error:
+            self.raise_first_error(stack, exec_reply)
+        self._convert(stack, exec_reply, raw)
         return exec_reply
 
-    @staticmethod
-    def _raise(index: int, command: tuple, error: Exception) -> None:
-        name = command[0].decode("utf-8", "replace") if isinstance(command[0], bytes) else str(command[0])
-        msg = f"Command # {index + 1} ({name}) of pipeline caused error: {error}"
-        raise type(error)(msg) if isinstance(error, ResponseError) else error
+    def _convert(self, stack: list, replies: list, raw: bool) -> None:
+        """Each reply through its command's callback, in place; errors stay as they are."""
+        callbacks = self.response_callbacks
+        encoding = self._client._encoding if raw else None
+        for i, (args, options) in enumerate(stack):
+            r = replies[i]
+            if isinstance(r, Exception):
+                if EMPTY_RESPONSE in options and isinstance(r, ResponseError):
+                    replies[i] = options[EMPTY_RESPONSE]
+                continue
+            if options is _NO_OPTIONS:
+                cb = find_callback(callbacks, args[0])
+                if cb is not None:
+                    replies[i] = cb(r)
+                continue
+            if "_raw" in options:
+                continue
+            if encoding is not None and NEVER_DECODE not in options:
+                r = decode_reply(r, encoding)
+            cb = find_callback(callbacks, args[0])
+            replies[i] = cb(r, **callback_options(options)) if cb is not None else r
 
-    def __enter__(self) -> "Pipeline":
-        return self
+    # -- state --------------------------------------------------------------
 
-    def __exit__(self, *exc: Any) -> None:
-        self.reset()
+    def reset(self) -> None:
+        self.command_stack = []
+        self.scripts = set()
+        conn, self.connection = self.connection, None
+        if conn is not None:
+            if self.watching and not conn.broken:
+                try:
+                    conn.execute("UNWATCH")
+                except (ConnectionError, TimeoutError):
+                    conn.broken = True
+            if conn.broken:
+                conn.close()
+            else:
+                self._client._return_dedicated(conn)
+        self.watching = False
+        self.explicit_transaction = False
+
+    def __del__(self) -> None:
+        try:
+            self.reset()
+        except Exception:
+            pass

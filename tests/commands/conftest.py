@@ -1,55 +1,25 @@
 """Fixtures for the differential command tests.
 
-`cmd_client` is the client under test: the real `cpipe.Client` when it can be
-built and carries the command mixins, else the test adapter `RawClient`
-(socket + hiredis) so the mixins are still exercised against a real server.
-Run with `-s` to see which one was used; set CPIPE_TEST_RAWCLIENT=1 to
-force the adapter.
+`cmd_client` is the client under test, `cpipe.Client`; `rp` is redis-py on
+the same server. The command methods are redis-py's own on both (cpipe
+builds on redis-py's command layer), so these tests check that the engine
+underneath gives every method the reply redis-py's connection gives it.
 """
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
 import redis
 
-from cpipe.commands import CoreCommands
 from tests._servers import ServerProcess, free_port, start_real_server, wait_for_port
 
 from .differ import Differ
-from .rawclient import RawClient
-
-_announced: set = set()
-
-
-def _announce(text: str) -> None:
-    if text not in _announced:
-        _announced.add(text)
-        print(f"\n[tests/commands] client under test: {text}", file=sys.stderr)
-
 
 def make_cmd_client(port: int, decode: bool):
-    reason = ""
-    if os.environ.get("CPIPE_TEST_RAWCLIENT"):
-        _announce(f"{RawClient.kind}; forced by CPIPE_TEST_RAWCLIENT")
-        return RawClient("127.0.0.1", port, decode_responses=decode)
-    try:
-        import cpipe
+    import cpipe
 
-        client = cpipe.Client(host="127.0.0.1", port=port, decode_responses=decode)
-    except (ImportError, AttributeError, OSError) as e:
-        reason = f"cpipe.Client unavailable ({type(e).__name__}: {e})"
-    else:
-        if isinstance(client, CoreCommands):
-            _announce(f"cpipe.Client ({type(client).__module__}.{type(client).__qualname__})")
-            return client
-        reason = "cpipe.Client does not inherit CoreCommands yet"
-        close = getattr(client, "close", None)
-        if close:
-            close()
-    _announce(f"{RawClient.kind}; {reason}")
-    return RawClient("127.0.0.1", port, decode_responses=decode)
+    return cpipe.Client(host="127.0.0.1", port=port, decode_responses=decode)
 
 
 @pytest.fixture(scope="session")
@@ -125,14 +95,6 @@ def cmd_client(cmd_server, decode):
     close = getattr(client, "close", None)
     if close:
         close()
-
-
-@pytest.fixture
-def raw_client(cmd_server, decode):
-    """Always the adapter (for execute_command/RESPONSE_CALLBACKS checks)."""
-    client = RawClient("127.0.0.1", cmd_server.port, decode_responses=decode)
-    yield client
-    client.close()
 
 
 @pytest.fixture

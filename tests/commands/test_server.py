@@ -38,28 +38,6 @@ def test_info(rp, cmd_client):
     assert set(e) == set(g)
 
 
-def test_info_parser_matches_redis_py():
-    """Tricky INFO lines, parsed by both parsers from the same text."""
-    from redis._parsers.helpers import parse_info as redis_parse_info
-
-    from cpipe.commands.callbacks import parse_info
-
-    text = (
-        "# Server\r\nredis_version:7.0.15\r\nuptime_in_seconds:12\r\n"
-        "mem_fragmentation_ratio:1.25\r\nexecutable:/usr/bin/redis-server\r\n"
-        "config_file:\r\n"
-        "# Keyspace\r\ndb0:keys=3,expires=1,avg_ttl=0\r\n"
-        "cmdstat_host::calls=1,usec=2,usec_per_call=2.00\r\n"
-        "cmdstat_get:calls=10,usec=5,usec_per_call=0.50,rejected_calls=0,failed_calls=0\r\n"
-        "module:name=search,ver=20000,api=1,filters=0,usedby=[],using=[],options=[]\r\n"
-        "module:name=json,ver=1,api=1\r\n"
-        "listish:a,b,3\r\nflagged:x=1,on,y=2.5\r\nweird line without colon\r\n"
-        "sub:a=b=c\r\nnegative:-3\r\nhex:0x1f\r\n"
-    )
-    for reply in (text.encode(), text):
-        assert parse_info(reply) == redis_parse_info(reply)
-
-
 def test_time(rp, cmd_client):
     expected = rp.time()
     got = cmd_client.time()

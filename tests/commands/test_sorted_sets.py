@@ -201,15 +201,3 @@ def test_zscan_iter(rp, cmd_client, ctl):
         got = list(cmd_client.zscan_iter(name, **kwargs))
         assert sorted(set(expected)) == sorted(set(got))
         assert all(type(p) is tuple and type(p[1]) is type(expected[0][1]) for p in got)
-
-
-def test_rank_withscore_callbacks():
-    """ZRANK ... WITHSCORE needs Redis 7.2; the server here is 7.0, so the
-    conversion redis-py applies is checked on the reply shape it documents."""
-    from cpipe.commands.callbacks import make_rank_with_score, rank_with_score
-    from redis._parsers.helpers import zset_score_for_rank
-
-    for reply in ([2, b"1.5"], [0, "3"], None):
-        assert rank_with_score(reply) == zset_score_for_rank(reply, withscore=True)
-        assert make_rank_with_score(int)(reply) == zset_score_for_rank(
-            reply, withscore=True, score_cast_func=int)

@@ -1,0 +1,94 @@
+"""The few command methods cpipe writes itself: the hot path.
+
+Every other command method is redis-py's own (its command mixins). These
+override redis-py's where `make bench` shows the difference: redis-py's
+methods build an options dict (`keys=[name]`, kept for its client-side
+cache) and, for HSET and SET, an argument list per call, which costs more
+than the engine's whole round trip share on pipelines and pooled calls.
+
+Rules that keep them from drifting from redis-py:
+- the signature is exactly redis-py's (tests/compat/test_hot_commands.py
+  compares inspect.signature with every installed redis-py);
+- anything but the plain form delegates to redis-py's own method, so only
+  the plain form is cpipe's code, and the same test checks its replies
+  against redis-py's on a real server;
+- the reply goes through the client's `response_callbacks`, so
+  `set_response_callback` still applies.
+
+`self._cmd(*args)` runs a command whose name is one upper-case word and
+that needs no options: a client returns the converted reply, a pipeline
+queues it and returns itself.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import redis
+
+_redis_py = redis.Redis
+
+
+class HotCommands:
+    __slots__ = ()
+
+    def _cmd(self, *args: Any) -> Any:  # provided by the client / pipeline class
+        raise NotImplementedError
+
+    def get(self, name):
+        return self._cmd("GET", name)
+
+    def set(self, name, value, *args, **kwargs):
+        if args or kwargs:
+            return _redis_py.set(self, name, value, *args, **kwargs)
+        return self._cmd("SET", name, value)
+
+    def hget(self, name, key):
+        return self._cmd("HGET", name, key)
+
+    def hset(self, name, key=None, value=None, mapping=None, items=None):
+        if mapping is None and items is None and key is not None:
+            return self._cmd("HSET", name, key, value)
+        return _redis_py.hset(self, name, key, value, mapping, items)
+
+    def hgetall(self, name):
+        return self._cmd("HGETALL", name)
+
+    def incr(self, name, amount=1):
+        return self._cmd("INCRBY", name, amount)
+
+    def incrby(self, name, amount=1):
+        return self._cmd("INCRBY", name, amount)
+
+    def decr(self, name, amount=1):
+        return self._cmd("DECRBY", name, amount)
+
+    def decrby(self, name, amount=1):
+        return self._cmd("DECRBY", name, amount)
+
+    def delete(self, *names):
+        return self._cmd("DEL", *names)
+
+    def exists(self, *names):
+        return self._cmd("EXISTS", *names)
+
+    def lpush(self, name, *values):
+        return self._cmd("LPUSH", name, *values)
+
+    def rpush(self, name, *values):
+        return self._cmd("RPUSH", name, *values)
+
+    def sadd(self, name, *values):
+        return self._cmd("SADD", name, *values)
+
+
+HOT_COMMANDS = ("get", "set", "hget", "hset", "hgetall", "incr", "incrby", "decr", "decrby",
+                "delete", "exists", "lpush", "rpush", "sadd")
+
+# set() takes redis-py's options as *args/**kwargs (they differ between
+# releases: 8.x added ifeq/ifne/...) and hands them to redis-py's own set;
+# its signature is redis-py's, so introspection sees that one.
+HotCommands.set.__signature__ = inspect.signature(_redis_py.set)  # type: ignore[attr-defined]
+for _name in HOT_COMMANDS:
+    getattr(HotCommands, _name).__doc__ = getattr(_redis_py, _name).__doc__
+del _name

@@ -1,0 +1,168 @@
+"""redis-py's constructor options, as cpipe takes them.
+
+`cpipe.Redis(...)` accepts what `redis.Redis(...)` accepts. Each option is
+either honoured by the engine, accepted because its effect is already how
+the engine behaves, or refused with a clear error when it asks for something
+the engine does not do yet: an option is never silently ignored when its
+value would change behaviour. The table below is the one place that says
+which is which, for every redis-py release from 5.0 (options a release
+lacks simply never arrive).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from ._options import InvalidOptionError
+
+# redis-py's placeholder default for some options (lib_name, keepalive
+# options, ...): "not given". Compared by identity when redis-py has it.
+try:
+    from redis.utils import SENTINEL as _REDIS_SENTINEL
+except ImportError:  # redis-py 5.0
+    _REDIS_SENTINEL = object()
+
+
+def _refuse_unless(ok: Callable[[Any], bool], why: str) -> Callable[[str, Any], None]:
+    def check(name: str, value: Any) -> None:
+        if not ok(value):
+            raise InvalidOptionError(f"{name}={value!r} is not supported by cpipe: {why}")
+    return check
+
+
+def _accept(name: str, value: Any) -> None:
+    """Accepted: the engine already behaves as this option asks, or the option is metadata."""
+
+
+def _unset(value: Any) -> bool:
+    return value is None or value is _REDIS_SENTINEL
+
+
+_TLS = "TLS is not in cpipe's engine yet; use redis.Redis for a TLS connection"
+_RESP3 = "cpipe's engine speaks RESP2; RESP3 and client-side caching are not implemented yet"
+
+# Options handled by the constructor itself are not here (host, port, db,
+# username, password, timeouts, encoding, decode_responses, client_name,
+# unix_socket_path, connection_pool, retry*, max_connections,
+# single_connection_client, credential_provider, protocol).
+PASSIVE_OPTIONS: dict[str, Callable[[str, Any], None]] = {
+    # The engine sizes its own read buffers.
+    "socket_read_size": _accept,
+    # The engine's TCP connections always use keepalive (Go's default period).
+    "socket_keepalive": _accept,
+    "socket_keepalive_options": _refuse_unless(
+        lambda v: _unset(v) or not v, "the engine does not set per-socket keepalive options"),
+    "encoding_errors": _refuse_unless(
+        lambda v: v == "strict", "replies are decoded strictly (an undecodable reply fails only itself)"),
+    # The engine peeks at a connection idle for more than 1 ms before it is
+    # reused, which finds a dead one at least as soon as a PING would.
+    "health_check_interval": _refuse_unless(
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
+        "health_check_interval must be a number of seconds >= 0"),
+    # Metadata redis-py sends with CLIENT SETINFO; cpipe does not send it.
+    "lib_name": _accept,
+    "lib_version": _accept,
+    "driver_info": _accept,
+    "event_dispatcher": _accept,
+    "redis_connect_func": _refuse_unless(_unset, "the engine connects by itself; there is no connect hook"),
+    "legacy_responses": _refuse_unless(lambda v: v is True, "only redis-py's legacy (RESP2) reply shapes exist"),
+    "cache": _refuse_unless(_unset, _RESP3),
+    "cache_config": _refuse_unless(_unset, _RESP3),
+    "maint_notifications_config": _refuse_unless(_unset, _RESP3),
+    "oss_cluster_maint_notifications_handler": _refuse_unless(_unset, _RESP3),
+    "ssl": _refuse_unless(lambda v: not v, _TLS),
+}
+
+
+def check_passive_options(owner: str, options: dict[str, Any]) -> None:
+    """Check every option not handled by name; an unknown one is a TypeError, as Python's."""
+    ssl_on = bool(options.get("ssl"))
+    for name, value in options.items():
+        check = PASSIVE_OPTIONS.get(name)
+        if check is not None:
+            check(name, value)
+        elif name.startswith("ssl_"):
+            # redis-py ignores the ssl_* options unless ssl=True, and that one is refused.
+            if ssl_on:
+                raise InvalidOptionError(f"{name} is not supported by cpipe: {_TLS}")
+        else:
+            raise TypeError(f"{owner}() got an unexpected keyword argument {name!r}")
+
+
+def check_protocol(protocol: Any) -> None:
+    if protocol not in (None, 2, "2"):
+        raise InvalidOptionError(f"protocol={protocol!r} is not supported by cpipe: {_RESP3}; use protocol=2")
+
+
+def credentials(provider: Any, username: Optional[str], password: Optional[str]) -> tuple:
+    """(username, password) from a redis-py CredentialProvider, read once here.
+
+    The engine replays AUTH with these after every reconnect; a provider
+    whose credentials rotate needs a new client (documented).
+    """
+    if provider is None:
+        return username, password
+    creds = provider.get_credentials()
+    if len(creds) == 1:
+        return None, creds[0]
+    return creds[0], creds[1]
+
+
+# What a redis.ConnectionPool's connection_kwargs may hold, mapped to the
+# names of cpipe's constructor. Anything else goes through the same checks
+# as a constructor option.
+_POOL_RENAMES = {"path": "unix_socket_path"}
+_POOL_DROPPED = {
+    # redis-py 8 bookkeeping kept in connection_kwargs
+    "orig_host_address", "orig_socket_timeout", "orig_socket_connect_timeout",
+    "connection_class",
+}
+
+
+def options_from_pool(pool: Any) -> dict[str, Any]:
+    """Constructor options equal to a redis.ConnectionPool's (or BlockingConnectionPool's).
+
+    The pool itself is not used for commands: cpipe's engine connects with
+    the same host, port, db, credentials, timeouts and encoding.
+    """
+    kwargs = dict(getattr(pool, "connection_kwargs", None) or {})
+    connection_class = getattr(pool, "connection_class", None)
+    if connection_class is not None:
+        import redis.connection as rc
+
+        ssl_class = getattr(rc, "SSLConnection", None)
+        if ssl_class is not None and issubclass(connection_class, ssl_class):
+            raise InvalidOptionError(f"connection_pool with {connection_class.__name__} is not supported by cpipe: {_TLS}")
+    options: dict[str, Any] = {}
+    for name, value in kwargs.items():
+        if name in _POOL_DROPPED:
+            continue
+        options[_POOL_RENAMES.get(name, name)] = value
+    max_connections = getattr(pool, "max_connections", None)
+    if isinstance(max_connections, int) and max_connections < 2**31:
+        options.setdefault("max_connections", max_connections)
+    return options
+
+
+def options_from_url(url: str, **kwargs: Any) -> dict[str, Any]:
+    """Constructor options from a URL, read by redis-py's own parser.
+
+    redis-py's query options (socket_timeout, health_check_interval, ...)
+    are converted as redis-py converts them; cpipe's own (autopipeline,
+    max_queued) as cpipe reads them. kwargs are overridden by the URL's
+    query options, as redis-py does.
+    """
+    from redis.connection import parse_url
+
+    from ._options import read_url_option
+
+    try:
+        parsed = parse_url(url)
+    except ValueError as exc:
+        raise InvalidOptionError(str(exc)) from None
+    connection_class = parsed.pop("connection_class", None)
+    if connection_class is not None and "SSL" in connection_class.__name__:
+        raise InvalidOptionError(f"{url.split(':', 1)[0]}:// URLs are not supported by cpipe: {_TLS}")
+    options = dict(kwargs)
+    for name, value in parsed.items():
+        options[_POOL_RENAMES.get(name, name)] = read_url_option(name, value)
+    return options

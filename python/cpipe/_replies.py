@@ -1,0 +1,79 @@
+"""redis-py's reply conventions, shared by the sync and asyncio clients and pipelines.
+
+redis-py's command methods pass options to `execute_command` that are not
+sent: `keys=` (for its client-side cache), `NEVER_DECODE` (read this reply
+as bytes even when the client decodes), `EMPTY_RESPONSE` (the value to
+return instead of raising when the server answers with an error), and
+callback options such as `withscores`. This module applies them exactly as
+redis-py's `parse_response` does, and holds the RESP2 callback table.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from redis.utils import str_if_bytes  # noqa: F401 - re-exported for pipelines
+
+NEVER_DECODE = "NEVER_DECODE"
+EMPTY_RESPONSE = "EMPTY_RESPONSE"
+# Options that steer how a reply is read, never passed to a callback.
+_READ_OPTIONS = ("keys", NEVER_DECODE, EMPTY_RESPONSE)
+
+_dict_get = dict.get
+
+
+def resp2_callbacks() -> dict[str, Callable[..., Any]]:
+    """redis-py's response callbacks for RESP2 replies, from the running redis-py.
+
+    redis-py 8.1 builds the table with get_response_callbacks(protocol,
+    legacy); 5.0 to 8.0 merge _RedisCallbacks with _RedisCallbacksRESP2.
+    """
+    try:
+        from redis._parsers.response_callbacks import get_response_callbacks
+    except ImportError:
+        from redis._parsers.helpers import _RedisCallbacks, _RedisCallbacksRESP2
+
+        return {**_RedisCallbacks, **_RedisCallbacksRESP2}
+    return get_response_callbacks(user_protocol=2, legacy_responses=True)
+
+
+def find_callback(callbacks: dict, name: Any) -> Optional[Callable[..., Any]]:
+    """The callback for a command name as redis-py looks it up (case-insensitively).
+
+    `callbacks` is a redis-py CaseInsensitiveDict, whose keys are stored
+    upper-case: the common upper-case name costs one plain dict lookup.
+    """
+    cb = _dict_get(callbacks, name)
+    if cb is None:
+        if isinstance(name, bytes):
+            name = name.decode("utf-8", "replace")
+        if isinstance(name, str) and not name.isupper():
+            cb = _dict_get(callbacks, name.upper())
+    return cb
+
+
+def callback_options(options: dict) -> dict:
+    """The options a callback receives: all but the ones that steer reading."""
+    if "keys" in options or NEVER_DECODE in options or EMPTY_RESPONSE in options:
+        return {k: v for k, v in options.items() if k not in _READ_OPTIONS}
+    return options
+
+
+def wire_args(args: tuple) -> tuple:
+    """A multi-word command name ('CONFIG GET') sent as separate words, as redis-py does."""
+    name = args[0]
+    if isinstance(name, str) and " " in name:
+        return (*name.split(), *args[1:])
+    return args
+
+
+def decode_reply(value: Any, encoding: str) -> Any:
+    """A raw reply decoded as the engine decodes for decode_responses=True.
+
+    Used when a batch mixes NEVER_DECODE commands with others: the batch is
+    read raw and the others are decoded here.
+    """
+    if isinstance(value, bytes):
+        return value.decode(encoding)
+    if isinstance(value, list):
+        return [decode_reply(v, encoding) for v in value]
+    return value
