@@ -67,10 +67,24 @@ PASSIVE_OPTIONS: dict[str, Callable[[str, Any], None]] = {
     "legacy_responses": _refuse_unless(lambda v: v is True, "only redis-py's legacy (RESP2) reply shapes exist"),
     "cache": _refuse_unless(_unset, _RESP3),
     "cache_config": _refuse_unless(_unset, _RESP3),
-    "maint_notifications_config": _refuse_unless(_unset, _RESP3),
+    # enabled="auto" (what redis-py 8 puts in every default pool) means "on
+    # RESP3 only", so off on cpipe's RESP2 connections.
+    "maint_notifications_config": _refuse_unless(
+        lambda v: _unset(v) or getattr(v, "enabled", None) in ("auto", False), _RESP3),
     "oss_cluster_maint_notifications_handler": _refuse_unless(_unset, _RESP3),
     "ssl": _refuse_unless(lambda v: not v, _TLS),
+    # The engine parses replies itself; redis-py's stock RESP2 parsers (which
+    # django-redis passes through its pool) produce the same replies.
+    "parser_class": _refuse_unless(
+        lambda v: v is None or v in _stock_resp2_parsers(),
+        "the engine parses replies itself, as redis-py's _RESP2Parser/_HiredisParser would"),
 }
+
+
+def _stock_resp2_parsers() -> tuple:
+    from redis._parsers import _HiredisParser, _RESP2Parser
+
+    return (_RESP2Parser, _HiredisParser)
 
 
 def check_passive_options(owner: str, options: dict[str, Any]) -> None:
@@ -115,6 +129,9 @@ _POOL_DROPPED = {
     # redis-py 8 bookkeeping kept in connection_kwargs
     "orig_host_address", "orig_socket_timeout", "orig_socket_connect_timeout",
     "connection_class",
+    # redis-py 8.1's client-side state, added to every pool's kwargs: HIMPORT
+    # and the maintenance-notification handler (its config is checked)
+    "himport_registry", "maint_notifications_pool_handler",
 }
 
 
