@@ -95,8 +95,11 @@ def _url_bool(value: str) -> bool:
     raise ValueError(value)
 
 
-# cpipe's own URL query options; redis-py's parser has already converted its own.
+# cpipe's own URL query options, and redis-py's that its parser leaves as
+# text (decode_responses); the others redis-py's parser has converted.
 _CPIPE_URL_OPTIONS = {
+    "decode_responses": _url_bool,
+    "single_connection_client": _url_bool,
     "autopipeline": _url_bool,
     "fork_fallback": _url_bool,
     "max_queued": int,

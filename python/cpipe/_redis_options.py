@@ -168,17 +168,26 @@ def options_from_url(url: str, **kwargs: Any) -> dict[str, Any]:
     max_queued) as cpipe reads them. kwargs are overridden by the URL's
     query options, as redis-py does.
     """
+    from urllib.parse import unquote, urlparse
+
     from redis.connection import parse_url
 
     from ._options import read_url_option
 
+    parts = urlparse(url)
+    if parts.scheme == "rediss":
+        raise InvalidOptionError(f"URL scheme rediss:// is not supported by cpipe: {_TLS}")
+    if parts.scheme in ("redis",):
+        # redis-py silently ignores a database number that is not a number;
+        # cpipe refuses it rather than connect to db 0 by surprise.
+        path = unquote(parts.path).strip("/")
+        if path and not path.isdigit():
+            raise InvalidOptionError(f"invalid database number {path!r} in {url!r}")
     try:
         parsed = parse_url(url)
     except ValueError as exc:
         raise InvalidOptionError(str(exc)) from None
-    connection_class = parsed.pop("connection_class", None)
-    if connection_class is not None and "SSL" in connection_class.__name__:
-        raise InvalidOptionError(f"{url.split(':', 1)[0]}:// URLs are not supported by cpipe: {_TLS}")
+    parsed.pop("connection_class", None)
     options = dict(kwargs)
     for name, value in parsed.items():
         options[_POOL_RENAMES.get(name, name)] = read_url_option(name, value)

@@ -60,6 +60,8 @@ def callback_options(options: dict) -> dict:
 
 def wire_args(args: tuple) -> tuple:
     """A multi-word command name ('CONFIG GET') sent as separate words, as redis-py does."""
+    if not args:
+        return args  # the bridge refuses it, naming the problem
     name = args[0]
     if isinstance(name, str) and " " in name:
         return (*name.split(), *args[1:])

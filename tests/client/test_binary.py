@@ -9,7 +9,7 @@ ALL_BYTES = bytes(range(256))
 
 
 def test_every_byte_value_in_keys_and_values(client):
-    pipe = client.pipeline()
+    pipe = client.pipeline(transaction=False)
     for i in range(256):
         b = bytes([i])
         pipe.add_command("SET", b"k" + b + b"\r\n" + b, b + b"\r\n$-1\r\n" + b)
@@ -66,7 +66,7 @@ def test_16_mib_value_round_trip(client):
     got = client.call("GET", "big")
     assert got == big
     # and in a pipeline, next to small replies
-    pipe = client.pipeline()
+    pipe = client.pipeline(transaction=False)
     pipe.add_command("GET", "big").add_command("PING").add_command("GET", "big")
     a, pong, b = pipe.execute()
     assert a == big and b == big and pong == b"PONG"
@@ -133,9 +133,9 @@ def test_data_error_names_the_position(client, pos):
 def test_bad_command_name_is_data_error(client):
     with pytest.raises(cpipe.DataError, match="argument 0"):
         client.call(None, "k")
-    pipe = client.pipeline()
+    pipe = client.pipeline(transaction=False)
     pipe.add_command("SET", "a", "1")
-    pipe._commands.append(())  # an empty command inside a batch
+    pipe.command_stack.append(((), {}))  # an empty command inside a batch
     with pytest.raises(cpipe.DataError, match="needs at least its name"):
         pipe.execute()
     assert client.call("EXISTS", "a") == 0
@@ -151,7 +151,7 @@ def test_call_without_arguments_is_data_error(client):
 
 
 def test_bad_argument_in_pipeline_rejects_whole_pipeline(client):
-    pipe = client.pipeline()
+    pipe = client.pipeline(transaction=False)
     pipe.add_command("SET", "a", "1")
     pipe.add_command("INCR", "counter")
     pipe.add_command("SET", "b", {"no": "dicts"})
@@ -189,7 +189,7 @@ def test_bad_argument_gopipe_execute(client):
 
 
 def test_surrogate_in_pipeline(client):
-    pipe = client.pipeline()
+    pipe = client.pipeline(transaction=False)
     pipe.add_command("SET", "a", "1").add_command("SET", "b", "\ud83d")
     with pytest.raises(cpipe.DataError, match="pipeline command 1"):
         pipe.execute()

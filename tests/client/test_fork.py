@@ -101,7 +101,7 @@ def test_forked_child_every_entry_point(strict_client, server, what):
     client = strict_client
     client.call("PING")
     actions = {
-        "pipeline": lambda: client.pipeline().set("x", 1).execute(),
+        "pipeline": lambda: client.pipeline(transaction=False).set("x", 1).execute(),
         "execute": lambda: (client.add_command("PING"), client.execute()),
         "new-client": lambda: cpipe.Client(host="127.0.0.1", port=server.port, fork_fallback=False),
         "command-method": lambda: client.get("parent"),

@@ -25,7 +25,7 @@ def test_context_manager_closes(server):
 def test_every_entry_point_after_close(server):
     c = cpipe.Client(host="127.0.0.1", port=server.port)
     c.call("PING")
-    pipe = c.pipeline()
+    pipe = c.pipeline(transaction=False)
     pipe.set("late", 1)
     c.close()
     with pytest.raises(cpipe.ConnectionError):
@@ -116,4 +116,4 @@ def test_close_while_another_thread_is_blocked(server):
 
 def test_repr(server):
     with cpipe.Client(host="127.0.0.1", port=server.port, db=2) as c:
-        assert repr(c) == f"<Client 127.0.0.1:{server.port} db=2>"
+        assert repr(c) == f"<cpipe.client.Redis 127.0.0.1:{server.port} db=2>"

@@ -60,7 +60,7 @@ def test_sixteen_threads_hammer_one_pool(pool):
                 assert pool.hget(f"t{t}:h", str(i)) == str(i).encode()
 
     _run_threads(work, 16)
-    check = pool.pipeline()
+    check = pool.pipeline(transaction=False)
     for t in range(16):
         check.add_command("GET", f"t{t}:n")
         check.add_command("HLEN", f"t{t}:h")
@@ -70,7 +70,7 @@ def test_sixteen_threads_hammer_one_pool(pool):
 def test_threads_mix_pipelines_and_calls(pool):
     def work(t):
         for round_ in range(30):
-            pipe = pool.pipeline()
+            pipe = pool.pipeline(transaction=False)
             for i in range(100):
                 pipe.add_command("RPUSH", f"l{t}", f"{round_}:{i}")
             replies = pipe.execute()
@@ -220,7 +220,7 @@ def test_blocking_longer_than_socket_timeout(server):
 
 
 def test_pipeline_from_pool(pool):
-    pipe = pool.pipeline()
+    pipe = pool.pipeline(transaction=False)
     for i in range(5000):
         pipe.set(f"pp{i}", i)
     pipe.get("pp4999")
@@ -375,7 +375,7 @@ def test_pipeline_with_blocking_command_does_not_stall_others(server):
         outcome = {}
 
         def blocked_pipeline():
-            pipe = p.pipeline()
+            pipe = p.pipeline(transaction=False)
             pipe.blpop(["never-filled-pipe"], 3)
             started.set()
             outcome["replies"] = pipe.execute()

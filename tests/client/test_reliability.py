@@ -46,7 +46,7 @@ def test_server_killed_while_pipeline_waits(make_client):
         started = threading.Event()
 
         def big_pipeline():
-            pipe = c.pipeline()
+            pipe = c.pipeline(transaction=False)
             pipe.add_command("DEBUG", "SLEEP", "3")  # the server is busy: replies cannot all be in yet
             for i in range(300_000):
                 pipe.add_command("SET", f"k{i}", "v" * 20)
@@ -77,7 +77,7 @@ def test_server_killed_under_continuous_pipelines(dedicated_server, make_client)
     def loop():
         rounds = 0
         while not stop.is_set():
-            pipe = c.pipeline()
+            pipe = c.pipeline(transaction=False)
             for i in range(20_000):
                 pipe.add_command("INCR", f"n{i % 7}")
             replies = pipe.execute()
@@ -141,12 +141,12 @@ def test_dead_server_fails_fast_and_reconnects_after_restart(dedicated_server, m
         assert time.monotonic() - t < 1.0
     t = time.monotonic()
     with pytest.raises(cpipe.ConnectionError):
-        c.pipeline().set("a", 1).get("a").execute()
+        c.pipeline(transaction=False).set("a", 1).get("a").execute()
     assert time.monotonic() - t < 1.0
     dedicated_server.restart()
     assert c.call("PING") == b"PONG"
     assert c.call("GET", "k") is None  # a new, empty server
-    assert c.pipeline().set("a", 1).get("a").execute() == [True, b"1"]
+    assert c.pipeline(transaction=False).set("a", 1).get("a").execute() == [True, b"1"]
 
 
 def test_client_created_while_server_down(dedicated_server):
@@ -268,7 +268,7 @@ def test_socket_timeout_on_pipeline():
     with FakeServer(_stall_first_connection()) as fake:
         c = cpipe.Client(host="127.0.0.1", port=fake.port, socket_timeout=0.5)
         try:
-            pipe = c.pipeline()
+            pipe = c.pipeline(transaction=False)
             for i in range(100):
                 pipe.add_command("ECHO", f"p{i}")
             t = time.monotonic()
@@ -426,7 +426,7 @@ def test_protocol_error_mid_pipeline_fails_whole_batch_and_reconnects():
     with FakeServer(behaviour) as fake:
         c = cpipe.Client(host="127.0.0.1", port=fake.port, socket_timeout=5)
         try:
-            pipe = c.pipeline()
+            pipe = c.pipeline(transaction=False)
             for i in range(10):
                 pipe.add_command("ECHO", f"x{i}")
             with pytest.raises(cpipe.ProtocolError):
@@ -445,7 +445,7 @@ def test_socket_timeout_is_per_read_not_per_pipeline(real_server, make_client):
     # is not a timeout.
     timeout = 0.5
     c = make_client(real_server, socket_timeout=timeout)
-    pipe = c.pipeline()
+    pipe = c.pipeline(transaction=False)
     n = 1_500_000
     for i in range(n):
         pipe.add_command("SET", b"pr%d" % (i % 1000), b"v" * 200)

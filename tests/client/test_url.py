@@ -8,7 +8,7 @@ import pytest
 import redis
 
 import cpipe
-from cpipe.client import parse_url
+from cpipe._redis_options import options_from_url as parse_url
 from tests._servers import start_real_server
 
 PASSWORD = "s3cret:/@pass"  # characters that need URL quoting
@@ -76,13 +76,27 @@ def test_from_url_connects(server):
         c.close()
 
 
-def test_from_url_kwargs_override(server):
-    c = cpipe.from_url("redis://127.0.0.1:1/0", port=server.port, decode_responses=True)
+def test_from_url_kwargs_fill_in_what_the_url_does_not_say(server):
+    # redis-py's rule: what the URL says wins; kwargs add the rest.
+    c = cpipe.from_url(f"redis://127.0.0.1:{server.port}/0", port=1, decode_responses=True)
     try:
         assert c.port == server.port
         assert c.call("ECHO", "x") == "x"
     finally:
         c.close()
+
+
+def test_redis_py_query_options_are_read_as_redis_py_reads_them(server):
+    c = cpipe.from_url(f"redis://127.0.0.1:{server.port}/0?health_check_interval=5&socket_timeout=2"
+                       "&autopipeline=yes&max_queued=100")
+    try:
+        assert c.autopipeline is True and c._socket_timeout == 2.0
+        assert c.connection_pool.connection_kwargs["socket_timeout"] == 2.0
+        assert c.ping() is True
+    finally:
+        c.close()
+    with pytest.raises(TypeError, match="no_such_option"):
+        cpipe.from_url(f"redis://127.0.0.1:{server.port}/0?no_such_option=1")
 
 
 def test_pool_from_url(server):
@@ -126,7 +140,7 @@ def test_wrong_credentials(auth_server, options):
             with pytest.raises(cpipe.AuthenticationError):
                 c.call("PING")
         with pytest.raises(cpipe.AuthenticationError):
-            c.pipeline().ping().execute()
+            c.pipeline(transaction=False).ping().execute()
     finally:
         c.close()
 
@@ -252,7 +266,7 @@ def test_unix_socket_and_localhost(tmp_path):
     try:
         with cpipe.Client(unix_socket_path=path) as c:
             assert c.call("SET", "via-unix", "1") == b"OK"
-            pipe = c.pipeline()
+            pipe = c.pipeline(transaction=False)
             for i in range(1000):
                 pipe.add_command("INCR", "unix-n")
             assert pipe.execute()[-1] == 1000

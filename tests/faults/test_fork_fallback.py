@@ -220,7 +220,7 @@ def test_pipeline_replies_in_order_with_errors_in_place(child):
     assert kind == "ok"
     assert text.startswith("[True, 2, ResponseError('WRONGTYPE") and text.endswith(", b'2']"), text
     assert child["pipeline_raises"][:2] == ["raised", "redis.exceptions.ResponseError"]
-    assert "Command # 2 (LPUSH) of pipeline caused error: WRONGTYPE" in child["pipeline_raises"][2]
+    assert "Command # 2 (LPUSH fb:q 1) of pipeline caused error: WRONGTYPE" in child["pipeline_raises"][2]
 
 
 def test_errors_are_redis_py_classes(child):

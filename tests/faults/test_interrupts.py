@@ -58,7 +58,7 @@ BLOCKING = {
     "client-socket-timeout-1": 'c = cpipe.Client(port=port, socket_timeout=1)\narm()\nc.blpop("ctrlc", timeout=0)',
     "pool": 'c = cpipe.Pool(port=port, size=2)\narm()\nc.blpop("ctrlc", timeout=0)',
     "bytes-name": 'c = cpipe.Client(port=port)\narm()\nc.call(b"blpop", "ctrlc", 0)',
-    "pipeline": 'c = cpipe.Client(port=port)\np = c.pipeline()\np.blpop("ctrlc", timeout=0)\narm()\np.execute()',
+    "pipeline": 'c = cpipe.Client(port=port)\np = c.pipeline(transaction=False)\np.blpop("ctrlc", timeout=0)\narm()\np.execute()',
 }
 
 
@@ -102,7 +102,7 @@ def _silent(index, conn):
 
 
 WAITS = {
-    "long-pipeline": 'c = cpipe.Client(port=port)\np = c.pipeline()\nfor i in range(20000): p.set("k%d" % i, "v")\narm()\np.execute()',
+    "long-pipeline": 'c = cpipe.Client(port=port)\np = c.pipeline(transaction=False)\nfor i in range(20000): p.set("k%d" % i, "v")\narm()\np.execute()',
     "reply-never-comes": 'c = cpipe.Client(port=port)\narm()\nc.get("k")',
     "queue-room": '''c = cpipe.Client(port=port, autopipeline=True, max_queued=1)
 threading.Thread(target=lambda: c.get("first"), daemon=True).start()

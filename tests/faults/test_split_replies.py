@@ -44,7 +44,7 @@ def test_replies_in_one_byte_segments(autopipeline):
             assert c.call("PING") == b"PONG"
             with pytest.raises(cpipe.ResponseError, match="unknown command"):
                 c.call("NOPE")
-            replies = c.pipeline().set("a", "1").get("a").echo("x" * 300).get("missing").execute()
+            replies = c.pipeline(transaction=False).set("a", "1").get("a").echo("x" * 300).get("missing").execute()
             assert replies == [True, b"1", b"x" * 300, None]
 
             def worker(t: int) -> None:
