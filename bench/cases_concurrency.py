@@ -301,7 +301,8 @@ AP_CPIPE, AP_UV, AP_REDIS = "cpipe.asyncio pipeline", "cpipe.asyncio pipeline (u
 def asyncio_pipe(ctx: Context) -> None:
     n, batch = ctx.count(200_000), 10_000
     aio, uv = _Loop(ctx), _uvloop(ctx)
-    clients = [(AP_CPIPE, aio, aio.cpipe(), {}), *([(AP_UV, uv, uv.cpipe(), {})] if uv else []),
+    clients = [(AP_CPIPE, aio, aio.cpipe(), {"transaction": False}),
+               *([(AP_UV, uv, uv.cpipe(), {"transaction": False})] if uv else []),
                (AP_REDIS, aio, aio.redis_asyncio(1), {"transaction": False})]
 
     def load(label: str, lp: _Loop, client: Any, kw: dict, key: str):

@@ -113,7 +113,7 @@ def _pipeline_loads(ctx: Context, key, write: bool) -> list:
 
     def cpipe_load(a, b):
         k = key("cpipe pipeline")
-        p = cp.pipeline()
+        p = cp.pipeline(transaction=False)
         if write:
             for i in range(a, b):
                 p.hset(k, i, i)
@@ -150,9 +150,9 @@ def _pipeline_loads(ctx: Context, key, write: bool) -> list:
              Target("cpipe pipeline", "credis pipeline", at_least=2),
              Target("cpipe pipeline", "redis-benchmark -c 1 -P 1000", at_least=0.6)],
     description=(
-        "200,000 distinct fields of a hash per client: `p = client.pipeline()`, `p.hset(key, i, i)` "
+        "200,000 distinct fields of a hash per client: `p = client.pipeline(transaction=False)`, `p.hset(key, i, i)` "
         "×10,000, `p.execute()`, 20 times, the clients taking turns pipeline by pipeline; the time "
-        "includes building each pipeline in Python. cpipe `client.pipeline()`; redis-py "
+        "includes building each pipeline in Python. cpipe and redis-py "
         "`pipeline(transaction=False)`; credis `execute_pipeline(*cmds)`. The anchor is redis-benchmark "
         "with ONE connection pipelining 1,000 (`-c 1 -P 1000`) over random fields (`-r 100000`), half "
         "run before and half after the clients; `-c 50 -P 1000` (50 connections) is for context."),
@@ -199,7 +199,7 @@ def _hget_setup(ctx: Context) -> dict:
              Target("cpipe pipeline", "credis pipeline", at_least=1.5)],
     description=(
         "One hash is filled once (200,000 fields, untimed, by redis-py); each client then reads every "
-        "field with `pipeline().hget(key, i)` in pipelines of 10,000 (credis: `execute_pipeline`), the "
+        "field with `pipeline(transaction=False).hget(key, i)` in pipelines of 10,000 (credis: `execute_pipeline`), the "
         "clients taking turns pipeline by pipeline. redis-benchmark `-c 1 -P 1000 HGET` over a hash it "
         "filled first with its own random field names (~98% hits; the `-n 400000` HSET in the commands "
         "is that setup) is for context."),
@@ -340,7 +340,7 @@ if which == "cpipe":
     c = cpipe.Client(host=host, port=port)
     c.ping()
     before = rss_mb()
-    p = c.pipeline()
+    p = c.pipeline(transaction=False)
     for i in range(n):
         p.set("k", "v")
     replies = p.execute()

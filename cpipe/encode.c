@@ -345,20 +345,19 @@ static int refuse(const char *name, enum rule rule) {
     case REFUSE_PUBSUB:
         PyErr_Format(cp_exc_data,
             "%s puts the connection in subscriber mode, where replies no longer match commands, "
-            "so cpipe refuses it on its shared connections. Subscribe with pubsub() (coming in a "
-            "later release); meanwhile redis-py's PubSub works on a connection of its own: "
-            "redis.Redis(...).pubsub().", name);
+            "so cpipe refuses it on its shared connections. Subscribe with client.pubsub(), "
+            "which subscribes on a connection of its own.", name);
         break;
     case REFUSE_MONITOR:
         PyErr_SetString(cp_exc_data,
             "MONITOR turns the connection into a stream of every command the server runs, so cpipe "
-            "refuses it on its shared connections. Use monitor(), which gives it a connection of its "
-            "own (coming in a later release); meanwhile redis.Redis(...).monitor() works.");
+            "refuses it on its shared connections. Use client.monitor(), which gives it a connection "
+            "of its own.");
         break;
     case REFUSE_HELLO:
         PyErr_SetString(cp_exc_data,
             "HELLO would change the protocol and state of a connection other callers share, so "
-            "cpipe refuses it. Choose the protocol with the client's protocol= option instead.");
+            "cpipe refuses it. The client's protocol= option chooses the protocol (cpipe speaks RESP2).");
         break;
     case REFUSE_RESET:
         PyErr_Format(cp_exc_data,

@@ -82,6 +82,10 @@ class HotCommands:
         return self._cmd("SADD", name, *values)
 
 
+# The command names the hot methods send.
+HOT_NAMES = ("GET", "SET", "HGET", "HSET", "HGETALL", "INCRBY", "DECRBY", "DEL", "EXISTS",
+             "LPUSH", "RPUSH", "SADD")
+
 HOT_COMMANDS = ("get", "set", "hget", "hset", "hgetall", "incr", "incrby", "decr", "decrby",
                 "delete", "exists", "lpush", "rpush", "sadd")
 

@@ -67,24 +67,12 @@ PASSIVE_OPTIONS: dict[str, Callable[[str, Any], None]] = {
     "legacy_responses": _refuse_unless(lambda v: v is True, "only redis-py's legacy (RESP2) reply shapes exist"),
     "cache": _refuse_unless(_unset, _RESP3),
     "cache_config": _refuse_unless(_unset, _RESP3),
-    # enabled="auto" (what redis-py 8 puts in every default pool) means "on
-    # RESP3 only", so off on cpipe's RESP2 connections.
+    # redis-py's default ("auto") turns them on only with RESP3, which cpipe does not speak.
     "maint_notifications_config": _refuse_unless(
         lambda v: _unset(v) or getattr(v, "enabled", None) in ("auto", False), _RESP3),
     "oss_cluster_maint_notifications_handler": _refuse_unless(_unset, _RESP3),
     "ssl": _refuse_unless(lambda v: not v, _TLS),
-    # The engine parses replies itself; redis-py's stock RESP2 parsers (which
-    # django-redis passes through its pool) produce the same replies.
-    "parser_class": _refuse_unless(
-        lambda v: v is None or v in _stock_resp2_parsers(),
-        "the engine parses replies itself, as redis-py's _RESP2Parser/_HiredisParser would"),
 }
-
-
-def _stock_resp2_parsers() -> tuple:
-    from redis._parsers import _HiredisParser, _RESP2Parser
-
-    return (_RESP2Parser, _HiredisParser)
 
 
 def check_passive_options(owner: str, options: dict[str, Any]) -> None:
@@ -125,14 +113,11 @@ def credentials(provider: Any, username: Optional[str], password: Optional[str])
 # names of cpipe's constructor. Anything else goes through the same checks
 # as a constructor option.
 _POOL_RENAMES = {"path": "unix_socket_path"}
-_POOL_DROPPED = {
-    # redis-py 8 bookkeeping kept in connection_kwargs
-    "orig_host_address", "orig_socket_timeout", "orig_socket_connect_timeout",
-    "connection_class",
-    # redis-py 8.1's client-side state, added to every pool's kwargs: HIMPORT
-    # and the maintenance-notification handler (its config is checked)
-    "himport_registry", "maint_notifications_pool_handler",
-}
+POOL_CONNECTION_OPTIONS = frozenset((
+    "host", "port", "db", "password", "socket_timeout", "socket_connect_timeout", "username",
+    "decode_responses", "encoding", "client_name", "unix_socket_path",
+    "retry", "retry_on_timeout", "retry_on_error", "credential_provider", "protocol",
+))
 
 
 def options_from_pool(pool: Any) -> dict[str, Any]:
@@ -151,9 +136,12 @@ def options_from_pool(pool: Any) -> dict[str, Any]:
             raise InvalidOptionError(f"connection_pool with {connection_class.__name__} is not supported by cpipe: {_TLS}")
     options: dict[str, Any] = {}
     for name, value in kwargs.items():
-        if name in _POOL_DROPPED:
-            continue
-        options[_POOL_RENAMES.get(name, name)] = value
+        name = _POOL_RENAMES.get(name, name)
+        # redis-py keeps bookkeeping of its own there too (maintenance
+        # notification handlers, registries, ...): only connection options
+        # are read, the ones the constructor knows.
+        if name in POOL_CONNECTION_OPTIONS or name in PASSIVE_OPTIONS or name.startswith("ssl"):
+            options[name] = value
     max_connections = getattr(pool, "max_connections", None)
     if isinstance(max_connections, int) and max_connections < 2**31:
         options.setdefault("max_connections", max_connections)

@@ -20,6 +20,7 @@ from ._connection_pool import EngineConnectionPool
 from ._hot import HotCommands
 from ._options import check_client_options, integer
 from ._redis_options import (
+    POOL_CONNECTION_OPTIONS,
     check_passive_options,
     check_protocol,
     credentials,
@@ -122,7 +123,7 @@ class EngineClient:
             # Built from the pool's options, as redis-py would connect with
             # them; the pool's own connections are never used for commands.
             pooled = options_from_pool(connection_pool)
-            redis_py_options.update({k: v for k, v in pooled.items() if k not in _NAMED_OPTIONS})
+            redis_py_options.update({k: v for k, v in pooled.items() if k not in POOL_CONNECTION_OPTIONS and k != "max_connections"})
             host = pooled.get("host", host)
             port = pooled.get("port", port)
             db = pooled.get("db", db)
@@ -249,15 +250,6 @@ class EngineClient:
 
     def __repr__(self) -> str:
         return f"<{type(self).__module__}.{type(self).__name__} {self.host}:{self.port} db={self.db}>"
-
-
-# The constructor's named parameters: a pool's option of one of these names
-# is read by name above, never passed through the passive checks.
-_NAMED_OPTIONS = frozenset((
-    "host", "port", "db", "password", "socket_timeout", "socket_connect_timeout", "username",
-    "decode_responses", "encoding", "client_name", "unix_socket_path", "max_connections",
-    "retry", "retry_on_timeout", "retry_on_error", "credential_provider", "protocol",
-))
 
 
 class Redis(HotCommands, EngineClient, redis.Redis):

@@ -23,7 +23,7 @@ from typing import Any, Callable, Optional
 
 import redis.client
 
-from ._hot import HotCommands
+from ._hot import HOT_NAMES, HotCommands
 from ._replies import (
     EMPTY_RESPONSE,
     NEVER_DECODE,
@@ -71,6 +71,8 @@ class Pipeline(HotCommands, redis.client.Pipeline):
         self.shard_hint = shard_hint
         self.watching = False
         self.command_stack: list[tuple] = []
+        self._wire: list[tuple] = []
+        self._general = False
         self.scripts: set = set()
         self.explicit_transaction = False
         self._event_dispatcher = getattr(client, "_event_dispatcher", None)
@@ -82,21 +84,28 @@ class Pipeline(HotCommands, redis.client.Pipeline):
         return self._client.get_encoder()
 
     # -- queueing -----------------------------------------------------------
+    #
+    # Besides redis-py's command_stack of (args, options), the pipeline keeps
+    # what the engine is sent (_wire) and whether any queued command needs
+    # more than a hot command's handling (_general): a batch of hot commands
+    # only is sent and converted without a per-command step in Python.
 
     def _cmd(self, *args: Any) -> Any:
         if self.watching and not self.explicit_transaction:
             return self.immediate_execute_command(*args)
         self.command_stack.append((args, _NO_OPTIONS))
+        self._wire.append(args)
         return self
 
     def pipeline_execute_command(self, *args: Any, **options: Any) -> "Pipeline":
         self.command_stack.append((args, options))
+        self._wire.append(wire_args(args))
+        self._general = True
         return self
 
     def add_command(self, *args: Any) -> "Pipeline":
         """gopipe style: queue a raw command; its reply is returned unconverted."""
-        self.command_stack.append((args, {"_raw": True}))
-        return self
+        return self.pipeline_execute_command(*args, _raw=True)
 
     # -- immediate mode (after WATCH) ---------------------------------------
 
@@ -167,13 +176,13 @@ class Pipeline(HotCommands, redis.client.Pipeline):
             raise
 
     def _needs_raw(self, stack: list) -> bool:
-        if self._client._encoding is None:
+        if self._client._encoding is None or not self._general:
             return False
         return any(NEVER_DECODE in options for _, options in stack)
 
     def _run_pipeline(self, stack: list, raise_on_error: bool) -> list:
         raw = self._needs_raw(stack)
-        replies = self._send([wire_args(args) for args, _ in stack], raw)
+        replies = self._send(self._wire, raw)
         self._convert(stack, replies, raw)  # before raising: EMPTY_RESPONSE replaces an error
         if raise_on_error:
             self.raise_first_error(stack, replies)
@@ -182,8 +191,12 @@ class Pipeline(HotCommands, redis.client.Pipeline):
     def _run_transaction(self, stack: list, raise_on_error: bool) -> list:
         # redis-py sends no command that has EMPTY_RESPONSE in a transaction:
         # its value takes the reply's place.
-        sent = [cmd for cmd in stack if EMPTY_RESPONSE not in cmd[1]]
-        wire = [("MULTI",), *(wire_args(args) for args, _ in sent), ("EXEC",)]
+        if self._general:
+            sent = [cmd for cmd in stack if EMPTY_RESPONSE not in cmd[1]]
+            wire = [("MULTI",), *(wire_args(args) for args, _ in sent), ("EXEC",)]
+        else:
+            sent = stack
+            wire = [("MULTI",), *self._wire, ("EXEC",)]
         raw = self._needs_raw(sent)
         replies = self._send(wire, raw)
         errors = []
@@ -223,6 +236,23 @@ class Pipeline(HotCommands, redis.client.Pipeline):
     def _convert(self, stack: list, replies: list, raw: bool) -> None:
         """Each reply through its command's callback, in place; errors stay as they are."""
         callbacks = self.response_callbacks
+        if not self._general:
+            # Hot commands only: the callbacks of the few hot names, looked up once.
+            active = {}
+            for name in HOT_NAMES:
+                cb = find_callback(callbacks, name)
+                if cb is not None:
+                    active[name] = cb
+            if not active:
+                return
+            get = active.get
+            for i, (args, _) in enumerate(stack):
+                cb = get(args[0])
+                if cb is not None:
+                    r = replies[i]
+                    if not isinstance(r, Exception):
+                        replies[i] = cb(r)
+            return
         encoding = self._client._encoding if raw else None
         for i, (args, options) in enumerate(stack):
             r = replies[i]
@@ -230,22 +260,24 @@ class Pipeline(HotCommands, redis.client.Pipeline):
                 if EMPTY_RESPONSE in options and isinstance(r, ResponseError):
                     replies[i] = options[EMPTY_RESPONSE]
                 continue
-            if options is _NO_OPTIONS:
-                cb = find_callback(callbacks, args[0])
-                if cb is not None:
-                    replies[i] = cb(r)
-                continue
             if "_raw" in options:
                 continue
             if encoding is not None and NEVER_DECODE not in options:
                 r = decode_reply(r, encoding)
             cb = find_callback(callbacks, args[0])
-            replies[i] = cb(r, **callback_options(options)) if cb is not None else r
+            if cb is None:
+                replies[i] = r
+            elif options is _NO_OPTIONS:
+                replies[i] = cb(r)
+            else:
+                replies[i] = cb(r, **callback_options(options))
 
     # -- state --------------------------------------------------------------
 
     def reset(self) -> None:
         self.command_stack = []
+        self._wire = []
+        self._general = False
         self.scripts = set()
         conn, self.connection = self.connection, None
         if conn is not None:

@@ -135,7 +135,7 @@ def test_bad_command_name_is_data_error(client):
         client.call(None, "k")
     pipe = client.pipeline(transaction=False)
     pipe.add_command("SET", "a", "1")
-    pipe.command_stack.append(((), {}))  # an empty command inside a batch
+    pipe.add_command()  # an empty command inside a batch
     with pytest.raises(cpipe.DataError, match="needs at least its name"):
         pipe.execute()
     assert client.call("EXISTS", "a") == 0

@@ -37,7 +37,7 @@ def spellings(name: str) -> list:
 
 # (command after its name, words the message must contain)
 REFUSED = {
-    "SUBSCRIBE": (("ch1", "ch2"), ["SUBSCRIBE", "pubsub()", "later release", "redis.Redis"]),
+    "SUBSCRIBE": (("ch1", "ch2"), ["SUBSCRIBE", "client.pubsub()", "connection of its own"]),
     "PSUBSCRIBE": (("p*",), ["PSUBSCRIBE", "pubsub()"]),
     "SSUBSCRIBE": (("sh",), ["SSUBSCRIBE", "pubsub()"]),
     "UNSUBSCRIBE": ((), ["UNSUBSCRIBE", "pubsub()"]),

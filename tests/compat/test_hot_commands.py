@@ -1,0 +1,126 @@
+"""The hand-written hot methods cannot drift from redis-py's.
+
+Each has exactly redis-py's signature (names, kinds, defaults) for the
+installed redis-py, and gives the replies redis-py's own method gives on the
+same server, in the plain form cpipe writes itself and in the forms it hands
+to redis-py's method, on a client and in a pipeline.
+"""
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import redis
+
+import cpipe
+from cpipe._hot import HOT_COMMANDS, HOT_NAMES, HotCommands
+
+
+def _params(func):
+    return [(p.name, p.kind, p.default) for p in inspect.signature(func).parameters.values()]
+
+
+# (method, args, kwargs): the plain forms and the ones redis-py's method handles.
+CALLS = [
+    ("set", ("k", "v"), {}),
+    ("set", ("k", "v2"), {"ex": 100}),
+    ("set", ("k", "v3"), {"nx": True}),
+    ("set", ("k", "v4"), {"xx": True, "get": True}),
+    ("get", ("k",), {}),
+    ("get", ("missing",), {}),
+    ("hset", ("h", "f", "1"), {}),
+    ("hset", ("h",), {"mapping": {"a": 1, "b": 2}}),
+    ("hset", ("h", "c", 3), {"mapping": {"d": 4}}),
+    ("hset", ("h",), {"items": ["e", 5, "f", 6]}),
+    ("hget", ("h", "a"), {}),
+    ("hgetall", ("h",), {}),
+    ("incr", ("n",), {}),
+    ("incr", ("n", 5), {}),
+    ("incrby", ("n", 2), {}),
+    ("decr", ("n",), {}),
+    ("decrby", ("n", 3), {}),
+    ("lpush", ("l", 1, 2), {}),
+    ("rpush", ("l", 3), {}),
+    ("sadd", ("s", "a", "b", "a"), {}),
+    ("exists", ("k", "h", "nope"), {}),
+    ("delete", ("k", "n", "nope"), {}),
+]
+
+
+@pytest.mark.parametrize("name", HOT_COMMANDS)
+def test_signature_is_redis_pys(name):
+    assert _params(getattr(HotCommands, name)) == _params(getattr(redis.Redis, name))
+    # and that is the method a cpipe client really has
+    assert getattr(cpipe.Redis, name) is getattr(HotCommands, name)
+
+
+def test_every_hot_name_is_sent_by_a_hot_method():
+    sent = set()
+
+    class Recorder(HotCommands):
+        def _cmd(self, *args):
+            sent.add(args[0])
+
+    rec = Recorder()
+    for method, args, kwargs in CALLS:
+        if not kwargs:  # the plain forms are the ones cpipe sends itself
+            getattr(rec, method)(*args)
+    assert sent == set(HOT_NAMES)
+
+
+
+
+@pytest.mark.parametrize("decode", [False, True], ids=["bytes", "decoded"])
+def test_replies_match_redis_py(real_server, decode):
+    port = real_server.port
+    rp = redis.Redis(port=port, protocol=2, decode_responses=decode)
+    ours = cpipe.Redis(port=port, decode_responses=decode)
+    try:
+        for method, args, kwargs in CALLS:
+            rp.flushall()
+            for prior_method, prior_args, prior_kwargs in CALLS[: CALLS.index((method, args, kwargs))]:
+                getattr(rp, prior_method)(*prior_args, **prior_kwargs)
+            expected = getattr(rp, method)(*args, **kwargs)
+            rp.flushall()
+            for prior_method, prior_args, prior_kwargs in CALLS[: CALLS.index((method, args, kwargs))]:
+                getattr(ours, prior_method)(*prior_args, **prior_kwargs)
+            got = getattr(ours, method)(*args, **kwargs)
+            assert got == expected and type(got) is type(expected), (method, args, kwargs)
+        # the same sequence in one pipeline each
+        rp.flushall()
+        p = rp.pipeline(transaction=False)
+        for method, args, kwargs in CALLS:
+            getattr(p, method)(*args, **kwargs)
+        expected = p.execute()
+        rp.flushall()
+        p = ours.pipeline(transaction=False)
+        for method, args, kwargs in CALLS:
+            assert getattr(p, method)(*args, **kwargs) is p  # chained calls return the pipeline
+        assert p.execute() == expected
+    finally:
+        rp.close()
+        ours.close()
+
+
+def test_argument_checks_are_redis_pys(real_server):
+    ours = cpipe.Redis(port=real_server.port)
+    try:
+        with pytest.raises(redis.DataError, match="'hset' with no key value pairs"):
+            ours.hset("h")
+        with pytest.raises(redis.DataError):
+            ours.set("k", "v", ex=-1.5)
+    finally:
+        ours.close()
+
+
+def test_response_callbacks_apply_to_hot_methods(real_server):
+    ours = cpipe.Redis(port=real_server.port)
+    try:
+        ours.set("k", "7")
+        ours.set_response_callback("GET", lambda reply: int(reply) * 2)
+        assert ours.get("k") == 14
+        assert ours.pipeline(transaction=False).get("k").get("k").execute() == [14, 14]
+        ours.response_callbacks["get"] = lambda reply: "lower-case name"
+        assert ours.get("k") == "lower-case name"
+    finally:
+        ours.close()
