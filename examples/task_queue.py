@@ -23,8 +23,8 @@ How it works (the keys are under --prefix, "tq:" by default):
 
 To show reclaiming, worker 0 "crashes" (os._exit, no acknowledgement) in the
 middle of its --crash-after'th task, leaving the rest of its batch pending,
-and worker 1 stalls once for 3 x CLAIM_IDLE_MS on a task (--slow-once), so its
-entry is reclaimed while it still works on it.
+and worker 1 stalls once, in its SLOW_AT'th task, for 3 x CLAIM_IDLE_MS
+(unless --no-slow), so its entries are reclaimed while it still works on them.
 
 The main process checks the outcome (every task committed exactly once with
 the right result, nothing left pending) and exits 1 if anything is off;
@@ -47,6 +47,7 @@ BATCH = 5            # entries per XREADGROUP / XAUTOCLAIM
 BLOCK_MS = 200       # how long XREADGROUP waits for new entries
 CLAIM_IDLE_MS = 500  # a pending entry idle this long is taken over
 CRASH_EXIT_CODE = 3
+SLOW_AT = 3          # worker 1 stalls in its third task
 
 # KEYS: stream, results, effects; ARGV: group, entry id, task, result.
 COMMIT = """
@@ -89,9 +90,10 @@ class Keys:
         self.stats = prefix + "stats"          # reclaimed, discarded
 
 
-def produce(client_kind: str, port: int, prefix: str, tasks: int) -> None:
+def produce(client_kind: str, port: int, prefix: str, tasks: int, ready: Any, deadline: float) -> None:
     keys = Keys(prefix)
     r = connect(client_kind, port)
+    ready.wait(max(0.0, deadline - time.time()))  # every worker is up: each gets a share
     with r.pipeline(transaction=False) as p:
         for i in range(tasks):
             p.xadd(keys.stream, {"task": i, "n": task_size(i)})
@@ -103,11 +105,13 @@ def produce(client_kind: str, port: int, prefix: str, tasks: int) -> None:
 
 
 def work(client_kind: str, port: int, prefix: str, index: int, crash_after: int,
-         slow_once: bool, deadline: float) -> None:
+         slow_once: bool, ready: Any, deadline: float) -> None:
     keys = Keys(prefix)
     me = f"worker-{index}"
     r = connect(client_kind, port)
     commit = r.register_script(COMMIT)
+    r.ping()
+    ready.wait(max(0.0, deadline - time.time()))
     done = 0
     while time.time() < deadline:
         total = r.get(keys.total)
@@ -128,7 +132,7 @@ def work(client_kind: str, port: int, prefix: str, index: int, crash_after: int,
             result = compute(n)
             if crash_after and done + 1 == crash_after:
                 os._exit(CRASH_EXIT_CODE)  # mid-task: this batch stays pending
-            if slow_once:
+            if slow_once and done + 1 == SLOW_AT:
                 slow_once = False
                 time.sleep(3 * CLAIM_IDLE_MS / 1000)
             if commit(keys=[keys.stream, keys.results, keys.effects],
@@ -179,12 +183,16 @@ def run(port: int, tasks: int, workers: int, client_kind: str = "cpipe", prefix:
     ctx = multiprocessing.get_context("spawn")
     deadline = time.time() + timeout
     started = time.perf_counter()
-    procs = [ctx.Process(target=produce, args=(client_kind, port, prefix, tasks), name="producer")]
+    # Tasks start once every process is up: on a busy machine a worker that
+    # spawned late could otherwise find the queue already drained.
+    ready = ctx.Barrier(workers + 1)
+    procs = [ctx.Process(target=produce, args=(client_kind, port, prefix, tasks, ready, deadline),
+                         name="producer")]
     for i in range(workers):
         procs.append(ctx.Process(
             target=work, name=f"worker-{i}",
             args=(client_kind, port, prefix, i, crash_after if i == 0 else 0,
-                  slow_once and i == 1 and workers > 2, deadline)))
+                  slow_once and i == 1 and workers > 2, ready, deadline)))
     for p in procs:
         p.start()
     for p in procs:
