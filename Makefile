@@ -59,8 +59,9 @@ test-py: build server
 	$(PY) -m pytest -q -p no:cacheprovider tests --ignore=tests/libraries_redis5
 
 # cpipe built and tested against redis-py 5.0.x (the oldest it supports):
-# the client and command tests, the library tests, and the libraries whose
-# redis pin keeps them out of .venv. Go comes from PATH (.venv's bin first).
+# the client and command tests, the library tests, the libraries whose
+# redis pin keeps them out of .venv, and the examples (streams). Go comes
+# from PATH (.venv's bin first).
 $(VENV5)/.ready: requirements-dev.txt requirements-libraries.txt requirements-redis5.txt
 	$(PYTHON) -m venv $(VENV5)
 	$(PY5) -m pip install -q --upgrade pip
@@ -70,7 +71,7 @@ $(VENV5)/.ready: requirements-dev.txt requirements-libraries.txt requirements-re
 test-redis5: venv server $(VENV5)/.ready
 	$(PY5) -m pip install -q --no-build-isolation . 2>&1 | grep -v "^DEPRECATION" || true
 	$(PY5) -c "import redis, cpipe._engine as e; e.native(); print('cpipe built against redis-py', redis.__version__)"
-	$(PY5) -m pytest -q -p no:cacheprovider tests/client tests/commands tests/libraries tests/libraries_redis5
+	$(PY5) -m pytest -q -p no:cacheprovider tests/client tests/commands tests/libraries tests/libraries_redis5 tests/examples
 
 test: test-go test-py test-redis5
 
