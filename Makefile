@@ -1,6 +1,6 @@
 # Quick start on a fresh machine (Python, pip and a C compiler):
 #   make demo   - virtualenv, build, start a server, bulk pipeline + pooled writes
-#   make test   - everything the tests need, then Go and Python tests
+#   make test   - everything the tests need, then mypy, Go and Python tests
 #   make soak   - by hand, not in CI: checked load under random server faults
 #                 (SOAK_SECONDS=600 by default; SOAK_ARGS="--faults extra" etc.)
 PYTHON ?= python3
@@ -19,7 +19,7 @@ SOAK_SECONDS ?= 600
 SOAK_ARGS ?=
 FUZZ_EXAMPLES ?= 20000
 
-.PHONY: venv build inplace server test test-go test-py test-redis5 fuzz demo bench soak clean
+.PHONY: venv build inplace server test typecheck test-go test-py test-redis5 fuzz demo bench soak clean
 
 $(VENV)/.ready: requirements-dev.txt requirements-libraries.txt
 	$(PYTHON) -m venv $(VENV)
@@ -73,7 +73,12 @@ test-redis5: venv server $(VENV5)/.ready
 	$(PY5) -c "import redis, cpipe._engine as e; e.native(); print('cpipe built against redis-py', redis.__version__)"
 	$(PY5) -m pytest -q -p no:cacheprovider tests/client tests/commands tests/libraries tests/libraries_redis5 tests/examples
 
-test: test-go test-py test-redis5
+# The calls into the native module checked against python/cpipe/_native.pyi
+# (which modules, and how strictly: [tool.mypy] in pyproject.toml).
+typecheck: venv
+	$(PY) -m mypy
+
+test: typecheck test-go test-py test-redis5
 
 # By hand, not in CI: the bridge's argument encoding fuzzed from Python with
 # many more examples than the test suite runs (FUZZ_EXAMPLES per test).

@@ -8,6 +8,7 @@
 // raise_status(); the exception classes and the error-reply factory are
 // handed in from Python by configure(), so names match redis-py.
 #include "encode.h"
+#include "options.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -475,22 +476,131 @@ static PyObject *py_queue_close(PyObject *self, PyObject *arg) {
     Py_RETURN_NONE;
 }
 
-// open(host, port, unix_path, connect_timeout, socket_timeout, init_commands,
-//      size, autopipeline, max_queued) -> handle. Does not connect yet.
-static PyObject *py_open(PyObject *self, PyObject *args) {
-    const char *host, *unix_path; Py_ssize_t host_len, unix_len;
-    int port, size, autopipeline; double ct, st; long long max_queued; PyObject *init;
-    if (!PyArg_ParseTuple(args, "s#iz#ddOipL", &host, &host_len, &port, &unix_path, &unix_len,
-                          &ct, &st, &init, &size, &autopipeline, &max_queued)) return NULL;
-    if (check_ready() < 0) return NULL;
-    // The client's own commands (AUTH, SELECT, ...): not classified, never refused.
-    enc_t e; enc_init(&e, CP_DEFAULT_MAX_BULK);
+// ---------------------------------------------------------------- open
+
+// open(config) reads a cpipe._config.EngineConfig by attribute name, so
+// the one description of a client's options is that dataclass; a missing
+// attribute or a wrong type is a TypeError naming it, a value out of range
+// a ValueError. Never the config's repr in a message: init_commands may
+// hold a password.
+
+// config.<name>, a new reference, or NULL with a TypeError naming it.
+static PyObject *config_attr(PyObject *config, const char *name) {
+    PyObject *v = PyObject_GetAttrString(config, name);
+    if (!v && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "open(config): the %.100s has no attribute '%s' (pass a cpipe._config.EngineConfig)",
+                     Py_TYPE(config)->tp_name, name);
+    }
+    return v;
+}
+
+static int config_wrong_type(PyObject *v, const char *name, const char *want) {
+    PyErr_Format(PyExc_TypeError, "open(config): config.%s must be %s, not %.100s", name, want, Py_TYPE(v)->tp_name);
+    return -1;
+}
+
+// An int (not a bool) in lo..hi.
+static int config_int(PyObject *config, const char *name, long long lo, long long hi, long long *out) {
+    PyObject *v = config_attr(config, name);
+    if (!v) return -1;
+    int rc = -1, overflow = 0;
+    if (!PyLong_Check(v) || PyBool_Check(v)) {
+        config_wrong_type(v, name, "an int");
+    } else {
+        *out = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow || *out < lo || *out > hi)
+            PyErr_Format(PyExc_ValueError, "open(config): config.%s must be in %lld..%lld, not %R", name, lo, hi, v);
+        else
+            rc = 0;
+    }
+    Py_DECREF(v);
+    return rc;
+}
+
+// Seconds: an int or float, finite, 0 (no limit) up to what a Go duration holds.
+static int config_seconds(PyObject *config, const char *name, double *out) {
+    PyObject *v = config_attr(config, name);
+    if (!v) return -1;
+    int rc = -1;
+    if (!(PyFloat_Check(v) || (PyLong_Check(v) && !PyBool_Check(v)))) {
+        config_wrong_type(v, name, "a number of seconds (int or float)");
+    } else {
+        double d = PyFloat_AsDouble(v);
+        if (d == -1 && PyErr_Occurred()) PyErr_Clear();   // an int too large for a double: out of range
+        if (d >= 0 && d <= CP_MAX_SECONDS) {              // NaN fails both comparisons
+            *out = d;
+            rc = 0;
+        } else {
+            PyErr_Format(PyExc_ValueError, "open(config): config.%s must be 0 (no limit) or a finite number of "
+                         "seconds up to %lld, not %R", name, (long long)CP_MAX_SECONDS, v);
+        }
+    }
+    Py_DECREF(v);
+    return rc;
+}
+
+static int config_bool(PyObject *config, const char *name, int *out) {
+    PyObject *v = config_attr(config, name);
+    if (!v) return -1;
+    int rc = PyBool_Check(v) ? 0 : config_wrong_type(v, name, "a bool");
+    *out = v == Py_True;
+    Py_DECREF(v);
+    return rc;
+}
+
+// A str (or None when may_be_none): *keep holds the attribute, whose UTF-8
+// buffer *p points into, until the caller drops it.
+static int config_text(PyObject *config, const char *name, int may_be_none, PyObject **keep,
+                       const char **p, int64_t *len) {
+    *keep = config_attr(config, name);
+    if (!*keep) return -1;
+    *p = NULL; *len = 0;
+    if (may_be_none && *keep == Py_None) return 0;
+    if (!PyUnicode_Check(*keep)) return config_wrong_type(*keep, name, may_be_none ? "a str or None" : "a str");
     Py_ssize_t n;
-    if (enc_pipeline(&e, init, &n, NULL) < 0) { enc_free(&e); return NULL; }
-    uint64_t h = cp_open((char *)host, (int)host_len, port, (char *)unix_path, unix_path ? (int)unix_len : 0,
-                         ct, st, e.buf, e.len, (int)n, size, autopipeline, max_queued);
+    *p = PyUnicode_AsUTF8AndSize(*keep, &n);
+    *len = n;
+    return *p ? 0 : -1;
+}
+
+// open(config) -> handle. Does not connect yet: the first command does.
+static PyObject *py_open(PyObject *self, PyObject *config) {
+    if (check_ready() < 0) return NULL;
+    struct cp_options o = {0};
+    PyObject *host = NULL, *unix_path = NULL, *init = NULL, *r = NULL;
+    long long port, size, max_queued;
+    enc_t e; enc_init(&e, CP_DEFAULT_MAX_BULK);
+    if (config_text(config, "host", 0, &host, &o.host, &o.host_len) < 0 ||
+        config_int(config, "port", 1, 65535, &port) < 0 ||
+        config_text(config, "unix_socket_path", 1, &unix_path, &o.unix_path, &o.unix_len) < 0 ||
+        config_seconds(config, "connect_timeout", &o.connect_timeout) < 0 ||
+        config_seconds(config, "socket_timeout", &o.socket_timeout) < 0 ||
+        !(init = config_attr(config, "init_commands")) ||
+        config_int(config, "size", 1, CP_MAX_SIZE, &size) < 0 ||
+        config_bool(config, "autopipeline", &o.autopipeline) < 0 ||
+        config_int(config, "max_queued", 0, CP_MAX_QUEUED, &max_queued) < 0 ||
+        config_bool(config, "connect_once", &o.connect_once) < 0) goto done;
+    if (!PyTuple_Check(init) && !PyList_Check(init)) {
+        config_wrong_type(init, "init_commands", "a tuple of command tuples");
+        goto done;
+    }
+    // The client's own commands (AUTH, SELECT, ...): not classified, never refused.
+    Py_ssize_t n;
+    if (enc_pipeline(&e, init, &n, NULL) < 0) goto done;
+    o.port = (int)port;
+    o.size = (int)size;
+    o.max_queued = max_queued;
+    o.init = e.buf;
+    o.init_len = e.len;
+    o.ninit = (int)n;
+    r = PyLong_FromUnsignedLongLong(cp_open(&o));
+done:
     enc_free(&e);
-    return PyLong_FromUnsignedLongLong(h);
+    Py_XDECREF(host);
+    Py_XDECREF(unix_path);
+    Py_XDECREF(init);
+    return r;
 }
 
 static PyObject *py_close(PyObject *self, PyObject *arg) {
@@ -540,7 +650,7 @@ static PyMethodDef methods[] = {
     {"queue_open", py_queue_open, METH_O, "queue_open(notify_fd or -1) -> queue"},
     {"cancel", (PyCFunction)(void (*)(void))py_cancel, METH_FASTCALL, "cancel(handle, queue, tag) -> found"},
     {"queue_close", py_queue_close, METH_O, "queue_close(queue)"},
-    {"open", py_open, METH_VARARGS, "open(...) -> handle"},
+    {"open", py_open, METH_O, "open(config: cpipe._config.EngineConfig) -> handle"},
     {"close", py_close, METH_O, "close(handle)"},
     {"encode", (PyCFunction)(void (*)(void))py_encode, METH_FASTCALL, "encode(*command) -> RESP bytes"},
     {"configure", py_configure, METH_VARARGS, "configure(error_factory, ConnectionError, TimeoutError, AuthenticationError, ProtocolError, DataError, ForkError)"},

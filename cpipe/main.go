@@ -14,6 +14,7 @@ package main
 /*
 #include <stdint.h>
 #include <stdlib.h>
+#include "options.h"
 
 enum {
 	CP_OK = 0,
@@ -112,25 +113,30 @@ func report(err error, errbuf *C.char, errcap C.int) C.int {
 	return statusOf(err)
 }
 
-// cp_open creates a client (size 1) or pool of connections; it does not
-// connect: the first command does. init holds RESP commands replayed after
-// every connect (AUTH, SELECT, CLIENT SETNAME), ninit of them.
+// cp_open creates a client (size 1) or pool of connections from *o
+// (options.h), borrowed for the call; it does not connect: the first
+// command does.
 //
 //export cp_open
-func cp_open(host *C.char, hostLen C.int, port C.int, unixPath *C.char, unixLen C.int,
-	connectTimeout, socketTimeout C.double, init *C.char, initLen C.int64_t, ninit C.int,
-	size C.int, autopipeline C.int, maxQueued C.int64_t) C.uint64_t {
-	o := engine.Options{
-		Host:           goString(host, int(hostLen)),
-		Port:           int(port),
-		UnixPath:       goString(unixPath, int(unixLen)),
-		ConnectTimeout: seconds(connectTimeout),
-		SocketTimeout:  seconds(socketTimeout),
-		Init:           goBytes(init, int64(initLen)),
-		InitCount:      int(ninit),
-		MaxQueued:      int(maxQueued),
+func cp_open(o *C.struct_cp_options) C.uint64_t {
+	return register(engine.NewGroup(engineOptions(o), int(o.size), o.autopipeline != 0))
+}
+
+// engineOptions copies the bridge's options into the engine's. The init
+// commands (AUTH, SELECT, CLIENT SETNAME) are RESP, ninit of them,
+// replayed after every connect.
+func engineOptions(o *C.struct_cp_options) engine.Options {
+	return engine.Options{
+		Host:           goString(o.host, int(o.host_len)),
+		Port:           int(o.port),
+		UnixPath:       goString(o.unix_path, int(o.unix_len)),
+		ConnectTimeout: seconds(o.connect_timeout),
+		SocketTimeout:  seconds(o.socket_timeout),
+		Init:           goBytes(o.init, int64(o.init_len)),
+		InitCount:      int(o.ninit),
+		MaxQueued:      int(o.max_queued),
+		ConnectOnce:    o.connect_once != 0,
 	}
-	return register(engine.NewGroup(o, int(size), autopipeline != 0))
 }
 
 // cp_queue_open creates a completion queue. With notify_fd >= 0, one byte

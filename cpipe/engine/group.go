@@ -55,9 +55,14 @@ func (g *Group) Do(req *Request, blocking bool, blockFor time.Duration) error {
 	}
 	req.markStart()
 	if blocking {
-		// Always a side connection, in exclusive mode too: a shared or
-		// borrowed connection would hold asynchronous work behind it.
-		return g.doOnSide(req, blockFor, nil)
+		if !g.o.ConnectOnce {
+			// Always a side connection, in exclusive mode too: a shared or
+			// borrowed connection would hold asynchronous work behind it.
+			return g.doOnSide(req, blockFor, nil)
+		}
+		// A connect-once connection carries state a side connection would
+		// not have (a WATCH pipeline's): the command waits on it instead.
+		req.ReadTimeout = blockingReadTimeout(g.o.SocketTimeout, blockFor)
 	}
 	if g.exclusive {
 		c, err := g.borrow(req)
@@ -284,7 +289,9 @@ func (g *Group) putSide(c *PConn) {
 	if g.sideFree != nil {
 		g.sideFree.Signal()
 	}
-	keep := !g.closed.Load() && !c.isClosed() && len(g.side) < len(g.conns)
+	// A failed one is dropped: a new one dials just as its reconnect would,
+	// and with Options.ConnectOnce it would never reconnect.
+	keep := !g.closed.Load() && c.reusable() && len(g.side) < len(g.conns)
 	if keep {
 		g.side = append(g.side, c)
 	}

@@ -22,6 +22,18 @@ type Options struct {
 	// connection. A caller that would pass it waits (up to SocketTimeout);
 	// a single request larger than the bound is still accepted alone.
 	MaxQueued int
+	// ConnectOnce: a connection that has failed (or was closed after a
+	// failure) is never replaced: every later command on it fails with a
+	// ConnError. The first connect still happens lazily, on the first
+	// command, and a connect that fails before any succeeded may be tried
+	// again. For a connection that carries state a new one would not have:
+	// a WATCH pipeline's, where a silent reconnect between WATCH and EXEC
+	// would drop the watch and let EXEC succeed unconditionally. For the
+	// same reason a blocking command run with Group.Do waits on the
+	// group's connection rather than on a side connection of its own;
+	// asynchronous ones (Group.Submit) still get a side connection, which
+	// Cancel can close.
+	ConnectOnce bool
 }
 
 // DefaultMaxQueued is used when Options.MaxQueued is 0.

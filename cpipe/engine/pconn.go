@@ -98,7 +98,11 @@ type PConn struct {
 	// connecting: a caller is dialing with the lock released; until it is
 	// done nobody else touches fd, the reader's state or the roles.
 	connecting bool
-	queued     int // commands in pending+queue, bounded by Options.MaxQueued
+	// connectedOnce: a connect has succeeded; with Options.ConnectOnce no
+	// other is tried, and lost holds the error every later request gets.
+	connectedOnce bool
+	lost          error
+	queued        int // commands in pending+queue, bounded by Options.MaxQueued
 
 	// Owned by the reading role.
 	rbuf     []byte
@@ -623,10 +627,11 @@ func (c *PConn) failLocked(err error) {
 // after t: a caller that waited for it meanwhile waited as long in vain.
 func (c *PConn) timedOutSince(t int64) bool { return c.timedOut.Load() > t }
 
-func (c *PConn) isClosed() bool {
+// reusable reports whether the connection is neither closed nor failed.
+func (c *PConn) reusable() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.closed
+	return !c.closed && c.broken == nil
 }
 
 // Close fails all work and closes the socket once no role holds it.

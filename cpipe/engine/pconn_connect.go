@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"syscall"
 )
@@ -19,6 +21,9 @@ type dialResult struct {
 // one comes it returns ErrInterrupted and the goroutine finishes the
 // connect for whoever comes next.
 func (c *PConn) connectLocked(req *Request) error {
+	if c.o.ConnectOnce && c.connectedOnce {
+		return c.refuseReconnectLocked()
+	}
 	if c.fd >= 0 {
 		syscall.Close(c.fd)
 		c.fd = -1
@@ -68,7 +73,28 @@ func (c *PConn) connectedLocked(fd int, err error) error {
 		return ErrClosed
 	}
 	c.fd = fd
+	c.connectedOnce = true
 	return nil
+}
+
+// refuseReconnectLocked is connectLocked under Options.ConnectOnce once a
+// connection has been up: the lost connection's socket is released (the
+// roles are free) and every request from now on gets the same ConnError,
+// naming why the connection was lost.
+func (c *PConn) refuseReconnectLocked() error {
+	if c.fd >= 0 {
+		syscall.Close(c.fd)
+		c.fd = -1
+	}
+	if c.lost == nil {
+		cause := c.broken
+		if cause == nil {
+			cause = errors.New("the connection was closed")
+		}
+		c.lost = &ConnError{fmt.Errorf("the connection to %s was lost and is not replaced, "+
+			"since a new one would not carry its state (WATCH): %w", c.o.Addr(), cause)}
+	}
+	return c.lost
 }
 
 // dialAndInit runs with the lock released; c.connecting gives it the

@@ -14,10 +14,53 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Protocol, Sequence, Union
 
 from . import errors
+
+if TYPE_CHECKING:
+    from ._config import EngineConfig
+    from ._native import Arg, Encoding
+
+
+class NativeModule(Protocol):
+    """What the rest of cpipe uses of `cpipe._native`, for the type checker.
+
+    A module cannot be named as a type, so `native()` is declared to return
+    this; the module's own types are in _native.pyi (what each function
+    does is documented there), and mypy checks in _load that the module
+    matches this protocol, so the two cannot drift apart.
+    """
+
+    CP_CLOSED: int
+    QUEUED: int
+    BLOCKING: int
+    DEFAULT_MAX_BULK: int
+
+    def configure(self, error_factory: Callable[[str], BaseException], connection_error: type[BaseException],
+                  timeout_error: type[BaseException], authentication_error: type[BaseException],
+                  protocol_error: type[BaseException], data_error: type[BaseException],
+                  fork_error: type[BaseException], /) -> None: ...
+    def mark_forked(self) -> None: ...
+    def open(self, config: "EngineConfig", /) -> int: ...
+    def close(self, handle: int, /) -> None: ...
+    def execute(self, handle: int, encoding: "Encoding", max_bulk: int, /, *command: "Arg") -> Any: ...
+    def execute_many(self, handle: int, encoding: "Encoding", max_bulk: int,
+                     commands: Iterable[Sequence["Arg"]], /) -> list[Any]: ...
+    def submit(self, handle: int, queue: int, tag: int, wait: bool, max_bulk: int, /,
+               *command: "Arg") -> Union[int, bytes]: ...
+    def submit_many(self, handle: int, queue: int, tag: int, wait: bool, max_bulk: int,
+                    commands: Iterable[Sequence["Arg"]], /) -> Union[int, bytes]: ...
+    def prepare(self, max_bulk: int, commands: Iterable[Sequence["Arg"]], batch: bool, /) -> bytes: ...
+    def submit_prepared(self, handle: int, queue: int, tag: int, prepared: bytes, /) -> int: ...
+    def poll(self, queue: int, encoding: Union["Encoding", tuple["Encoding", ...]], timeout: float, /
+             ) -> list[tuple[int, Any]]: ...
+    def outstanding(self, queue: int, /) -> int: ...
+    def queue_open(self, notify_fd: int, /) -> int: ...
+    def queue_close(self, queue: int, /) -> None: ...
+    def cancel(self, handle: int, queue: int, tag: int, /) -> bool: ...
+    def encode(self, *command: "Arg") -> bytes: ...
+
 
 # The bits native.submit and native.submit_many return when they queued the
 # request (bridge.c SUBMIT_*); a prepared request's first byte has BLOCKING.
@@ -25,7 +68,7 @@ QUEUED = 1
 BLOCKING = 2  # a blocking command (BLPOP, ...): cancelling it closes its connection
 
 _lock = threading.Lock()
-_module: ModuleType | None = None
+_module: Optional[NativeModule] = None
 _loaded_pid = 0  # the process whose Go runtime the loaded module runs on
 # Every live client, so that a forked child can move them off the engine.
 # Only the fork hook reads it: the parent pays one add per client made.
@@ -39,7 +82,7 @@ FORK_MESSAGE = (
 )
 
 
-def native() -> ModuleType:
+def native() -> NativeModule:
     """The configured `cpipe._native` module, loaded on first call."""
     mod = _module
     if mod is not None:
@@ -47,7 +90,7 @@ def native() -> ModuleType:
     return _load()
 
 
-def _load() -> ModuleType:
+def _load() -> NativeModule:
     global _module, _loaded_pid
     with _lock:
         if _module is None:

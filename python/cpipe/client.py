@@ -16,6 +16,7 @@ import redis
 from redis.client import CaseInsensitiveDict
 
 from . import _engine
+from ._config import EngineConfig
 from ._connection_pool import EngineConnectionPool
 from ._hot import HotCommands
 from ._options import check_client_options, integer
@@ -171,14 +172,15 @@ class EngineClient:
             "socket_timeout": socket_timeout, "socket_connect_timeout": socket_connect_timeout,
             "decode_responses": bool(decode_responses), "encoding": encoding,
         }
-        # native.open's arguments, kept to reopen (asyncio: after the loop died).
-        self._open_args = (
-            host, port, unix_socket_path, socket_connect_timeout or 0.0, self._socket_timeout,
-            _init_commands(db, username, password, client_name),
-            self._size, bool(autopipeline), max_queued,
+        # What the engine is opened with, kept to reopen (asyncio: after the loop died).
+        self._config = EngineConfig(
+            host=host, port=port, unix_socket_path=unix_socket_path,
+            connect_timeout=socket_connect_timeout or 0.0, socket_timeout=self._socket_timeout,
+            init_commands=tuple(_init_commands(db, username, password, client_name)),
+            size=self._size, autopipeline=bool(autopipeline), max_queued=max_queued,
         )
         # What redis-py's own methods and helpers read of a client.
-        self.response_callbacks = CaseInsensitiveDict(resp2_callbacks())
+        self.response_callbacks = CaseInsensitiveDict(resp2_callbacks())  # type: ignore[arg-type]  # typed dict[str, str]
         self.connection_pool = EngineConnectionPool(self, self._connect_options, self._size)
         self.auto_close_connection_pool = False
         self.connection = None
@@ -200,7 +202,7 @@ class EngineClient:
             self._h = 0
             self._use_fork_fallback()
         else:
-            self._h = self._native.open(*self._open_args)
+            self._h = self._native.open(self._config)
             self._setup()
         _engine.track(self)
 
@@ -291,7 +293,7 @@ class Redis(HotCommands, EngineClient, redis.Redis):
         if self._closed or not self._h or self._fallback is not None:
             return
         old = self._h
-        self._h = self._native.open(*self._open_args)
+        self._h = self._native.open(self._config)
         self._setup()
         self._native.close(old)
         self._close_spares()
@@ -357,13 +359,15 @@ class Redis(HotCommands, EngineClient, redis.Redis):
 
         return Pipeline(self, transaction, shard_hint)
 
-    def _dedicated(self) -> Any:
-        """A connection of its own (for WATCH): an idle spare or a new one."""
+    def _dedicated(self, fresh: bool = False) -> Any:
+        """A connection of its own (for WATCH): an idle spare (unless fresh) or a new one."""
         from .pipeline import DedicatedConnection
 
         with self._spares_lock:
-            if self._spares:
-                return self._spares.pop()
+            if self._spares and not fresh:
+                conn = self._spares.pop()
+                conn.reused = True
+                return conn
         if self._closed:
             raise ConnectionError("the client is closed")
         if self._fallback is not None:
@@ -372,9 +376,7 @@ class Redis(HotCommands, EngineClient, redis.Redis):
             fb = SyncFallback(self._connect_options, 1)
             return DedicatedConnection(fb.execute, fb.execute_raw, fb.execute_many, fb.execute_many_raw, fb.close)
         native = self._native
-        args = list(self._open_args)
-        args[6], args[7] = 1, False  # size 1, its own connection
-        h = native.open(*args)
+        h = native.open(self._config.dedicated())  # its own connection, never silently replaced
         return DedicatedConnection(
             partial(native.execute, h, self._encoding, self._max_bulk),
             partial(native.execute, h, None, self._max_bulk),

@@ -41,7 +41,7 @@ _NO_OPTIONS: dict = {}
 class DedicatedConnection:
     """One engine connection used by one pipeline at a time (WATCH ... EXEC)."""
 
-    __slots__ = ("execute", "execute_raw", "execute_many", "execute_many_raw", "_close", "broken")
+    __slots__ = ("execute", "execute_raw", "execute_many", "execute_many_raw", "_close", "broken", "reused")
 
     def __init__(self, execute: Callable[..., Any], execute_raw: Callable[..., Any],
                  execute_many: Callable[[list], list], execute_many_raw: Callable[[list], list],
@@ -52,6 +52,7 @@ class DedicatedConnection:
         self.execute_many_raw = execute_many_raw
         self._close = close
         self.broken = False  # failed once: never handed out again
+        self.reused = False  # an idle spare: the server may have closed it meanwhile
 
     def close(self) -> None:
         close, self._close = self._close, None
@@ -114,9 +115,20 @@ class Pipeline(HotCommands, redis.client.Pipeline):
         if conn is None:
             conn = self.connection = self._client._dedicated()
         name = args[0]
-        run = conn.execute_raw if NEVER_DECODE in options else conn.execute
+        raw = NEVER_DECODE in options
         try:
-            reply = run(*wire_args(args))
+            try:
+                reply = (conn.execute_raw if raw else conn.execute)(*wire_args(args))
+            except ConnectionError:
+                if self.watching or not conn.reused:
+                    raise
+                # A spare that the server closed while it sat idle (timeout,
+                # CLIENT KILL, restart); nothing was watched on it yet, so the
+                # command runs again on a new connection, once.
+                conn.broken = True
+                conn.close()
+                conn = self.connection = self._client._dedicated(fresh=True)
+                reply = (conn.execute_raw if raw else conn.execute)(*wire_args(args))
         except ResponseError:
             if EMPTY_RESPONSE in options:
                 return options[EMPTY_RESPONSE]

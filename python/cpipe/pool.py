@@ -62,7 +62,7 @@ class Pool(Client):
         # tag -> future, for every submission not yet completed. submit adds
         # before it hands the command to the engine, so that close(), which
         # fails whatever is left, cannot miss one the engine accepted.
-        self._futures: dict[int, Future] = {}
+        self._futures: dict[int, CommandFuture] = {}
         self._tags = itertools.count(1)
         self._done = threading.Condition()  # guards _closing, _dispatcher; flush waits on it
         self._closing = False

@@ -246,3 +246,17 @@ def test_lock_thread_local_false_shares_the_token(r):
     t.start()
     t.join(10)
     assert r.exists("L") == 0
+
+
+def test_a_spare_watch_connection_closed_while_idle_is_replaced(r, other):
+    pipe = r.pipeline()
+    pipe.watch("k")
+    first = pipe.client_id()
+    pipe.reset()  # the connection becomes an idle spare
+    other.client_kill_filter(_id=first)
+    time.sleep(0.05)
+    pipe.watch("k")  # nothing watched yet: a new connection, no error
+    assert pipe.client_id() != first
+    pipe.multi()
+    pipe.set("k", 1)
+    assert pipe.execute() == [True]

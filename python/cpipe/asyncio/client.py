@@ -7,7 +7,7 @@ import functools
 import threading
 import time
 import weakref
-from typing import Any, AsyncIterator, Callable, Optional
+from typing import Any, AsyncIterator, Callable, Optional, Union
 
 from .._engine import BLOCKING
 from .._options import pool_size
@@ -102,7 +102,7 @@ class Client(EngineClient):
                 # while something holds it): close its connections now.
                 self._drop_loop_connections()
             if not self._h and not self._closed:
-                self._h = self._native.open(*self._open_args)
+                self._h = self._native.open(self._config)
             lq = loop_queue(loop)
             self._enc_index = lq.encoding_index(self._encoding)
             lq.clients.add(self)
@@ -126,7 +126,7 @@ class Client(EngineClient):
         if h:
             self._native.close(h)
 
-    def _send(self, callback: Optional[Callable[[Any], Any]], submit: Callable[..., int],
+    def _send(self, callback: Optional[Callable[[Any], Any]], submit: Callable[..., Union[int, bytes]],
               *payload: Any) -> tuple:
         """Hand one request to the engine (submit is native.submit or
         native.submit_many); returns (loop queue, future, tag).
@@ -134,22 +134,24 @@ class Client(EngineClient):
         The bridge says whether the request blocks on the server (BLPOP, a
         pipeline holding one, XREAD BLOCK, ...): cancelling such a future
         closes its connection."""
+        loop = asyncio.get_running_loop()
         lq = self._lq_ref()
-        if lq is None or lq.loop is not asyncio.get_running_loop():
+        if lq is None or lq.loop is not loop:
             lq = self._bind()
-        fut = lq.loop.create_future()
+        fut = loop.create_future()
         tag = lq.new_tag(self._enc_index)
         lq.pending[tag] = (fut, callback)
         try:
+            status: Union[int, bytes]
             if self._backlog:
                 many = submit is self._native.submit_many
                 status = self._native.prepare(self._max_bulk, payload[0] if many else (payload,), many)
             else:
                 status = submit(self._h, lq.q, tag, False, self._max_bulk, *payload)
-            if status.__class__ is not int:
+            if isinstance(status, bytes):
                 # Not queued: a prepared request (encoded and classified
                 # once, bad input already refused), sent later, in order.
-                self._defer(lq, tag, functools.partial(self._native.submit_prepared, self._h, lq.q, tag, status))
+                self._defer(loop, lq, tag, functools.partial(self._native.submit_prepared, self._h, lq.q, tag, status))
                 status = status[0]
         except BaseException:
             del lq.pending[tag]
@@ -181,7 +183,7 @@ class Client(EngineClient):
         if loop is not None and not loop.is_closed():
             loop.call_later(retry_in, self._close_blocked, lq, tag, min(retry_in * 2, 0.05))
 
-    def _defer(self, lq: LoopQueue, tag: int, submit: Callable[[], Any]) -> None:
+    def _defer(self, loop: asyncio.AbstractEventLoop, lq: LoopQueue, tag: int, submit: Callable[[], Any]) -> None:
         """Queue a submission that must connect or wait for room, off the loop.
 
         One worker thread sends the backlog in order, and while it is not
@@ -193,7 +195,7 @@ class Client(EngineClient):
             if self._draining:
                 return
             self._draining = True
-        lq.loop.run_in_executor(None, self._drain_backlog)
+        loop.run_in_executor(None, self._drain_backlog)
 
     def _drain_backlog(self) -> None:
         while True:
@@ -238,21 +240,24 @@ class Client(EngineClient):
         return callback(reply, **options) if callback is not None else reply
 
     def pipeline(self, transaction: bool = False) -> "Pipeline":
-        return Pipeline(self, transaction)
+        return Pipeline(self, transaction)  # type: ignore[arg-type]  # the sync Pipeline, sent through _run_many
 
-    # Async versions of the iterator helpers (the sync ones call scan in a loop).
+    # Async versions of the iterator helpers (the sync ones call scan in a loop,
+    # until the server hands back cursor 0).
     async def scan_iter(self, match: Any = None, count: Optional[int] = None,
                         _type: Optional[str] = None, **kwargs: Any) -> AsyncIterator[Any]:
-        cursor = "0"
-        while cursor != 0:
+        cursor = 0
+        while True:
             cursor, data = await self.scan(cursor=cursor, match=match, count=count, _type=_type, **kwargs)
             for item in data:
                 yield item
+            if cursor == 0:
+                return
 
     async def hscan_iter(self, name: Any, match: Any = None, count: Optional[int] = None,
                          no_values: Optional[bool] = None) -> AsyncIterator[Any]:
-        cursor = "0"
-        while cursor != 0:
+        cursor = 0
+        while True:
             cursor, data = await self.hscan(name, cursor=cursor, match=match, count=count, no_values=no_values)
             if no_values:
                 for item in data:
@@ -260,22 +265,28 @@ class Client(EngineClient):
             else:
                 for item in data.items():
                     yield item
+            if cursor == 0:
+                return
 
     async def sscan_iter(self, name: Any, match: Any = None, count: Optional[int] = None) -> AsyncIterator[Any]:
-        cursor = "0"
-        while cursor != 0:
+        cursor = 0
+        while True:
             cursor, data = await self.sscan(name, cursor=cursor, match=match, count=count)
             for item in data:
                 yield item
+            if cursor == 0:
+                return
 
     async def zscan_iter(self, name: Any, match: Any = None, count: Optional[int] = None,
                          score_cast_func: Callable[[Any], Any] = float) -> AsyncIterator[Any]:
-        cursor = "0"
-        while cursor != 0:
+        cursor = 0
+        while True:
             cursor, data = await self.zscan(name, cursor=cursor, match=match, count=count,
                                             score_cast_func=score_cast_func)
             for item in data:
                 yield item
+            if cursor == 0:
+                return
 
     async def aclose(self) -> None:
         """Close the connections; commands still in flight fail with ConnectionError."""
@@ -320,7 +331,7 @@ class Pipeline(_SyncPipeline):
         batch = self._take()
         if batch is None:
             return []
-        replies = await self._client._run_many(batch[0])
+        replies = await self._client._run_many(batch[0])  # type: ignore[attr-defined]  # an asyncio Client
         return self._finish(batch, replies, raise_on_error)
 
     async def __aenter__(self) -> "Pipeline":

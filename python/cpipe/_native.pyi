@@ -1,0 +1,77 @@
+# Types of cpipe._native, the extension module cpipe/bridge.c builds (its
+# method table and PyInit__native are the source of truth). Every function
+# is positional-only (METH_O / METH_FASTCALL). Handles and queues are the
+# engine's integers: a closed or unknown one fails with ConnectionError,
+# never a crash. `encoding` None returns bytes, a codec name returns str.
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
+
+from ._config import EngineConfig
+
+# What encode.c accepts as one argument of a command (bool is refused at
+# run time; the type system cannot tell it from int).
+Arg = Union[str, bytes, bytearray, memoryview, int, float]
+Encoding = Optional[str]
+
+CP_CLOSED: int  # engine status: the client or queue was closed
+QUEUED: int  # submit*: the request was queued (cpipe._engine.QUEUED)
+BLOCKING: int  # submit*: it blocks on the server, so cancel() may close its connection
+DEFAULT_MAX_BULK: int  # Redis's proto-max-bulk-len: the longest argument sent by default
+
+def configure(
+    error_factory: Callable[[str], BaseException],
+    connection_error: type[BaseException],
+    timeout_error: type[BaseException],
+    authentication_error: type[BaseException],
+    protocol_error: type[BaseException],
+    data_error: type[BaseException],
+    fork_error: type[BaseException],
+    /,
+) -> None:
+    """The exception classes and the error-reply factory the bridge raises with."""
+
+def mark_forked() -> None:
+    """Called in a forked child: from now on Go is never called."""
+
+def open(config: EngineConfig, /) -> int:
+    """A handle on a client (config.size 1) or pool; connects on first use.
+    Reads config's attributes by name: TypeError or ValueError naming one."""
+
+def close(handle: int, /) -> None: ...
+def execute(handle: int, encoding: Encoding, max_bulk: int, /, *command: Arg) -> Any:
+    """One command; an error reply raises."""
+
+def execute_many(handle: int, encoding: Encoding, max_bulk: int, commands: Iterable[Sequence[Arg]], /) -> list[Any]:
+    """A pipeline in one round trip; error replies are exceptions in place."""
+
+def submit(handle: int, queue: int, tag: int, wait: bool, max_bulk: int, /, *command: Arg) -> Union[int, bytes]:
+    """Queue one command for poll(queue): QUEUED|BLOCKING bits, or (wait
+    false and it would have to wait) the prepared request, unqueued."""
+
+def submit_many(
+    handle: int, queue: int, tag: int, wait: bool, max_bulk: int, commands: Iterable[Sequence[Arg]], /
+) -> Union[int, bytes]:
+    """submit for a pipeline; its replies arrive as one list."""
+
+def prepare(max_bulk: int, commands: Iterable[Sequence[Arg]], batch: bool, /) -> bytes:
+    """Encode and classify now, queue later with submit_prepared."""
+
+def submit_prepared(handle: int, queue: int, tag: int, prepared: bytes, /) -> int:
+    """Queue what submit or prepare returned, waiting as needed: QUEUED|BLOCKING bits."""
+
+def poll(
+    queue: int, encoding: Union[Encoding, tuple[Encoding, ...]], timeout: float, /
+) -> list[tuple[int, Any]]:
+    """Finished submissions as (tag, reply); a tuple of encodings is indexed
+    by the low 4 bits of each tag."""
+
+def outstanding(queue: int, /) -> int: ...
+def queue_open(notify_fd: int, /) -> int:
+    """A completion queue; with notify_fd >= 0 a byte is written there when
+    completions arrive (an event loop's wake-up pipe)."""
+
+def queue_close(queue: int, /) -> None: ...
+def cancel(handle: int, queue: int, tag: int, /) -> bool:
+    """Abandon a submitted blocking command, closing its connection."""
+
+def encode(*command: Arg) -> bytes:
+    """The RESP the engine would send (for tests and tools)."""
