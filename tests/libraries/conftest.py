@@ -114,6 +114,20 @@ def admin(real_server):
     r.close()
 
 
+def _cpipe_pool_facades() -> list:
+    """cpipe's `connection_pool` classes (sync, and asyncio once it has one)."""
+    from cpipe._connection_pool import EngineConnectionPool
+
+    facades = [EngineConnectionPool]
+    try:
+        from cpipe.asyncio._connection_pool import AsyncEngineConnectionPool
+    except ImportError:  # an asyncio client without a pool facade of its own
+        pass
+    else:
+        facades.append(AsyncEngineConnectionPool)
+    return facades
+
+
 @pytest.fixture
 def redis_py_connections(admin, monkeypatch) -> ConnectionRecorder:
     recorder = ConnectionRecorder()
@@ -122,10 +136,8 @@ def redis_py_connections(admin, monkeypatch) -> ConnectionRecorder:
                         recorder.wrap(redis.connection.Connection._connect))
     monkeypatch.setattr(redis.asyncio.connection.Connection, "_connect",
                         recorder.wrap_async(redis.asyncio.connection.Connection._connect))
-    from cpipe._connection_pool import EngineConnectionPool
-
-    monkeypatch.setattr(EngineConnectionPool, "make_connection",
-                        recorder.tag(EngineConnectionPool.make_connection))
+    for facade in _cpipe_pool_facades():
+        monkeypatch.setattr(facade, "make_connection", recorder.tag(facade.make_connection))
     return recorder
 
 

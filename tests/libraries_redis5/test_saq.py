@@ -26,6 +26,11 @@ def test_apply_jobs_on_a_running_worker(make_async_client, admin):
         worker = Worker(queue, functions=[double, explode], concurrency=4)
         running = asyncio.create_task(worker.start())
         try:
+            # The worker's startup sweep aborts "active" jobs not yet marked
+            # active, which races with its first dequeues: enqueue after it
+            # (it holds its lock key for 60 s, so it does not run again).
+            while not await r.exists(queue.namespace("sweep")):
+                await asyncio.sleep(0.01)
             # apply() enqueues and waits for the job's completion message (pubsub).
             got = await asyncio.gather(*(queue.apply("double", n=i, timeout=10) for i in range(10)))
             assert got == [2 * i for i in range(10)]
