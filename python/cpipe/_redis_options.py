@@ -156,27 +156,54 @@ def options_from_url(url: str, **kwargs: Any) -> dict[str, Any]:
     max_queued) as cpipe reads them. kwargs are overridden by the URL's
     query options, as redis-py does.
     """
-    from urllib.parse import unquote, urlparse
+    from urllib.parse import parse_qs, unquote, urlparse
 
     from redis.connection import parse_url
 
     from ._options import read_url_option
 
     parts = urlparse(url)
+    shown = _redacted(url, parts)
     if parts.scheme == "rediss":
         raise InvalidOptionError(f"URL scheme rediss:// is not supported by cpipe: {_TLS}")
-    if parts.scheme in ("redis",):
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidOptionError(f"invalid port in connection URL {shown}: {exc}") from None
+    if port == 0:  # redis-py would silently use 6379
+        raise InvalidOptionError(f"port must be an int in 1..65535, not 0, in connection URL {shown}")
+    if parts.scheme == "redis":
         # redis-py silently ignores a database number that is not a number;
         # cpipe refuses it rather than connect to db 0 by surprise.
         path = unquote(parts.path).strip("/")
         if path and not path.isdigit():
-            raise InvalidOptionError(f"invalid database number {path!r} in {url!r}")
+            raise InvalidOptionError(f"invalid db (database number) {path!r} in connection URL {shown}")
+    for name in parse_qs(parts.query):
+        if name not in URL_OPTIONS and not name.startswith("ssl"):
+            raise InvalidOptionError(
+                f"unknown option {name!r} in connection URL {shown} (not an option of redis-py's or cpipe's)")
     try:
         parsed = parse_url(url)
     except ValueError as exc:
-        raise InvalidOptionError(str(exc)) from None
+        # redis-py's message names the option but not the value: add the URL.
+        what = "invalid port: " if "port" in str(exc).lower() else ""
+        raise InvalidOptionError(f"{what}{exc} ({shown})") from None
     parsed.pop("connection_class", None)
     options = dict(kwargs)
     for name, value in parsed.items():
         options[_POOL_RENAMES.get(name, name)] = read_url_option(name, value)
     return options
+
+
+# What a URL's query may set: the connection options, redis-py's others and cpipe's own.
+URL_OPTIONS = POOL_CONNECTION_OPTIONS | frozenset(PASSIVE_OPTIONS) | frozenset((
+    "path", "max_connections", "single_connection_client", "autopipeline", "max_queued",
+    "fork_fallback", "proto_max_bulk_len", "size",
+))
+
+
+def _redacted(url: str, parts: Any) -> str:
+    """The URL as an error message may show it: without its password."""
+    if parts.password:
+        return repr(url.replace(f":{parts.password}@", ":***@", 1))
+    return repr(url)

@@ -63,7 +63,25 @@ class DedicatedConnection:
             close()
 
 
-class Pipeline(HotCommands, redis.client.Pipeline):
+class RaiseAnyFirstError:
+    """raise_first_error as redis-py's (the first error reply, annotated with
+    its command), and also for an error in place that is not an error reply
+    (a reply that could not be decoded, UnicodeDecodeError): with
+    raise_on_error, the first error raises, whatever it is."""
+
+    __slots__ = ()
+
+    def raise_first_error(self, commands: Any, response: Any) -> None:
+        # One pass in C over the reply types: a big pipeline without errors costs no Python loop.
+        if not any(issubclass(t, Exception) for t in set(map(type, response))):
+            return
+        first = next(r for r in response if isinstance(r, Exception))
+        if isinstance(first, ResponseError):
+            super().raise_first_error(commands, response)  # type: ignore[misc]
+        raise first
+
+
+class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
     """redis-py's Pipeline on cpipe's engine; see the module docstring."""
 
     def __init__(self, client: Any, transaction: bool = True, shard_hint: Any = None) -> None:

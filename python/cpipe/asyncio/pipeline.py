@@ -26,7 +26,7 @@ import redis.asyncio.client
 
 from .._replies import EMPTY_RESPONSE, NEVER_DECODE, callback_options, find_callback, wire_args
 from ..errors import ConnectionError, ExecAbortError, ProtocolError, ResponseError, TimeoutError, WatchError
-from ..pipeline import _NO_OPTIONS
+from ..pipeline import _NO_OPTIONS, RaiseAnyFirstError
 from ..pipeline import Pipeline as _SyncPipeline
 from ._hot import AsyncHotCommands
 from ._submit import DedicatedConnection
@@ -39,7 +39,7 @@ def _watch_lost(e: BaseException) -> WatchError:
     return WatchError(f"A {type(e).__name__} occurred while watching one or more keys")
 
 
-class Pipeline(AsyncHotCommands, redis.asyncio.client.Pipeline):
+class Pipeline(AsyncHotCommands, RaiseAnyFirstError, redis.asyncio.client.Pipeline):
     """redis.asyncio's Pipeline on cpipe's engine; see the module docstring."""
 
     def __init__(self, client: Any, transaction: bool = True, shard_hint: Any = None) -> None:
@@ -196,17 +196,6 @@ class Pipeline(AsyncHotCommands, redis.asyncio.client.Pipeline):
                 r = replies[i]
                 if not isinstance(r, Exception):
                     replies[i] = cb(r)
-
-    def raise_first_error(self, commands: Any, response: Any) -> None:
-        """redis-py's (the first error reply, annotated with its command), and
-        also an error in place that is not an error reply (a reply that could
-        not be decoded, UnicodeDecodeError): the first error raises, whatever it is."""
-        if not any(issubclass(t, Exception) for t in set(map(type, response))):
-            return
-        first = next(r for r in response if isinstance(r, Exception))
-        if isinstance(first, ResponseError):
-            super().raise_first_error(commands, response)
-        raise first
 
     async def _run_pipeline(self, stack: list, raise_on_error: bool) -> list:
         raw = self._needs_raw(stack)
