@@ -283,12 +283,25 @@ class AsyncFallback:
         return loop
 
     def run(self, callback: Optional[Callable[[Any], Any]], *args: Any) -> "asyncio.Task":
-        if not args:
-            raise errors.DataError("a command needs a name")
-        return self._start(self._one(callback, args))
+        """One command; a task of its reply (callback applied), an error reply raised."""
+        return self._start_one(callback, args, False)
+
+    def run_raw(self, callback: Optional[Callable[[Any], Any]], *args: Any) -> "asyncio.Task":
+        """run() with the reply as bytes even when the client decodes (NEVER_DECODE)."""
+        return self._start_one(callback, args, True)
 
     def run_many(self, commands: Any) -> "asyncio.Task":
-        return self._start(self._many([tuple(c) for c in commands]))
+        """A pipeline on one connection: a task of the replies, error replies in place."""
+        return self._start(self._many([tuple(c) for c in commands], False))
+
+    def run_many_raw(self, commands: Any) -> "asyncio.Task":
+        """run_many() with every reply as bytes (see run_raw)."""
+        return self._start(self._many([tuple(c) for c in commands], True))
+
+    def _start_one(self, callback: Optional[Callable[[Any], Any]], args: tuple, raw: bool) -> "asyncio.Task":
+        if not args:
+            raise errors.DataError("a command needs a name")
+        return self._start(self._one(callback, args, raw))
 
     def call(self, *args: Any) -> "asyncio.Task":
         return self.run(None, *args)
@@ -355,15 +368,15 @@ class AsyncFallback:
         finally:
             await self._give(conn)
 
-    async def _one(self, callback: Optional[Callable[[Any], Any]], args: tuple) -> Any:
+    async def _one(self, callback: Optional[Callable[[Any], Any]], args: tuple, raw: bool) -> Any:
         async def one(conn: Any) -> Any:
             await conn.send_command(*args)
-            return await conn.read_response()
+            return await conn.read_response(disable_decoding=raw)
 
         reply = await self._run(one)
         return callback(reply) if callback is not None else reply
 
-    async def _many(self, commands: list) -> list:
+    async def _many(self, commands: list, raw: bool) -> list:
         if not commands:
             return []
 
@@ -372,7 +385,7 @@ class AsyncFallback:
             replies: list = []
             for _ in commands:
                 try:
-                    replies.append(await conn.read_response())
+                    replies.append(await conn.read_response(disable_decoding=raw))
                 except errors.ResponseError as e:  # an error reply, in place
                     replies.append(e)
             return replies

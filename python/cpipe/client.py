@@ -91,6 +91,8 @@ class EngineClient:
 
     _size = 1
     _autopipeline_default = False
+    # The `connection_pool` facade's class (asyncio: a redis.asyncio.ConnectionPool).
+    _connection_pool_class: Any = EngineConnectionPool
 
     def __init__(
         self,
@@ -181,7 +183,7 @@ class EngineClient:
         )
         # What redis-py's own methods and helpers read of a client.
         self.response_callbacks = CaseInsensitiveDict(resp2_callbacks())  # type: ignore[arg-type]  # typed dict[str, str]
-        self.connection_pool = EngineConnectionPool(self, self._connect_options, self._size)
+        self.connection_pool = self._connection_pool_class(self, self._connect_options, self._size)
         if self._retry is not None:
             # In the facade's kwargs, as in a redis-py pool's: a client made
             # from it (client(), from_pool()) runs under the same Retry.

@@ -34,8 +34,11 @@ from ._replies import (
 )
 from .errors import ConnectionError, ExecAbortError, ProtocolError, ResponseError, TimeoutError, WatchError
 
-# A queued hot command's options: shared, never written to.
-_NO_OPTIONS: dict = {}
+# A queued hot command's options: shared, never written to. The empty tuple,
+# not {}: the garbage collector never untracks a tuple holding a dict, so
+# every (args, {}) of a big pipeline would stay tracked and trigger full
+# collections while it is built (an empty tuple answers `in` like {}).
+_NO_OPTIONS: Any = ()
 
 
 class DedicatedConnection:

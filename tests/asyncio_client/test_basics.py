@@ -138,7 +138,7 @@ def test_pipelines(server, loop_kind):
         r = _client(server)
         try:
             await r.flushall()
-            async with r.pipeline() as p:
+            async with r.pipeline(transaction=False) as p:
                 for i in range(1000):
                     p.set(f"p:{i}", i)
                 p.get("p:999").hset("p:h", "a", "b").hgetall("p:h").smembers("p:nos").zscore("p:noz", "m")
@@ -151,7 +151,7 @@ def test_pipelines(server, loop_kind):
                 assert await t.execute() == [1, 2, b"2"]
 
             # Errors: raised after all replies were read, or in place.
-            p = r.pipeline()
+            p = r.pipeline(transaction=False)
             p.set("p:s", "x").incr("p:s").get("p:s")
             with pytest.raises(cpipe.ResponseError, match="Command # 2"):
                 await p.execute()

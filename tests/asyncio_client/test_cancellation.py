@@ -114,7 +114,7 @@ def test_cancel_pipelines(server, loop_kind):
                 tasks = []
                 for j in range(10):
                     if j % 2:
-                        p = r.pipeline()
+                        p = r.pipeline(transaction=False)
                         for i in range(300):
                             p.get(f"cx:k{(i + j) % KEYS}")
                         want = [_value((i + j) % KEYS) for i in range(300)]
@@ -138,7 +138,7 @@ def test_cancel_pipelines(server, loop_kind):
                         a, b, e = res
                         assert a == b and e == f"{rnd}:{j}".encode()
                 # Single commands and pipelines after the cancellations are in step.
-                p = r.pipeline()
+                p = r.pipeline(transaction=False)
                 p.echo(f"after{rnd}").get("cx:k3")
                 assert await p.execute() == [f"after{rnd}".encode(), _value(3)]
                 assert await r.echo(f"single{rnd}") == f"single{rnd}".encode()

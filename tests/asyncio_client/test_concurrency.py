@@ -256,9 +256,10 @@ def test_commands_abandoned_when_their_loop_ends(server, loop_kind):
 
     async def abandon():
         r = _make("client", server.port)
+        # call() sends at once (command methods send when awaited, as redis-py's).
         for i in range(5):
-            r.blpop([f"abandon:{i}"], 0.5)  # sent, never awaited
-        r.echo("never awaited")
+            r.call("BLPOP", f"abandon:{i}", 0.5)  # sent, never awaited
+        r.call("ECHO", "never awaited")
         await asyncio.sleep(0.05)
 
     run(loop_kind, abandon(), timeout=30)
@@ -287,7 +288,7 @@ def test_big_pipeline(server, loop_kind):
     async def main():
         r = _make("client", server.port)
         try:
-            p = r.pipeline()
+            p = r.pipeline(transaction=False)
             for i in range(100_000):
                 p.set(f"big:{i % 1000}", i)
             p.get("big:999")

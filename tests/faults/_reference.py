@@ -55,7 +55,7 @@ class Caller:
         if self.kind == "pool-submit":
             return c.submit(*args).result(timeout=30)
         if self.kind == "pipeline":
-            return c.pipeline().add_command(*args).execute()[0]
+            return c.pipeline(transaction=False).add_command(*args).execute()[0]
         if self.kind == "asyncio":
             return self.loop.run_until_complete(self._await(c.call, *args))
         if self.kind == "asyncio-pipeline":
@@ -67,7 +67,7 @@ class Caller:
         return await fn(*args)
 
     async def _await_pipeline(self, *args):
-        return (await self.client.pipeline().add_command(*args).execute())[0]
+        return (await self.client.pipeline(transaction=False).add_command(*args).execute())[0]
 
     def close(self) -> None:
         if self.loop is not None:

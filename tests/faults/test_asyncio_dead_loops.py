@@ -49,13 +49,17 @@ def loop_with_commands_in_flight(client):
         asyncio.ensure_future(client.blpop([f"never:{id(loop)}"], 0))       # blocks on the server for good
         asyncio.ensure_future(client.call("BLPOP", f"never2:{id(loop)}", 0))
         asyncio.ensure_future(client.get("k"))
-        await asyncio.sleep(0.1)  # all three are with the engine now
+        pipe = client.pipeline()
+        await pipe.watch("k")  # on a connection of its own, kept (never reset) past the loop
+        watching.append(pipe)
+        await asyncio.sleep(0.1)  # all four are with the engine now
         in_flight.append(connected())
     loop.run_until_complete(start())
     loop.close()  # not awaited, not cancelled
     return weakref.ref(loop)
 
 in_flight = []  # server connections while each loop's commands were in flight
+watching = []  # WATCH pipelines left watching when their loop closed
 
 def fresh_client():
     return cpipe.asyncio.Client(host="127.0.0.1", port=port, socket_timeout=30)
@@ -103,8 +107,8 @@ def test_closed_loops_are_freed_with_their_fds_and_connections(server, loop_kind
     proc = run_python(_SCRIPT, str(server.port), loop_kind, clients, str(LOOPS), timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads(proc.stdout.strip().splitlines()[-1])
-    # The commands really were in flight: a shared connection and two blocked ones.
-    assert len(r["in_flight"]) == LOOPS and min(r["in_flight"]) >= r["base_conns"] + 3, r
+    # The commands really were in flight: a shared connection, two blocked ones and a WATCH one.
+    assert len(r["in_flight"]) == LOOPS and min(r["in_flight"]) >= r["base_conns"] + 4, r
     assert r["alive"] == 0, f"{r['alive']} of {LOOPS} closed loops still alive: {r}"
     assert r["end_fds"] == r["base_fds"], f"open fds: {r['base_fds']} before, {r['end_fds']} after: {r}"
     assert r["end_conns"] == r["base_conns"], f"server connections: {r}"

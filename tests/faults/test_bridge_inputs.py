@@ -158,7 +158,7 @@ def undecodable(real_server):
 def test_undecodable_reply_in_sync_pipeline_is_in_place(undecodable):
     c = cpipe.Client(host="127.0.0.1", port=undecodable.port, socket_timeout=5, decode_responses=True)
     try:
-        pipe = c.pipeline()
+        pipe = c.pipeline(transaction=False)
         pipe.get("dec:good1").get("dec:bad").get("dec:good2")
         replies = pipe.execute(raise_on_error=False)
         assert replies[0] == "one" and replies[2] == "two", replies
@@ -184,7 +184,7 @@ def test_sync_and_asyncio_pipelines_agree(undecodable):
     keys = ["dec:good1", "dec:bad", "dec:good2"]
     c = cpipe.Client(host="127.0.0.1", port=undecodable.port, socket_timeout=5, decode_responses=True)
     try:
-        pipe = c.pipeline()
+        pipe = c.pipeline(transaction=False)
         for k in keys:
             pipe.get(k)
         sync_replies = pipe.execute(raise_on_error=False)
@@ -194,7 +194,7 @@ def test_sync_and_asyncio_pipelines_agree(undecodable):
     async def main():
         r = ca.Client(host="127.0.0.1", port=undecodable.port, socket_timeout=5, decode_responses=True)
         try:
-            p = r.pipeline()
+            p = r.pipeline(transaction=False)
             for k in keys:
                 p.get(k)
             return await p.execute(raise_on_error=False)

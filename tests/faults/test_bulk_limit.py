@@ -58,7 +58,7 @@ def test_exactly_the_limit_is_sent(small):
 
 
 def test_pipeline_names_command_and_argument(small):
-    pipe = small.pipeline()
+    pipe = small.pipeline(transaction=False)
     pipe.set("bulk:a", "1")
     pipe.set("bulk:b", "2")
     pipe.set("bulk:k", b"x" * (LIMIT + 1))
@@ -85,7 +85,7 @@ def test_pool_submit_and_asyncio_refuse(real_server):
         try:
             with pytest.raises(cpipe.DataError, match="argument 2"):
                 await r.set("bulk:k", b"x" * (LIMIT + 1))
-            pipe = r.pipeline()
+            pipe = r.pipeline(transaction=False)
             pipe.set("bulk:a", 1).set("bulk:k", "x" * (LIMIT + 1))
             with pytest.raises(cpipe.DataError, match="pipeline command 1"):
                 await pipe.execute()

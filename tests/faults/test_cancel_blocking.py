@@ -42,14 +42,14 @@ async def wait_until(predicate, timeout: float = 5.0) -> bool:
 
 
 def pipeline_blpop(r: ca.Client, key: str):
-    p = r.pipeline()
+    p = r.pipeline(transaction=False)  # inside MULTI a BLPOP would not block
     p.set(key + ":marker", "1")
     p.blpop([key], 0)
     return p.execute()
 
 
 def pipeline_raw(r: ca.Client, key: str):
-    p = r.pipeline()
+    p = r.pipeline(transaction=False)
     p.execute_command(b"brpop", key, 0)
     return p.execute()
 

@@ -75,12 +75,17 @@ _EVERYTHING = _PRELUDE + r'''
 client = cpipe.Client(**opts)
 pool = cpipe.Pool(size=3, **opts)
 aclient = cpipe.asyncio.Client(**opts)
+aclosed = cpipe.asyncio.Client(**opts)  # used, then closed, before the fork
 cpipe.Connect("127.0.0.1", port, socket_timeout=5)
 client.set("fb:parent", "from-parent")
 assert pool.submit("PING").result(5) == b"PONG"
 async def aping():
     return await aclient.ping()
 assert asyncio.run(aping()) is True
+async def used_then_closed():
+    await aclosed.ping()
+    await aclosed.aclose()
+asyncio.run(used_then_closed())
 assert engine.is_loaded()
 parent_pid = os.getpid()
 
@@ -139,6 +144,33 @@ def child():
                 res.append("closed")
             return res
         out["asyncio"] = describe(lambda: asyncio.run(asyncio.wait_for(on_asyncio(), 20)))
+
+        async def asyncio_redis_py_layer():
+            r = cpipe.asyncio.Redis(decode_responses=True, **opts)
+            await r.set("fb:w", 1)
+            res = {"dump_is_bytes": isinstance(await r.dump("fb:w"), bytes), "mget_empty": await r.mget([])}
+            async with r.pipeline() as p:  # WATCH on a fallback connection of its own
+                await p.watch("fb:w")
+                current = int(await p.get("fb:w"))
+                await aclient.set("fb:w", 50)  # the inherited client changes the watched key
+                p.multi()
+                p.set("fb:w", current + 1)
+                try:
+                    await p.execute()
+                    res["conflict"] = "no WatchError"
+                except cpipe.WatchError:
+                    res["conflict"] = "WatchError"
+            res["transaction"] = await r.transaction(
+                lambda p: p.multi() or p.incr("fb:w").dump("fb:w").mget([]), "fb:w")
+            res["transaction"][1] = type(res["transaction"][1]).__name__
+            await r.aclose()
+            try:
+                await aclosed.ping()
+                res["inherited_closed"] = "answered"
+            except cpipe.ConnectionError:
+                res["inherited_closed"] = "ConnectionError"
+            return res
+        out["asyncio_redis_py_layer"] = describe(lambda: asyncio.run(asyncio.wait_for(asyncio_redis_py_layer(), 20)))
 
         def threads():
             bad = []
@@ -240,6 +272,14 @@ def test_asyncio_in_forked_child(child):
     assert text.startswith("[True, 2, b'2', \"[1, {b'f': b'v'}, ResponseError('WRONGTYPE"), text
     assert "b'from-parent'" in text and "'closed'" in text
     assert str(sorted(str(i).encode() for i in range(20))) in text
+
+
+def test_asyncio_redis_py_layer_in_forked_child(child):
+    """WATCH, NEVER_DECODE and EMPTY_RESPONSE on the fallback's asyncio connections."""
+    kind, text = child["asyncio_redis_py_layer"]
+    assert kind == "ok", child["asyncio_redis_py_layer"]
+    assert text == repr({"dump_is_bytes": True, "mget_empty": [], "conflict": "WatchError",
+                         "transaction": [51, "bytes", []], "inherited_closed": "ConnectionError"}), text
 
 
 def test_exactly_one_warning_naming_cause_cost_and_fix(child):

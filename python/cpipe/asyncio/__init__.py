@@ -1,18 +1,18 @@
-"""cpipe for asyncio: `Client`/`Redis`/`Pool` with the sync API's options and
-command methods as awaitables, on the same Go engine.
+"""cpipe for asyncio: `Redis`/`Client`/`Pool`, each a `redis.asyncio.Redis`, on the same Go engine.
 
     import cpipe.asyncio
-    r = cpipe.asyncio.Client(port=6379)
+    r = cpipe.asyncio.Redis(port=6379)
     await r.set("k", "v"); await r.get("k")
-    async with r.pipeline() as p:
-        p.hset("h", "f", "v"); p.hget("h", "f")
+    async with r.pipeline(transaction=False) as p:
+        p.hset("h", "f", "v").hget("h", "f")
         await p.execute()
 """
 from __future__ import annotations
 
 from typing import Any
 
-from .client import Client, Pipeline, Pool, Redis
+from .client import Client, Pool, Redis
+from .pipeline import Pipeline
 
 
 def from_url(url: str, **kwargs: Any) -> Client:

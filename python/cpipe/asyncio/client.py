@@ -1,321 +1,233 @@
-"""asyncio clients on the Go engine: the sync API's methods, as awaitables."""
+"""The asyncio client: a `redis.asyncio.Redis` whose commands run on the Go engine.
+
+`cpipe.asyncio.Redis` is a subclass of `redis.asyncio.Redis`: every command
+method, `transaction()`, `lock()` (redis-py's asyncio Lock), Script, the
+scan_iter family, `async with` and the response callbacks are redis-py's
+own. `execute_command` (and the hot methods of _hot) differ: they hand the
+command to the engine, which writes it without blocking the event loop
+(coalescing whatever was issued in the same loop iteration), reads the
+reply in its own threads and wakes the loop once per batch of replies (see
+_submit and _loop).
+
+As in redis-py, a command method returns a coroutine: nothing is sent
+until it is awaited (or made a task), and a cancelled command's reply is
+still read and dropped, so the connection never falls out of step.
+"""
 from __future__ import annotations
 
 import asyncio
-import collections
-import functools
+import inspect
+import sys
 import threading
-import time
-import weakref
-from typing import Any, AsyncIterator, Callable, Optional, Union
+from typing import Any, Callable, Optional
 
-from .._engine import BLOCKING
+import redis.asyncio
+
 from .._options import pool_size
-from ..client import EngineClient, command_and_callback
-from ..errors import TimeoutError
-from ..pipeline import Pipeline as _SyncPipeline
-from ._loop import LoopQueue, loop_queue
+from .._replies import EMPTY_RESPONSE, NEVER_DECODE, callback_options, find_callback, wire_args
+from ..client import EngineClient
+from ..errors import ConnectionError, DataError, ResponseError, TimeoutError
+from ._connection_pool import AsyncEngineConnectionPool
+from ._hot import AsyncHotCommands
+from ._submit import DedicatedConnection, LoopEngine
+
+# Errors a configured redis-py Retry retries, as redis-py's default does.
+_RETRYABLE = (ConnectionError, TimeoutError)
+# Idle WATCH connections a client keeps for the next WATCH.
+_MAX_SPARES = 4
+
+_dict_get = dict.get
 
 
-def _no_loop_queue() -> None:
-    return None
+def _async_retry(retry: Any) -> Any:
+    """The client's Retry as a redis.asyncio Retry (EngineClient makes a sync one for retry_on_*)."""
+    if retry is None or inspect.iscoroutinefunction(retry.call_with_retry):
+        return retry
+    from redis.asyncio.retry import Retry
+
+    return Retry(retry._backoff, retry._retries, tuple(retry._supported_errors))
 
 
-def _call_on_loop(lq: LoopQueue, fn: Callable[..., Any], *args: Any) -> None:
-    """Run fn on lq's loop, from another thread, unless that loop has gone:
-    then nobody awaits the command any more."""
-    loop = lq.loop
-    if loop is None:
-        return
-    try:
-        loop.call_soon_threadsafe(fn, *args)
-    except RuntimeError:  # the loop was closed
-        pass
+class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
+    """An asyncio Redis client on one connection (a pool of one), and a `redis.asyncio.Redis`.
 
-
-class Client(EngineClient):
-    """An asyncio Redis client; every command method returns an awaitable.
-
-    Commands are handed to the engine without blocking the event loop; the
-    engine writes them (coalescing whatever was issued in the same loop
-    iteration), reads the replies in its own threads, and wakes the loop
-    once per batch of replies. A cancelled command's reply is still read
-    and dropped, so the connection never falls out of step.
-
-    A client belongs to the loop that first used it; another running loop
-    gets RuntimeError. When that loop is closed or collected, the client's
-    connections are closed with it (commands still in flight there are
-    dropped, blocking ones included), and the client may then be used on a
-    new loop, where it connects again.
+    Takes redis-py's options and cpipe's (see EngineClient); autopipeline is
+    on by default. A client belongs to the loop that first used it (see
+    LoopEngine); `aclose()` may be awaited on any loop. WATCH pipelines and
+    blocking commands get a connection of their own.
     """
 
     _autopipeline_default = True
+    _connection_pool_class = AsyncEngineConnectionPool
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._retry = _async_retry(self._retry)
+        # What redis-py's async context manager and initialize() read.
+        self.single_connection_client = self._single_connection_client
+        self._usage_counter = 0
+        self._usage_lock = asyncio.Lock()
+        self._single_conn_lock = asyncio.Lock()
 
     def _setup(self) -> None:
-        # The loop's queue, weakly: a client must not keep a dead loop alive
-        # (see _loop). _bound_q names the queue whose loop owns our connections.
-        self._lq_ref: Callable[[], Optional[LoopQueue]] = _no_loop_queue
-        self._bound_q = 0
-        self._life_lock = threading.RLock()  # re-entrant: a loop's finalizer may run inside _bind
-        self._enc_index = 0
-        # Submissions waiting to connect or for room, sent in order by one worker.
-        self._backlog: collections.deque = collections.deque()
-        self._backlog_lock = threading.Lock()
-        self._draining = False
-        self._max_wait = self._socket_timeout
+        LoopEngine._setup(self)
+        if not hasattr(self, "_spares"):
+            self._spares: list[DedicatedConnection] = []  # idle WATCH connections (see _dedicated)
+            self._spares_lock = threading.Lock()
 
     def _use_fork_fallback(self) -> None:
         from .._fallback import AsyncFallback
 
         fb = self._fallback = AsyncFallback(self._connect_options, self._size)
-        self._run = fb.run  # type: ignore[method-assign]
-        self._run_many = fb.run_many  # type: ignore[method-assign]
+        self._use_fallback(fb)
         self.call = fb.call  # type: ignore[method-assign]
-        self.aclose = self.close = fb.aclose  # type: ignore[method-assign]
+        # The parent's idle WATCH connections are the parent's: never touched here.
+        self._spares = []
+        self._spares_lock = threading.Lock()
 
     def _adopt_after_fork(self) -> None:
-        # A parent thread may have held these at the fork; it is not here to release them.
-        self._life_lock = threading.RLock()
-        self._backlog_lock = threading.Lock()
-        super()._adopt_after_fork()
+        self._reset_locks_after_fork()
+        if not self._fork_fallback:
+            return  # strict: every call raises ForkError
+        self._use_fork_fallback()
+        if self._closed:
+            self._fallback.closed = True  # closing needs no loop: nothing of the child's is open yet
 
-    @property
-    def _lq(self) -> Optional[LoopQueue]:
-        return self._lq_ref()
-
-    def _bind(self) -> LoopQueue:
-        """Bind to the running loop: on first use, or when the loop we were
-        bound to has been closed or collected (its connections were closed
-        with it; a new handle connects on first use)."""
-        loop = asyncio.get_running_loop()
-        with self._life_lock:
-            lq = self._lq_ref()
-            if lq is not None:
-                if lq.loop is loop:
-                    return lq
-                old = lq.loop
-                if old is not None and not old.is_closed():
-                    raise RuntimeError("this cpipe.asyncio client belongs to another event loop; create one per loop")
-                lq.clients.discard(self)
-            if self._bound_q:
-                # The old loop's finalizer may not have run yet (or ever,
-                # while something holds it): close its connections now.
-                self._drop_loop_connections()
-            if not self._h and not self._closed:
-                self._h = self._native.open(self._config)
-            lq = loop_queue(loop)
-            self._enc_index = lq.encoding_index(self._encoding)
-            lq.clients.add(self)
-            self._bound_q = lq.q
-            self._lq_ref = weakref.ref(lq)
-            return lq
-
-    def _loop_gone(self, q: int) -> None:
-        """The finalizer of queue q's loop (any thread): close our connections
-        if they still belong to that loop."""
-        with self._life_lock:
-            if self._bound_q == q:
-                self._lq_ref = _no_loop_queue
-                self._drop_loop_connections()
-
-    def _drop_loop_connections(self) -> None:
-        # Blocking commands of the dead loop would otherwise stay armed on the
-        # server for good; everything in flight there is failed and dropped.
-        self._bound_q = 0
-        h, self._h = self._h, 0
-        if h:
-            self._native.close(h)
-
-    def _send(self, callback: Optional[Callable[[Any], Any]], submit: Callable[..., Union[int, bytes]],
-              *payload: Any) -> tuple:
-        """Hand one request to the engine (submit is native.submit or
-        native.submit_many); returns (loop queue, future, tag).
-
-        The bridge says whether the request blocks on the server (BLPOP, a
-        pipeline holding one, XREAD BLOCK, ...): cancelling such a future
-        closes its connection."""
-        loop = asyncio.get_running_loop()
-        lq = self._lq_ref()
-        if lq is None or lq.loop is not loop:
-            lq = self._bind()
-        fut = loop.create_future()
-        tag = lq.new_tag(self._enc_index)
-        lq.pending[tag] = (fut, callback)
-        try:
-            status: Union[int, bytes]
-            if self._backlog:
-                many = submit is self._native.submit_many
-                status = self._native.prepare(self._max_bulk, payload[0] if many else (payload,), many)
-            else:
-                status = submit(self._h, lq.q, tag, False, self._max_bulk, *payload)
-            if isinstance(status, bytes):
-                # Not queued: a prepared request (encoded and classified
-                # once, bad input already refused), sent later, in order.
-                self._defer(loop, lq, tag, functools.partial(self._native.submit_prepared, self._h, lq.q, tag, status))
-                status = status[0]
-        except BaseException:
-            del lq.pending[tag]
-            raise
-        if status & BLOCKING:
-            fut.add_done_callback(functools.partial(self._abandon_if_cancelled, lq, tag))
-        return lq, fut, tag
-
-    def _run(self, callback: Optional[Callable[[Any], Any]], *args: Any) -> "asyncio.Future[Any]":
-        return self._send(callback, self._native.submit, *args)[1]
-
-    def _abandon_if_cancelled(self, lq: LoopQueue, tag: int, fut: "asyncio.Future[Any]") -> None:
-        # A cancelled BLPOP must not stay armed on the server: it would pop
-        # the next element pushed, and nobody would receive it.
-        if fut.cancelled():
-            self._close_blocked(lq, tag, 0.001)
-
-    def _close_blocked(self, lq: LoopQueue, tag: int, retry_in: float) -> None:
-        """Close the connection a cancelled blocking command waits on.
-
-        Until the engine has put the command on a connection (it may still
-        be in the backlog, or waiting for a free blocking connection) there
-        is nothing to close: look again, less and less often, for as long
-        as the command has not completed (its entry leaves lq.pending then).
-        """
-        if not self._h or tag not in lq.pending or self._native.cancel(self._h, lq.q, tag):
+    async def _reconnect_engine_async(self) -> None:
+        """connection_pool.disconnect(): close the engine's connections; the next command reconnects."""
+        if self._closed or not self._h or self._fallback is not None:
             return
-        loop = lq.loop
-        if loop is not None and not loop.is_closed():
-            loop.call_later(retry_in, self._close_blocked, lq, tag, min(retry_in * 2, 0.05))
+        old = self._h
+        self._h = self._native.open(self._config)  # connects on first use
+        await asyncio.get_running_loop().run_in_executor(None, self._native.close, old)
+        await self._close_spares()
 
-    def _defer(self, loop: asyncio.AbstractEventLoop, lq: LoopQueue, tag: int, submit: Callable[[], Any]) -> None:
-        """Queue a submission that must connect or wait for room, off the loop.
-
-        One worker thread sends the backlog in order, and while it is not
-        empty every new command joins it, so commands still reach the
-        server in the order they were issued.
-        """
-        with self._backlog_lock:
-            self._backlog.append((lq, tag, submit, time.monotonic()))
-            if self._draining:
-                return
-            self._draining = True
-        loop.run_in_executor(None, self._drain_backlog)
-
-    def _drain_backlog(self) -> None:
-        while True:
-            with self._backlog_lock:
-                if not self._backlog:
-                    self._draining = False
-                    return
-                lq, tag, submit, issued = self._backlog[0]
-            try:
-                entry = lq.pending.get(tag)
-                if entry is not None and entry[0].cancelled():
-                    # Cancelled before it was sent: send nothing (a blocking
-                    # command would otherwise wait on the server for nobody).
-                    _call_on_loop(lq, lq.pending.pop, tag, None)
-                # A command waits behind the ones before it; its own wait is
-                # still bounded, as a sync caller's is, by the timeouts.
-                elif self._max_wait and time.monotonic() - issued > self._max_wait:
-                    raise TimeoutError(f"no room to send the command within socket_timeout={self._max_wait:g}s")
-                else:
-                    submit()  # waits with the GIL released
-            except BaseException as exc:  # e.g. ConnectionError: fail that command only
-                _call_on_loop(lq, self._fail_pending, lq, tag, exc)
-            with self._backlog_lock:
-                self._backlog.popleft()
-
-    @staticmethod
-    def _fail_pending(lq: LoopQueue, tag: int, exc: BaseException) -> None:
-        entry = lq.pending.pop(tag, None)
-        if entry is not None and not entry[0].done():
-            entry[0].set_exception(exc)
-
-    def _run_many(self, commands: Any) -> "asyncio.Future[list]":
-        return self._send(None, self._native.submit_many, commands)[1]
-
-    def call(self, *args: Any) -> "asyncio.Future[Any]":
-        """Send any command; await its raw reply."""
-        return self._run(None, *args)
-
-    async def execute_command(self, *args: Any, **options: Any) -> Any:
-        args, callback = command_and_callback(args)
-        reply = await self._run(None, *args)
-        return callback(reply, **options) if callback is not None else reply
-
-    def pipeline(self, transaction: bool = False) -> "Pipeline":
-        return Pipeline(self, transaction)  # type: ignore[arg-type]  # the sync Pipeline, sent through _run_many
-
-    # Async versions of the iterator helpers (the sync ones call scan in a loop,
-    # until the server hands back cursor 0).
-    async def scan_iter(self, match: Any = None, count: Optional[int] = None,
-                        _type: Optional[str] = None, **kwargs: Any) -> AsyncIterator[Any]:
-        cursor = 0
-        while True:
-            cursor, data = await self.scan(cursor=cursor, match=match, count=count, _type=_type, **kwargs)
-            for item in data:
-                yield item
-            if cursor == 0:
-                return
-
-    async def hscan_iter(self, name: Any, match: Any = None, count: Optional[int] = None,
-                         no_values: Optional[bool] = None) -> AsyncIterator[Any]:
-        cursor = 0
-        while True:
-            cursor, data = await self.hscan(name, cursor=cursor, match=match, count=count, no_values=no_values)
-            if no_values:
-                for item in data:
-                    yield item
-            else:
-                for item in data.items():
-                    yield item
-            if cursor == 0:
-                return
-
-    async def sscan_iter(self, name: Any, match: Any = None, count: Optional[int] = None) -> AsyncIterator[Any]:
-        cursor = 0
-        while True:
-            cursor, data = await self.sscan(name, cursor=cursor, match=match, count=count)
-            for item in data:
-                yield item
-            if cursor == 0:
-                return
-
-    async def zscan_iter(self, name: Any, match: Any = None, count: Optional[int] = None,
-                         score_cast_func: Callable[[Any], Any] = float) -> AsyncIterator[Any]:
-        cursor = 0
-        while True:
-            cursor, data = await self.zscan(name, cursor=cursor, match=match, count=count,
-                                            score_cast_func=score_cast_func)
-            for item in data:
-                yield item
-            if cursor == 0:
-                return
-
-    async def aclose(self) -> None:
-        """Close the connections; commands still in flight fail with ConnectionError."""
-        self._closed = True
-        h, self._h = self._h, 0
-        if h:
-            await asyncio.get_running_loop().run_in_executor(None, self._native.close, h)
-
-    close = aclose
-
-    async def __aenter__(self) -> "Client":
+    async def initialize(self) -> "Redis":
+        """redis-py's: nothing to do, the engine connects on the first command."""
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.aclose()
+    # -- the primitives every command method uses --------------------------
 
-    def __del__(self) -> None:
-        h = getattr(self, "_h", 0)
-        if h:
-            try:
-                self._native.close(h)
-            except Exception:
-                pass
+    def call(self, *args: Any) -> "asyncio.Future[Any]":  # replaced per instance in a forked child
+        """Send any command now; await its raw reply."""
+        return self._run(None, *args)
+
+    async def _cmd(self, *args: Any) -> Any:
+        """The hot path: one upper-case command name, no options (see _hot).
+
+        Straight to the engine's submission (the callback runs when the reply
+        is delivered); with a Retry, or in a forked child, execute_command's way.
+        """
+        if self._retry is not None or self._fallback is not None:
+            return await self.execute_command(*args)
+        cb = _dict_get(self.response_callbacks, args[0])  # type: ignore[call-overload]
+        value = await self._send(cb, False, False, args)
+        if cb is not None and hasattr(value, "__await__"):  # an async callback's
+            return await value
+        return value
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        """redis-py's generic entry point: the reply converted as redis-py converts it."""
+        if not args:
+            raise DataError("execute_command needs a command name")
+        run = self._run_raw if NEVER_DECODE in options else self._run
+        wire = wire_args(args)
+        try:
+            reply = await run(None, *wire)
+        except ResponseError:
+            if EMPTY_RESPONSE in options:
+                return options[EMPTY_RESPONSE]
+            raise
+        except _RETRYABLE:
+            if self._retry is None:
+                raise
+            reply = await self._with_retry(run, wire)
+        callbacks: Any = self.response_callbacks  # a redis-py CaseInsensitiveDict
+        cb = find_callback(callbacks, args[0])
+        if cb is None:
+            return reply
+        value = cb(reply, **callback_options(options)) if options else cb(reply)
+        return (await value) if hasattr(value, "__await__") else value
+
+    async def _with_retry(self, run: Callable[..., Any], wire: tuple) -> Any:
+        """The command under the configured redis-py Retry, whose first try has just failed.
+
+        The failure is handed to the Retry as its first attempt's, so the
+        command runs at most retries + 1 times in all, with its backoff.
+        """
+        first_failure: list[BaseException] = [sys.exc_info()[1] or ConnectionError("the first try failed")]
+
+        async def attempt() -> Any:
+            if first_failure:
+                raise first_failure.pop()
+            return await run(None, *wire)
+
+        async def failed(error: BaseException) -> None:
+            """The engine reconnects by itself: nothing to reset between tries."""
+
+        return await self._retry.call_with_retry(attempt, failed)
+
+    # -- pipelines ----------------------------------------------------------
+
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Any:
+        """A pipeline, redis-py's: transaction=True wraps the batch in MULTI/EXEC."""
+        from .pipeline import Pipeline
+
+        return Pipeline(self, transaction, shard_hint)
+
+    def _dedicated(self, fresh: bool = False) -> DedicatedConnection:
+        """A connection of its own (for WATCH): an idle spare (unless fresh) or a new one."""
+        with self._spares_lock:
+            if self._spares and not fresh:
+                conn = self._spares.pop()
+                conn.reused = True
+                return conn
+        if self._closed:
+            raise ConnectionError("the client is closed")
+        return DedicatedConnection(self)
+
+    async def _return_dedicated(self, conn: DedicatedConnection) -> None:
+        """A dedicated connection back, with nothing WATCHed; kept for the next WATCH (a few)."""
+        with self._spares_lock:
+            if not self._closed and len(self._spares) < _MAX_SPARES:
+                self._spares.append(conn)
+                return
+        await conn.aclose()
+
+    async def _close_spares(self) -> None:
+        with self._spares_lock:
+            spares, self._spares = self._spares, []
+        for conn in spares:
+            await conn.aclose()
+
+    # -- lifetime -----------------------------------------------------------
+
+    async def aclose(self, close_connection_pool: Optional[bool] = None) -> None:
+        """Close the connections; commands still in flight fail with ConnectionError.
+
+        close_connection_pool is accepted for redis-py's signature: the
+        connections are the client's own either way.
+        """
+        self._closed = True
+        if self._fallback is not None:
+            await self._fallback.aclose()
+        await self._close_handle()  # in a forked child _h is 0: the connections are the parent's
+        await self._close_spares()
+        await redis.asyncio.ConnectionPool.disconnect(self.connection_pool)  # redis-py's own (PubSub)
+
+    def __del__(self) -> None:  # type: ignore[override]  # redis-py's takes defaulted helpers
+        self._close_handle_now()
+        for conn in getattr(self, "_spares", ()):
+            conn._close_handle_now()
 
 
-Redis = Client
+# The constructor takes EngineClient's parameters; introspection shows them.
+Redis.__init__.__signature__ = inspect.signature(EngineClient.__init__)  # type: ignore[attr-defined]
+
+Client = Redis
 
 
-class Pool(Client):
+class Pool(Redis):
     """An asyncio client over `size` connections; commands spread over them."""
 
     def __init__(self, host: str = "localhost", port: int = 6379, size: int = 10, **options: Any) -> None:
@@ -323,19 +235,5 @@ class Pool(Client):
         self.size = size
         super().__init__(host, port, **options)
 
-
-class Pipeline(_SyncPipeline):
-    """Queue commands, then `await pipeline.execute()`; an async context manager."""
-
-    async def execute(self, raise_on_error: bool = True) -> list:  # type: ignore[override]
-        batch = self._take()
-        if batch is None:
-            return []
-        replies = await self._client._run_many(batch[0])  # type: ignore[attr-defined]  # an asyncio Client
-        return self._finish(batch, replies, raise_on_error)
-
-    async def __aenter__(self) -> "Pipeline":
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        self.reset()
+    def __repr__(self) -> str:
+        return f"<cpipe.asyncio.Pool {self.host}:{self.port} db={self.db} size={self.size}>"
