@@ -19,6 +19,7 @@ caller's transaction loop retries.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Optional
 
 import redis.client
@@ -32,7 +33,7 @@ from ._replies import (
     find_callback,
     wire_args,
 )
-from .errors import ConnectionError, ExecAbortError, ProtocolError, ResponseError, TimeoutError, WatchError
+from .errors import ConnectionError, DataError, ExecAbortError, ProtocolError, ResponseError, TimeoutError, WatchError
 
 # A queued hot command's options: shared, never written to. The empty tuple,
 # not {}: the garbage collector never untracks a tuple holding a dict, so
@@ -61,6 +62,16 @@ class DedicatedConnection:
         close, self._close = self._close, None
         if close is not None:
             close()
+
+
+_COMMAND_NUMBER = re.compile(r"pipeline command (\d+)")
+
+
+def renumbered(error: DataError) -> DataError:
+    """A refused argument's message, numbered as the caller queued it: the
+    engine counted the MULTI that a transaction sends first."""
+    message = _COMMAND_NUMBER.sub(lambda m: f"pipeline command {int(m.group(1)) - 1}", str(error), count=1)
+    return type(error)(message)
 
 
 class RaiseAnyFirstError:
@@ -231,7 +242,10 @@ class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
             sent = stack
             wire = [("MULTI",), *self._wire, ("EXEC",)]
         raw = self._needs_raw(sent)
-        replies = self._send(wire, raw)
+        try:
+            replies = self._send(wire, raw)
+        except DataError as e:
+            raise renumbered(e) from None
         errors = []
         if isinstance(replies[0], ResponseError):
             errors.append((0, replies[0]))

@@ -260,3 +260,12 @@ def test_a_spare_watch_connection_closed_while_idle_is_replaced(r, other):
     pipe.multi()
     pipe.set("k", 1)
     assert pipe.execute() == [True]
+
+
+@pytest.mark.parametrize("transaction", [False, True])
+def test_refused_argument_is_numbered_as_queued(r, transaction):
+    p = r.pipeline(transaction=transaction)
+    p.set("a", 1).set("b", {"no": "dicts"}).set("c", 3)
+    with pytest.raises(redis.DataError, match=r"pipeline command 1\b"):
+        p.execute()
+    assert r.exists("a", "b", "c") == 0  # nothing was sent

@@ -25,8 +25,8 @@ from typing import Any, Optional
 import redis.asyncio.client
 
 from .._replies import EMPTY_RESPONSE, NEVER_DECODE, callback_options, find_callback, wire_args
-from ..errors import ConnectionError, ExecAbortError, ProtocolError, ResponseError, TimeoutError, WatchError
-from ..pipeline import _NO_OPTIONS, RaiseAnyFirstError
+from ..errors import ConnectionError, DataError, ExecAbortError, ProtocolError, ResponseError, TimeoutError, WatchError
+from ..pipeline import _NO_OPTIONS, RaiseAnyFirstError, renumbered
 from ..pipeline import Pipeline as _SyncPipeline
 from ._hot import AsyncHotCommands
 from ._submit import DedicatedConnection
@@ -215,7 +215,10 @@ class Pipeline(AsyncHotCommands, RaiseAnyFirstError, redis.asyncio.client.Pipeli
             sent = stack
             wire = [("MULTI",), *self._wire, ("EXEC",)]
         raw = self._needs_raw(sent)
-        replies = await self._send(wire, raw)
+        try:
+            replies = await self._send(wire, raw)
+        except DataError as e:
+            raise renumbered(e) from None
         exec_reply = self._unpack_exec(stack, len(sent), replies)
         if raise_on_error:
             self.raise_first_error(stack, exec_reply)
