@@ -74,6 +74,21 @@ def renumbered(error: DataError) -> DataError:
     return type(error)(message)
 
 
+class _HotStack:
+    """A hot-only batch's commands as redis-py's raise_first_error reads them: (args, options)."""
+
+    __slots__ = ("_wire",)
+
+    def __init__(self, wire: list) -> None:
+        self._wire = wire
+
+    def __getitem__(self, i: int) -> tuple:
+        return self._wire[i], _NO_OPTIONS
+
+    def __len__(self) -> int:
+        return len(self._wire)
+
+
 class RaiseAnyFirstError:
     """raise_first_error as redis-py's (the first error reply, annotated with
     its command), and also for an error in place that is not an error reply
@@ -103,8 +118,8 @@ class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
         self.transaction = transaction
         self.shard_hint = shard_hint
         self.watching = False
-        self.command_stack: list[tuple] = []
         self._wire: list[tuple] = []
+        self._general_at: dict[int, tuple] = {}
         self._general = False
         self.scripts: set = set()
         self.explicit_transaction = False
@@ -118,23 +133,42 @@ class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
 
     # -- queueing -----------------------------------------------------------
     #
-    # Besides redis-py's command_stack of (args, options), the pipeline keeps
-    # what the engine is sent (_wire) and whether any queued command needs
-    # more than a hot command's handling (_general): a batch of hot commands
-    # only is sent and converted without a per-command step in Python.
+    # What the engine is sent is kept as commands are queued (_wire). A hot
+    # command is only its args there; a command queued by redis-py's methods
+    # also has its (args, options) in _general_at, by position, and sets
+    # _general. redis-py's command_stack of (args, options) is built from
+    # both when asked for: a batch of hot commands costs one append each.
 
     def _cmd(self, *args: Any) -> Any:
         if self.watching and not self.explicit_transaction:
             return self.immediate_execute_command(*args)
-        self.command_stack.append((args, _NO_OPTIONS))
         self._wire.append(args)
         return self
 
     def pipeline_execute_command(self, *args: Any, **options: Any) -> "Pipeline":
-        self.command_stack.append((args, options))
+        self._general_at[len(self._wire)] = (args, options)
         self._wire.append(wire_args(args))
         self._general = True
         return self
+
+    @property
+    def command_stack(self) -> list:  # type: ignore[override]
+        general = self._general_at
+        if not general:
+            return [(args, _NO_OPTIONS) for args in self._wire]
+        return [general.get(i) or (args, _NO_OPTIONS) for i, args in enumerate(self._wire)]
+
+    @command_stack.setter
+    def command_stack(self, stack: list) -> None:
+        self._wire, self._general_at, self._general = [], {}, False
+        for args, options in stack:
+            if options:
+                self.pipeline_execute_command(*args, **options)
+            else:
+                self._wire.append(args)
+
+    def __len__(self) -> int:
+        return len(self._wire)
 
     def add_command(self, *args: Any) -> "Pipeline":
         """gopipe style: queue a raw command; its reply is returned unconverted."""
@@ -189,15 +223,14 @@ class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
         its command, as redis-py does) after every reply was read, so the
         connection stays in step; otherwise errors are returned in place.
         """
-        stack = self.command_stack
-        if not stack and not self.watching:
+        if not self._wire and not self.watching:
             return []
         try:
             if self.scripts:
                 self.load_scripts()
             if self.transaction or self.explicit_transaction:
-                return self._run_transaction(stack, raise_on_error)
-            return self._run_pipeline(stack, raise_on_error)
+                return self._run_transaction(self.command_stack, raise_on_error)
+            return self._run_pipeline(raise_on_error)
         finally:
             self.reset()
 
@@ -224,12 +257,14 @@ class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
             return False
         return any(NEVER_DECODE in options for _, options in stack)
 
-    def _run_pipeline(self, stack: list, raise_on_error: bool) -> list:
-        raw = self._needs_raw(stack)
+    def _run_pipeline(self, raise_on_error: bool) -> list:
+        stack = self.command_stack if self._general else None
+        raw = stack is not None and self._needs_raw(stack)
         replies = self._send(self._wire, raw)
         self._convert(stack, replies, raw)  # before raising: EMPTY_RESPONSE replaces an error
         if raise_on_error:
-            self.raise_first_error(stack, replies)
+            # Only an error makes it read the commands: a hot batch's are built then.
+            self.raise_first_error(stack if stack is not None else _HotStack(self._wire), replies)
         return replies
 
     def _run_transaction(self, stack: list, raise_on_error: bool) -> list:
@@ -280,7 +315,7 @@ class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
         self._convert(stack, exec_reply, raw)
         return exec_reply
 
-    def _convert(self, stack: list, replies: list, raw: bool) -> None:
+    def _convert(self, stack: Optional[list], replies: list, raw: bool) -> None:
         """Each reply through its command's callback, in place; errors stay as they are."""
         callbacks = self.response_callbacks
         if not self._general:
@@ -293,7 +328,7 @@ class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
             if not active:
                 return
             get = active.get
-            for i, (args, _) in enumerate(stack):
+            for i, args in enumerate(self._wire):
                 cb = get(args[0])
                 if cb is not None:
                     r = replies[i]
@@ -322,9 +357,7 @@ class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
     # -- state --------------------------------------------------------------
 
     def reset(self) -> None:
-        self.command_stack = []
-        self._wire = []
-        self._general = False
+        self._wire, self._general_at, self._general = [], {}, False
         self.scripts = set()
         conn, self.connection = self.connection, None
         if conn is not None:
