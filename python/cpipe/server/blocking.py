@@ -15,6 +15,7 @@ until no key is ready.
 """
 from __future__ import annotations
 
+import time
 from collections import deque
 
 from .numbers import format_score
@@ -50,15 +51,24 @@ def block(client, info: Blocked, timeout_ms: int) -> bytes:
         if client not in q:
             q.append(client)
     if timeout_ms > 0:
-        info.timer = client.state.loop.call_later(timeout_ms / 1000.0, _timed_out, client)
+        deadline = time.monotonic() + timeout_ms / 1000.0
+        info.timer = client.state.loop.call_later(timeout_ms / 1000.0, _timed_out, client, deadline)
     client.set_blocked(info)
     return b""
 
 
-def _timed_out(client) -> None:
-    if client.blocked is not None:
-        unblock(client)
-        client.unblocked(NULL_ARRAY)
+def _timed_out(client, deadline: float) -> None:
+    info = client.blocked
+    if info is None:
+        return
+    left = deadline - time.monotonic()
+    if left > 0:
+        # uvloop runs timers off a loop time it caches once per iteration, so
+        # one can fire up to a millisecond early: never time a client out early.
+        info.timer = client.state.loop.call_later(left, _timed_out, client, deadline)
+        return
+    unblock(client)
+    client.unblocked(NULL_ARRAY)
 
 
 def unblock(client) -> None:
