@@ -268,19 +268,33 @@ class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
         return replies
 
     def _run_transaction(self, stack: list, raise_on_error: bool) -> list:
-        # redis-py sends no command that has EMPTY_RESPONSE in a transaction:
-        # its value takes the reply's place.
-        if self._general:
-            sent = [cmd for cmd in stack if EMPTY_RESPONSE not in cmd[1]]
-            wire = [("MULTI",), *(wire_args(args) for args, _ in sent), ("EXEC",)]
-        else:
-            sent = stack
-            wire = [("MULTI",), *self._wire, ("EXEC",)]
+        sent, wire = self._transaction_wire(stack)
         raw = self._needs_raw(sent)
         try:
             replies = self._send(wire, raw)
         except DataError as e:
             raise renumbered(e) from None
+        exec_reply = self._unpack_exec(stack, len(sent), replies)
+        if raise_on_error:
+            self.raise_first_error(stack, exec_reply)
+        self._convert(stack, exec_reply, raw)
+        return exec_reply
+
+    def _transaction_wire(self, stack: list) -> tuple:
+        """(the commands sent, MULTI + their wire form + EXEC). redis-py sends no
+        command that has EMPTY_RESPONSE in a transaction: its value takes the reply's place."""
+        if self._general:
+            sent = [cmd for cmd in stack if EMPTY_RESPONSE not in cmd[1]]
+            return sent, [("MULTI",), *(wire_args(args) for args, _ in sent), ("EXEC",)]
+        return stack, [("MULTI",), *self._wire, ("EXEC",)]
+
+    def _unpack_exec(self, stack: list, sent: int, replies: list) -> list:
+        """EXEC's replies, one per queued command, from [MULTI, QUEUED..., EXEC]'s.
+
+        Raises as redis-py does: the first queueing error when EXEC was
+        aborted, WatchError when a watched key changed. An EMPTY_RESPONSE
+        command's value and each queueing error take their command's place.
+        """
         errors = []
         if isinstance(replies[0], ResponseError):
             errors.append((0, replies[0]))
@@ -304,15 +318,12 @@ class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
         if exec_reply is None:
             raise WatchError("Watched variable changed.")
         if not isinstance(exec_reply, list):
-            raise ProtocolError(f"EXEC answered {exec_reply!r:.80} instead of {len(sent)} replies")
+            raise ProtocolError(f"EXEC answered {exec_reply!r:.80} instead of {sent} replies")
         for i, e in errors:
             exec_reply.insert(i, e)
         if len(exec_reply) != len(stack):
             # Only a server out of step with its client answers EXEC so.
             raise ProtocolError(f"EXEC answered {len(exec_reply)} replies instead of {len(stack)}")
-        if raise_on_error:
-            self.raise_first_error(stack, exec_reply)
-        self._convert(stack, exec_reply, raw)
         return exec_reply
 
     def _convert(self, stack: Optional[list], replies: list, raw: bool) -> None:

@@ -25,7 +25,7 @@ from typing import Any, Optional
 import redis.asyncio.client
 
 from .._replies import EMPTY_RESPONSE, NEVER_DECODE, callback_options, find_callback, wire_args
-from ..errors import ConnectionError, DataError, ExecAbortError, ProtocolError, ResponseError, TimeoutError, WatchError
+from ..errors import ConnectionError, DataError, ResponseError, TimeoutError, WatchError
 from ..pipeline import _NO_OPTIONS, RaiseAnyFirstError, renumbered
 from ..pipeline import Pipeline as _SyncPipeline
 from ._hot import AsyncHotCommands
@@ -176,6 +176,8 @@ class Pipeline(AsyncHotCommands, RaiseAnyFirstError, redis.asyncio.client.Pipeli
     # are most of the pipeline's cost in Python: those go through C loops
     # (map, set) and touch a reply only when its command has a callback.
     _needs_raw = _SyncPipeline._needs_raw
+    _transaction_wire = _SyncPipeline._transaction_wire
+    _unpack_exec = _SyncPipeline._unpack_exec
 
     def _convert(self, stack: list, replies: list, raw: bool) -> None:
         if self._general:
@@ -206,14 +208,7 @@ class Pipeline(AsyncHotCommands, RaiseAnyFirstError, redis.asyncio.client.Pipeli
         return replies
 
     async def _run_transaction(self, stack: list, raise_on_error: bool) -> list:
-        # redis-py sends no command that has EMPTY_RESPONSE in a transaction:
-        # its value takes the reply's place.
-        if self._general:
-            sent = [cmd for cmd in stack if EMPTY_RESPONSE not in cmd[1]]
-            wire = [("MULTI",), *(wire_args(args) for args, _ in sent), ("EXEC",)]
-        else:
-            sent = stack
-            wire = [("MULTI",), *self._wire, ("EXEC",)]
+        sent, wire = self._transaction_wire(stack)
         raw = self._needs_raw(sent)
         try:
             replies = await self._send(wire, raw)
@@ -223,44 +218,6 @@ class Pipeline(AsyncHotCommands, RaiseAnyFirstError, redis.asyncio.client.Pipeli
         if raise_on_error:
             self.raise_first_error(stack, exec_reply)
         self._convert(stack, exec_reply, raw)
-        return exec_reply
-
-    def _unpack_exec(self, stack: list, sent: int, replies: list) -> list:
-        """EXEC's replies, one per queued command, from [MULTI, QUEUED..., EXEC]'s.
-
-        Raises as redis-py does: the first queueing error when EXEC was
-        aborted, WatchError when a watched key changed. An EMPTY_RESPONSE
-        command's value and each queueing error take their command's place.
-        """
-        errors = []
-        if isinstance(replies[0], ResponseError):
-            errors.append((0, replies[0]))
-        queued = iter(replies[1:-1])
-        for i, (args, options) in enumerate(stack):
-            if EMPTY_RESPONSE in options:
-                errors.append((i, options[EMPTY_RESPONSE]))
-                continue
-            r = next(queued)
-            if isinstance(r, ResponseError):
-                self.annotate_exception(r, i + 1, args)
-                errors.append((i, r))
-        exec_reply = replies[-1]
-        if isinstance(exec_reply, ExecAbortError):
-            if errors:
-                raise errors[0][1]
-            raise exec_reply
-        if isinstance(exec_reply, Exception):
-            raise exec_reply
-        self.watching = False  # EXEC ends every WATCH
-        if exec_reply is None:
-            raise WatchError("Watched variable changed.")
-        if not isinstance(exec_reply, list):
-            raise ProtocolError(f"EXEC answered {exec_reply!r:.80} instead of {sent} replies")
-        for i, e in errors:
-            exec_reply.insert(i, e)
-        if len(exec_reply) != len(stack):
-            # Only a server out of step with its client answers EXEC so.
-            raise ProtocolError(f"EXEC answered {len(exec_reply)} replies instead of {len(stack)}")
         return exec_reply
 
     # -- state --------------------------------------------------------------
