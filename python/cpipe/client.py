@@ -91,6 +91,9 @@ class EngineClient:
 
     _size = 1
     _autopipeline_default = False
+    # Idle dedicated (WATCH) connections, set up by each client kind.
+    _spares: list
+    _spares_lock: threading.Lock
     # The `connection_pool` facade's class (asyncio: a redis.asyncio.ConnectionPool).
     _connection_pool_class: Any = EngineConnectionPool
 
@@ -226,6 +229,15 @@ class EngineClient:
         self._use_fork_fallback()
         if self._closed:
             self._fallback.close()
+
+    def _take_spare(self, fresh: bool) -> Any:
+        """An idle dedicated (WATCH) connection, marked reused, or None (always None when fresh)."""
+        with self._spares_lock:
+            if self._spares and not fresh:
+                conn = self._spares.pop()
+                conn.reused = True
+                return conn
+        return None
 
     def _reconnect_engine(self) -> None:
         """connection_pool.disconnect(): close the engine's connections; the next command reconnects."""
@@ -380,11 +392,9 @@ class Redis(HotCommands, EngineClient, redis.Redis):
         """A connection of its own (for WATCH): an idle spare (unless fresh) or a new one."""
         from .pipeline import DedicatedConnection
 
-        with self._spares_lock:
-            if self._spares and not fresh:
-                conn = self._spares.pop()
-                conn.reused = True
-                return conn
+        conn = self._take_spare(fresh)
+        if conn is not None:
+            return conn
         if self._closed:
             if not self._reconnects_after_close:
                 raise ConnectionError("the client is closed")

@@ -177,11 +177,9 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
 
     def _dedicated(self, fresh: bool = False) -> DedicatedConnection:
         """A connection of its own (for WATCH): an idle spare (unless fresh) or a new one."""
-        with self._spares_lock:
-            if self._spares and not fresh:
-                conn = self._spares.pop()
-                conn.reused = True
-                return conn
+        conn = self._take_spare(fresh)
+        if conn is not None:
+            return conn
         if self._closed:
             raise ConnectionError("the client is closed")
         return DedicatedConnection(self)
