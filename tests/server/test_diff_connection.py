@@ -6,7 +6,7 @@ import pytest
 
 from tests._servers import start_real_server, start_reference_server
 
-from .difftools import assert_same, assert_same_redispy, expected
+from .difftools import PROTOS, assert_same, assert_same_redispy, expected
 from .rawclient import RawClient
 
 SCRIPTS = {
@@ -40,13 +40,15 @@ SCRIPTS = {
 
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
-def test_connection(real_server, ref_server, name):
-    assert_same(real_server.port, ref_server.port, SCRIPTS[name], "connection:" + name)
+@pytest.mark.parametrize("proto", PROTOS)
+def test_connection(real_server, ref_server, name, proto):
+    assert_same(real_server.port, ref_server.port, SCRIPTS[name], "connection:" + name, proto)
 
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
-def test_connection_redispy(real_server, ref_server, name):
-    assert_same_redispy(real_server.port, ref_server.port, SCRIPTS[name], "connection:" + name)
+@pytest.mark.parametrize("proto", PROTOS)
+def test_connection_redispy(real_server, ref_server, name, proto):
+    assert_same_redispy(real_server.port, ref_server.port, SCRIPTS[name], "connection:" + name, proto)
 
 
 def _masked_hello(raw: bytes) -> bytes:

@@ -1,7 +1,7 @@
 """Differential: string commands, byte for byte against redis-server."""
 import pytest
 
-from .difftools import APPROX, assert_same, assert_same_redispy
+from .difftools import PROTOS, APPROX, assert_same, assert_same_redispy
 
 BIG = str(2**63 - 1)
 SMALL = str(-(2**63))
@@ -108,10 +108,12 @@ SCRIPTS = {
 
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
-def test_strings(real_server, ref_server, name):
-    assert_same(real_server.port, ref_server.port, SCRIPTS[name], "strings:" + name)
+@pytest.mark.parametrize("proto", PROTOS)
+def test_strings(real_server, ref_server, name, proto):
+    assert_same(real_server.port, ref_server.port, SCRIPTS[name], "strings:" + name, proto)
 
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
-def test_strings_redispy(real_server, ref_server, name):
-    assert_same_redispy(real_server.port, ref_server.port, SCRIPTS[name], "strings:" + name)
+@pytest.mark.parametrize("proto", PROTOS)
+def test_strings_redispy(real_server, ref_server, name, proto):
+    assert_same_redispy(real_server.port, ref_server.port, SCRIPTS[name], "strings:" + name, proto)
