@@ -68,6 +68,22 @@ def test_hello_and_ids(real_server, ref_server):
     assert run(ref_server.port) == expected("hello_and_ids", lambda: run(real_server.port))
 
 
+def test_hello_resp3_and_back(real_server, ref_server):
+    """HELLO 3 forms (a map reply), HELLO alone (current protocol), RESP3
+    replies, then HELLO 2 (an array again)."""
+    def run(port):
+        out = []
+        with RawClient(port) as c:
+            for cmd in [("HELLO", "3", "SETNAME", "me"), ("CLIENT", "GETNAME"), ("GET", "nope"),
+                        ("HELLO",), ("HELLO", "3", "SETNAME", "a b"), ("HELLO", "3", "AUTH", "default", "x"),
+                        ("HELLO", "3", "AUTH", "other", "x"), ("HELLO", "3", "BOGUS"), ("HGETALL", "nope"),
+                        ("HELLO", "2"), ("GET", "nope"), ("HGETALL", "nope"), ("HELLO",),
+                        ("HELLO", "3"), ("RESET",), ("GET", "nope")]:
+                out.append(_masked_hello(c.call(*cmd)))
+        return out
+    assert run(ref_server.port) == expected("resp3:hello_and_ids", lambda: run(real_server.port))
+
+
 def test_inline_commands(real_server, ref_server):
     """Inline (telnet-style) requests, with quoting, as redis-cli users type them."""
     data = (b"PING\r\nSET k \"a b\\x41\\n\"\r\nGET k\r\nSET 'q' 'it\\'s'\r\nGET q\r\n"
@@ -141,6 +157,29 @@ def _pw_script(port):
         out.append(c.call("ECHO", "x" * 20000))
         out.append(c.call(*(["MSET"] + ["k", "v"] * 10)))
     return out
+
+
+def _pw_script3(port):
+    out = []
+    with RawClient(port) as c:
+        out.append(c.call("HELLO", "3"))
+        out.append(c.call("HELLO", "3", "AUTH", "default", "wrong"))
+        out.append(c.call("GET", "k"))
+        out.append(_masked_hello(c.call("HELLO", "3", "AUTH", "default", "s3cret", "SETNAME", "n")))
+        out.append(c.call("GET", "k"))
+        out.append(c.call("CLIENT", "GETNAME"))
+        out.append(c.call("RESET"))
+        out.append(c.call("GET", "k"))
+    with RawClient(port) as c:
+        out.append(c.call("AUTH", "s3cret"))
+        out.append(_masked_hello(c.call("HELLO", "3")))
+        out.append(c.call("GET", "k"))
+    return out
+
+
+def test_requirepass_resp3(pw_servers):
+    real, ref = pw_servers
+    assert _pw_script3(ref.port) == expected("resp3:requirepass", lambda: _pw_script3(real.port))
 
 
 def test_requirepass(pw_servers):

@@ -27,8 +27,11 @@ shared.null[c->resp]. A message for the client whose own command changed
 the key goes after that command's reply (after EXEC's whole reply).
 
 Memory: the table holds at most `TrackingTable.max_keys` keys (Redis's
-tracking-table-max-keys default, 1 000 000); past it the oldest key is
-invalidated for its readers and forgotten, as Redis evicts.
+tracking-table-max-keys default, 1 000 000); past it the oldest keys are
+invalidated for their readers and forgotten once the commands of the
+current loop iteration have run (Redis evicts from beforeSleep too), so it
+exceeds the limit by at most the keys one batch of requests reads.
+BCAST keys waiting for the end of the iteration are bounded the same way.
 """
 from __future__ import annotations
 
@@ -89,6 +92,7 @@ class TrackingTable:
         self.clients = 0  # clients with tracking on
         self.prefixes = {}  # BCAST prefix -> {"clients": {client: None}, "keys": {key: writer}}
         self.bcast_scheduled = False
+        self.evict_scheduled = False
         #: Anything to do on a key change (Db checks this on its hot paths).
         self.on = False
 
@@ -136,15 +140,19 @@ class TrackingTable:
     def remember(self, key: bytes, client_id: int) -> None:
         ids = self.keys.get(key)
         if ids is None:
-            if len(self.keys) >= self.max_keys:
-                self._evict_one()
             ids = self.keys[key] = {}
             self.on = True
+            if len(self.keys) > self.max_keys and not self.evict_scheduled:
+                # As Redis (trackingLimitUsedSlots, from beforeSleep): after
+                # the replies of this loop iteration, not inside a command.
+                self.evict_scheduled = True
+                self.state.loop.call_soon(self._enforce_limit)
         ids[client_id] = None
 
-    def _evict_one(self) -> None:
-        key = next(iter(self.keys))
-        self._invalidate_readers(key, None)
+    def _enforce_limit(self) -> None:
+        self.evict_scheduled = False
+        while len(self.keys) > self.max_keys:
+            self._invalidate_readers(next(iter(self.keys)), None)
 
     # -- writing ------------------------------------------------------------
     def invalidate(self, key: bytes, writer) -> None:
