@@ -126,3 +126,21 @@ def test_tracking_table_is_bounded(thread_server):
         assert a.call("GET", "k4") == b"_\r\n"  # the eviction's message follows the reply
         assert a.read_all(0.2) == b">2\r\n$10\r\ninvalidate\r\n*1\r\n$2\r\nk1\r\n"
         assert thread_server.call(lambda: sorted(table.keys)) == [b"k2", b"k3", b"k4"]
+
+
+def test_held_invalidations_are_bounded_by_the_output_limit():
+    from .conftest import make_thread_server
+    srv = make_thread_server(enable_faults=True, client_output_buffer_limit=300)
+    try:
+        with open_client(srv.port, 3) as a, RawClient(srv.port) as b:
+            assert a.call("CLIENT", "TRACKING", "on", "BCAST") == b"+OK\r\n"
+            assert a.call("CPIPE.FAULT", "DELAY-INVALIDATE", "60000") == b"+OK\r\n"
+            for i in range(3):  # well under the limit: held, connection open
+                b.call("SET", "key%d" % i, "v")
+            assert a.call("PING") == b"+PONG\r\n"
+            for i in range(3, 30):  # ~40 bytes each: past 300 bytes held
+                b.call("SET", "key%d" % i, "v")
+            assert a.is_closed()
+            assert a.buf == b""  # nothing held was ever sent
+    finally:
+        srv.stop()

@@ -74,7 +74,8 @@ class FaultState:
 
     __slots__ = ("close_after", "close_mid", "delay_ms", "stall", "malformed",
                  "extra", "extra_later_ms", "extra_bytes", "extra_timer", "stalled", "delayed", "timer",
-                 "close_before_inval", "inval_delay_ms", "inval_delayed", "inval_timer")
+                 "close_before_inval", "inval_delay_ms", "inval_delayed", "inval_timer",
+                 "inval_bytes")
 
     def __init__(self):
         self.close_after = None  # replies left before closing
@@ -92,6 +93,7 @@ class FaultState:
         self.close_before_inval = False
         self.inval_delay_ms = 0
         self.inval_delayed = deque()  # (due loop time, message) held by DELAY-INVALIDATE
+        self.inval_bytes = 0  # their size, bounded by the output buffer limit
         self.inval_timer = None
 
     def arm(self, kind: str, arg: int | None) -> None:
@@ -151,6 +153,12 @@ class FaultState:
             return True
         if self.inval_delay_ms or self.inval_delayed:
             loop = client.state.loop
+            self.inval_bytes += len(data)
+            if self.inval_bytes > client.state.config.client_output_buffer_limit:
+                # held messages count as queued output: the same limit applies
+                self.inval_delayed.clear()
+                client.abort()
+                return True
             self.inval_delayed.append((loop.time() + self.inval_delay_ms / 1000.0, data))
             if self.inval_timer is None:
                 self.inval_timer = loop.call_at(self.inval_delayed[0][0], self._release_inval, client)
@@ -162,6 +170,7 @@ class FaultState:
         now = client.state.loop.time()
         while self.inval_delayed and self.inval_delayed[0][0] <= now:
             _, data = self.inval_delayed.popleft()
+            self.inval_bytes -= len(data)
             if client.closing:
                 self.inval_delayed.clear()
                 return
