@@ -135,13 +135,13 @@ def hello(c, argv):
 def client_info_line(c) -> bytes:
     import time
     now = time.monotonic()
-    flags = b""
+    flags = b""  # in Redis's order (getClientInfoString)
+    if c.channels or c.patterns or c.shard_channels:
+        flags += b"P"
     if c.multi is not None:
         flags += b"x"
     if c.blocked is not None:
         flags += b"b"
-    if c.channels or c.patterns or c.shard_channels:
-        flags += b"P"
     t = c.tracking
     if t is not None:
         flags += b"t"
