@@ -3,9 +3,12 @@
 Hot path (`data_received` -> `_run`): parse the chunk into requests, run
 each through `DISPATCH` (a dict of plain functions), collect the encoded
 replies and write them with a single `transport.write`. Everything unusual
-- MULTI, pub/sub mode, AUTH pending, a blocked client, armed faults - makes
-`fast` False and goes through `_execute_slow`, which applies Redis's checks
-in Redis's order (processCommand).
+- MULTI, pub/sub mode, AUTH pending, a blocked client, armed faults, RESP3
+(HELLO 3), CLIENT TRACKING - makes `fast` False and goes through
+`_execute_slow`, which applies Redis's checks in Redis's order
+(processCommand) and runs the command through `call`: RESP3 re-typing of
+the reply (resp3.py) and the keys a tracking client read (tracking.py). A
+tracking client's own invalidations are written after its reply.
 
 Backpressure: when the transport buffer passes limits.WRITE_HIGH_WATER the
 loop calls pause_writing; we stop running and reading this client's requests

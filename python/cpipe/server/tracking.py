@@ -35,6 +35,7 @@ BCAST keys waiting for the end of the iteration are bounded the same way.
 """
 from __future__ import annotations
 
+from .commands.table import F_READONLY
 from .parser import parse_ll
 from .resp import CommandError, SYNTAX
 
@@ -61,7 +62,7 @@ class TrackingState:
 
     def after_command(self, client, cmd, argv) -> None:
         """Remember the keys a read-only command read (trackingRememberKeys)."""
-        if not cmd.flags & 2 or self.bcast:  # F_READONLY
+        if not cmd.flags & F_READONLY or self.bcast:
             return
         if (self.optin and not self.caching) or (self.optout and self.caching):
             return

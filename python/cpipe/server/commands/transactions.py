@@ -9,7 +9,7 @@ then written.
 """
 from __future__ import annotations
 
-from ..resp import CommandError, OK, NULL_ARRAY, error
+from ..resp import CommandError, OK, NULL_ARRAY
 from .table import command, F_NOT_QUEUED
 
 _TX = "noscript loading stale fast allow_busy"
