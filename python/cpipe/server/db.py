@@ -75,7 +75,7 @@ class Db:
     def expire_now(self, key) -> None:
         del self.data[key]
         del self.expires[key]
-        self.touch(key)
+        self.touch(key, expiry=True)
 
     # -- writing --------------------------------------------------------
     def set(self, key, value, keep_ttl: bool = False) -> None:
@@ -113,7 +113,7 @@ class Db:
             if self.expires:
                 self.expires.pop(key, None)
 
-    def touch(self, key) -> None:
+    def touch(self, key, expiry: bool = False) -> None:
         """Tell WATCHers and client-side caches that key changed (Redis
         signalModifiedKey)."""
         if self.watched:
@@ -123,7 +123,7 @@ class Db:
                     c.watch_touched(self, key)
         tracking = self.tracking
         if tracking.on:
-            tracking.invalidate(key, self.state.current_client)
+            tracking.invalidate(key, self.state.current_client, expiry)
 
     def set_expire(self, key, when_ms: int) -> None:
         self.expires[key] = when_ms

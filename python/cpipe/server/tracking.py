@@ -156,12 +156,15 @@ class TrackingTable:
             self._invalidate_readers(next(iter(self.keys)), None)
 
     # -- writing ------------------------------------------------------------
-    def invalidate(self, key: bytes, writer) -> None:
-        """Key `key` changed (by client `writer`, None for expiry)."""
+    def invalidate(self, key: bytes, writer, expiry: bool = False) -> None:
+        """Key `key` changed while client `writer` ran a command (None: from
+        a timer). An expiry is nobody's change for BCAST's NOLOOP (Redis:
+        signalModifiedKey(NULL, ...)), but a default-mode message to the
+        client whose read expired the key still follows its reply."""
         if self.prefixes:
             for p, bs in self.prefixes.items():
                 if key.startswith(p):
-                    bs["keys"][key] = writer
+                    bs["keys"][key] = None if expiry else writer
                     if not self.bcast_scheduled:
                         self.bcast_scheduled = True
                         self.state.loop.call_soon(self.broadcast)
