@@ -84,6 +84,22 @@ def test_hello_resp3_and_back(real_server, ref_server):
     assert run(ref_server.port) == expected("resp3:hello_and_ids", lambda: run(real_server.port))
 
 
+def test_protocol_switch_inside_one_write(real_server, ref_server):
+    """HELLO in the middle of a pipeline: every reply after it is in the new
+    protocol (the reference server leaves its fast path there)."""
+    from .rawclient import encode
+    cmds = [("GET", "nope"), ("HGETALL", "nope"), ("HELLO", "3"), ("GET", "nope"),
+            ("HGETALL", "nope"), ("ZSCORE", "nope", "m"), ("HELLO", "2"), ("GET", "nope"),
+            ("HGETALL", "nope"), ("HELLO", "3"), ("MGET", "a", "b")]
+
+    def run(port):
+        with RawClient(port) as c:
+            c.send_raw(b"".join(encode(*cmd) for cmd in cmds) + b"GET nope\r\n")
+            return [_masked_hello(c.read_reply()) for _ in range(len(cmds) + 1)]
+    assert run(ref_server.port) == expected("resp3:protocol_switch_pipeline",
+                                            lambda: run(real_server.port))
+
+
 def test_inline_commands(real_server, ref_server):
     """Inline (telnet-style) requests, with quoting, as redis-cli users type them."""
     data = (b"PING\r\nSET k \"a b\\x41\\n\"\r\nGET k\r\nSET 'q' 'it\\'s'\r\nGET q\r\n"

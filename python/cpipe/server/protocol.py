@@ -164,7 +164,7 @@ class Client(asyncio.Protocol):
     def refresh(self) -> None:
         """Recompute whether the plain fast path applies."""
         self.fast = (self.authenticated and self.multi is None and not self.channels
-                     and not self.patterns and self.resp == 2 and self.tracking is None
+                     and not self.patterns and self.tracking is None
                      and not self.shard_channels and self.blocked is None and self.fault is None
                      and not self.pending_faults and not self.close_after_reply
                      and not self.closing and not self.stalled)
@@ -212,6 +212,8 @@ class Client(asyncio.Protocol):
         self.state.current_client = self
         if self.fast:
             size = 0
+            # A protocol switch (HELLO) leaves this loop (it clears fast).
+            resp3 = self.resp == 3
             ready = self.state.ready_keys
             get = DISPATCH.get
             append = out.append
@@ -228,6 +230,8 @@ class Client(asyncio.Protocol):
                             r = _error(e.msg)
                         except Exception as e:  # a bug must not take the server down
                             r = self._internal_error(argv, e)
+                        if resp3:
+                            r = to_resp3(ent[3].name, argv, r)
                         append(r)
                         size += len(r)
                         if ready:
@@ -291,6 +295,8 @@ class Client(asyncio.Protocol):
                             r = error(e.msg)
                         except Exception as e:  # a bug must not take the server down
                             r = self._internal_error(argv, e)
+                        if self.resp == 3:
+                            r = to_resp3(ent[3].name, argv, r)
                         out.append(r)
                         size += len(r)
                         if ready:
@@ -307,6 +313,8 @@ class Client(asyncio.Protocol):
             self._write_out(out)
         if self.close_after_reply:
             self.close()
+        if not self.fast:
+            self.refresh()  # HELLO clears fast to leave the fast loop; come back to it
         self._update_hold()
 
     def _execute_slow(self, argv, out):

@@ -122,9 +122,9 @@ def hello(c, argv):
                            b"otherwise the HELLO AUTH <user> <pass> option can be used to "
                            b"authenticate the client and select the RESP protocol version at the "
                            b"same time")
-    if ver:
+    if ver and ver != c.resp:
         c.resp = ver
-        c.refresh()
+        c.fast = False  # the running batch continues on the general path (see protocol._run)
     version = c.state.config.version.encode()
     return (map_header(7, c.resp) + bulk(b"server") + bulk(b"redis") + bulk(b"version")
             + bulk(version) + bulk(b"proto") + integer(c.resp) + bulk(b"id") + integer(c.id)
