@@ -198,6 +198,27 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
         for conn in spares:
             await conn.aclose()
 
+    # -- pub/sub and MONITOR --------------------------------------------------
+
+    def pubsub(self, **kwargs: Any) -> Any:
+        """A PubSub (redis-py's asyncio one) on an engine connection of its own (see cpipe.asyncio.pubsub).
+
+        Takes redis-py's options (ignore_subscribe_messages, ...) and the
+        engine's: max_queued_messages, max_queued_bytes, reconnect_timeout,
+        on_reconnect, batch.
+        """
+        from .pubsub import make_pubsub
+
+        if self._event_dispatcher is not None and "event_dispatcher" not in kwargs:
+            kwargs["event_dispatcher"] = self._event_dispatcher
+        return make_pubsub(self, **kwargs)
+
+    def monitor(self) -> Any:
+        """A Monitor (redis-py's asyncio one) on an engine connection of its own (see cpipe.monitor)."""
+        from ..monitor import make_async_monitor
+
+        return make_async_monitor(self)
+
     # -- lifetime -----------------------------------------------------------
 
     async def aclose(self, close_connection_pool: Optional[bool] = None) -> None:
