@@ -75,18 +75,79 @@ PyObject *py_sub_start(PyObject *self, PyObject *arg) {
     Py_RETURN_NONE;
 }
 
-// sub_poll(subscriber, encoding, timeout, max) -> list of messages (each a
+// Published messages as redis-py's handle_message makes them, built here
+// without the intermediate list: {"type": "message" | "smessage",
+// "pattern": None, "channel": c, "data": d} from [message, c, d], and
+// {"type": "pmessage", "pattern": p, "channel": c, "data": d} from
+// [pmessage, p, c, d]. The type is always str, as str_if_bytes makes it.
+static PyObject *k_type, *k_pattern, *k_channel, *k_data, *v_message, *v_pmessage, *v_smessage;
+
+static int init_message_keys(void) {
+    if (k_type) return 0;
+    k_type = PyUnicode_InternFromString("type");
+    k_pattern = PyUnicode_InternFromString("pattern");
+    k_channel = PyUnicode_InternFromString("channel");
+    k_data = PyUnicode_InternFromString("data");
+    v_message = PyUnicode_InternFromString("message");
+    v_pmessage = PyUnicode_InternFromString("pmessage");
+    v_smessage = PyUnicode_InternFromString("smessage");
+    return (k_type && k_pattern && k_channel && k_data && v_message && v_pmessage && v_smessage) ? 0 : -1;
+}
+
+static int64_t rd64p(const char *p) { int64_t v; memcpy(&v, p, 8); return v; }
+
+// The type of a published message at p ('*' n, '$' kind ...), or NULL.
+static PyObject *published_type(const char *p) {
+    if (p[0] != '*' || p[9] != '$') return NULL;
+    int64_t n = rd64p(p + 1), len = rd64p(p + 10);
+    const char *kind = p + 18;
+    if (n == 3 && len == 7 && memcmp(kind, "message", 7) == 0) return v_message;
+    if (n == 3 && len == 8 && memcmp(kind, "smessage", 8) == 0) return v_smessage;
+    if (n == 4 && len == 8 && memcmp(kind, "pmessage", 8) == 0) return v_pmessage;
+    return NULL;
+}
+
+// The message dict for the published message at *pp, advancing *pp past it;
+// a part that cannot be decoded makes the whole message that exception.
+static PyObject *build_published(const char **pp, PyObject *type, PyObject *encoding) {
+    const char *p = *pp + 18 + rd64p(*pp + 10);  // past the array header and the kind
+    PyObject *pattern = NULL, *channel = NULL, *data = NULL, *d = NULL;
+    if (type == v_pmessage) {
+        pattern = cp_bridge_build(&p, encoding);
+        if (!pattern) return NULL;
+    } else {
+        pattern = Py_NewRef(Py_None);
+    }
+    channel = cp_bridge_build(&p, encoding);
+    data = channel ? cp_bridge_build(&p, encoding) : NULL;
+    *pp = p;
+    if (!data) goto done;
+    PyObject *bad = PyExceptionInstance_Check(pattern) ? pattern : PyExceptionInstance_Check(channel) ? channel
+                    : PyExceptionInstance_Check(data) ? data : NULL;
+    if (bad) { d = Py_NewRef(bad); goto done; }
+    d = PyDict_New();
+    if (d && (PyDict_SetItem(d, k_type, type) < 0 || PyDict_SetItem(d, k_pattern, pattern) < 0 ||
+              PyDict_SetItem(d, k_channel, channel) < 0 || PyDict_SetItem(d, k_data, data) < 0)) Py_CLEAR(d);
+done:
+    Py_XDECREF(pattern); Py_XDECREF(channel); Py_XDECREF(data);
+    return d;
+}
+
+// sub_poll(subscriber, encoding, timeout, max, dicts=False) -> list of messages (each a
 // list, or bytes/str for MONITOR lines and PONG; a message that cannot be
 // decoded is an exception instance in place), [] when none came within
 // timeout (None: wait until one does), or None once the subscriber is
-// closed (a poll waiting in another thread returns None at once).
+// closed (a poll waiting in another thread returns None at once). With
+// dicts, published messages come as redis-py's message dicts (see above).
 // A lost connection the engine could not replace raises ConnectionError.
 // Waits release the GIL, one tick at a time in the main thread, so a
 // signal handler (Ctrl-C) runs within a tick.
 PyObject *py_sub_poll(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     uint64_t h;
-    if (nargs != 4) { PyErr_SetString(PyExc_TypeError, "sub_poll(subscriber, encoding, timeout, max)"); return NULL; }
+    if (nargs != 4 && nargs != 5) { PyErr_SetString(PyExc_TypeError, "sub_poll(subscriber, encoding, timeout, max, dicts=False)"); return NULL; }
     if (cp_bridge_ready() < 0 || cp_bridge_handle(args[0], &h) < 0) return NULL;
+    int dicts = nargs == 5 ? PyObject_IsTrue(args[4]) : 0;
+    if (dicts < 0 || (dicts && init_message_keys() < 0)) return NULL;
     PyObject *encoding = args[1];
     int forever = args[2] == Py_None;
     double timeout = forever ? 0 : PyFloat_AsDouble(args[2]);
@@ -116,7 +177,8 @@ PyObject *py_sub_poll(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     PyObject *out = PyList_New((Py_ssize_t)count);
     const char *p = tape;
     for (int64_t i = 0; out && i < count; i++) {
-        PyObject *item = cp_bridge_build(&p, encoding);
+        PyObject *type = dicts ? published_type(p) : NULL;
+        PyObject *item = type ? build_published(&p, type, encoding) : cp_bridge_build(&p, encoding);
         if (!item) Py_CLEAR(out); else PyList_SET_ITEM(out, (Py_ssize_t)i, item);
     }
     free(tape);

@@ -38,9 +38,11 @@ from __future__ import annotations
 
 import collections
 import threading
-from typing import Any, Callable, Optional
+import time
+from typing import Any, Callable, Iterator, Optional
 
 import redis.client
+from redis.utils import str_if_bytes
 
 from . import _engine
 from .errors import ConnectionError, DataError
@@ -85,6 +87,24 @@ def command_name(args: tuple) -> str:
             "SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE, their UNSUBSCRIBE twins and PING "
             "(run other commands on the client)")
     return upper
+
+
+# redis-py 8's pub/sub metric, recorded per received message as its
+# handle_message does (redis-py 5 has none).
+_record = getattr(redis.client, "record_pubsub_message", None)
+_RECEIVE = getattr(getattr(redis.client, "PubSubDirection", None), "RECEIVE", None)
+
+
+def as_server_reply(response: Any, encoding: Optional[str]) -> Any:
+    """A message dict the bridge built, back as the list the server sent."""
+    if type(response) is not dict:
+        return response
+    kind: Any = response["type"]
+    if encoding is None:
+        kind = kind.encode()
+    if kind in ("pmessage", b"pmessage"):
+        return [kind, response["pattern"], response["channel"], response["data"]]
+    return [kind, response["channel"], response["data"]]
 
 
 def reconnect_notice(response: list) -> dict:
@@ -216,16 +236,16 @@ class PubSub(redis.client.PubSub):
         sub = self._subscriber()
         self._native.sub_send(sub, self._max_bulk, *wire)
 
-    def parse_response(self, block: bool = True, timeout: float = 0) -> Any:
-        """The next message as the server sent it (a list), or None if none
-        came within timeout (block=False) - redis-py's contract, from the
-        engine's queue, one batch per engine call."""
+    def _read(self, block: bool = True, timeout: Optional[float] = 0) -> Any:
+        """The next message: a published one as its message dict (the bridge
+        builds it as redis-py's handle_message would), anything else as the
+        server sent it (a list); None if none came within timeout (block=False)."""
         buf = self._buffer
         if not buf:
             sub = self._sub
             if not sub:
                 raise RuntimeError("pubsub connection not set: did you forget to call subscribe() or psubscribe()?")
-            batch = self._native.sub_poll(sub, self._reply_encoding, None if block else timeout, self._batch)
+            batch = self._native.sub_poll(sub, self._reply_encoding, None if block else timeout, self._batch, True)
             if not batch:
                 return None  # nothing in time, or closed meanwhile (None)
             buf.extend(batch)
@@ -234,10 +254,59 @@ class PubSub(redis.client.PubSub):
             raise response  # a message that could not be decoded
         return response
 
+    def parse_response(self, block: bool = True, timeout: float = 0) -> Any:
+        """redis-py's: the next message as the server sent it (a list), or None."""
+        return as_server_reply(self._read(block, timeout), self._reply_encoding)
+
+    def get_message(self, ignore_subscribe_messages: bool = False, timeout: Optional[float] = 0.0) -> Any:
+        """redis-py's get_message (the same waits and results), on _read."""
+        if not self.subscribed:
+            start = time.monotonic()
+            if self.subscribed_event.wait(timeout) is True:
+                if timeout is not None:
+                    timeout = max(0.0, timeout - (time.monotonic() - start))
+            else:
+                return None
+        response = self._read(block=(timeout is None), timeout=timeout)
+        if response:
+            return self.handle_message(response, ignore_subscribe_messages)
+        return None
+
+    get_sharded_message = get_message
+
+    def listen(self) -> Iterator[Any]:
+        """redis-py's listen, on _read."""
+        while self.subscribed:
+            response = self.handle_message(self._read(block=True))
+            if response is not None:
+                yield response
+
     def handle_message(self, response: Any, ignore_subscribe_messages: bool = False) -> Any:
+        if type(response) is dict:  # a published message
+            return self._handle_published(response)
         if is_reconnect_notice(response):
             return self._handle_reconnect(response, ignore_subscribe_messages)
         return super().handle_message(response, ignore_subscribe_messages)
+
+    def _handle_published(self, message: dict) -> Any:
+        """The part of redis-py's handle_message for a published message: the
+        metric, then its handler (returning None) or the message."""
+        kind = message["type"]
+        if _record is not None:
+            if kind == "smessage":
+                _record(direction=_RECEIVE, channel=str_if_bytes(message["channel"]), sharded=True)
+            else:
+                _record(direction=_RECEIVE, channel=str_if_bytes(message["channel"]))
+        if kind == "message":
+            handler = self.channels.get(message["channel"]) if self.channels else None
+        elif kind == "pmessage":
+            handler = self.patterns.get(message["pattern"])
+        else:
+            handler = self.shard_channels.get(message["channel"])
+        if handler:
+            handler(message)
+            return None
+        return message
 
     def _handle_reconnect(self, response: list, ignore_subscribe_messages: bool) -> Optional[dict]:
         notice = reconnect_notice(response)

@@ -14,16 +14,23 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
+import inspect
 import os
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, AsyncIterator, Callable, Optional
 
 import redis.asyncio.client
+from redis.utils import str_if_bytes
 
 from .. import _engine
 from ..errors import DataError
-from ..pubsub import (DEFAULT_BATCH, DEFAULT_RECONNECT_TIMEOUT, EngineSubscriberConnection, command_name,
-                      forget_pending_unsubscribes, is_reconnect_notice, reconnect_notice, subscriber_options)
+from ..pubsub import (DEFAULT_BATCH, DEFAULT_RECONNECT_TIMEOUT, EngineSubscriberConnection, as_server_reply,
+                      command_name, forget_pending_unsubscribes, is_reconnect_notice, reconnect_notice,
+                      subscriber_options)
+
+# redis-py 8's pub/sub metric (a coroutine in redis.asyncio), as its handle_message records it.
+_record = getattr(redis.asyncio.client, "record_pubsub_message", None)
+_RECEIVE = getattr(getattr(redis.asyncio.client, "PubSubDirection", None), "RECEIVE", None)
 
 
 class PubSub(redis.asyncio.client.PubSub):
@@ -137,8 +144,10 @@ class PubSub(redis.asyncio.client.PubSub):
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, functools.partial(self._native.sub_send, sub, self._max_bulk, *wire))
 
-    async def parse_response(self, block: bool = True, timeout: Optional[float] = 0) -> Any:
-        """The next message (a list), or None if none came within timeout (block=False)."""
+    async def _read(self, block: bool = True, timeout: Optional[float] = 0) -> Any:
+        """The next message: a published one as its message dict (built by the
+        bridge), anything else as the server sent it; None if none came within
+        timeout (block=False)."""
         buf = self._buffer
         if not buf:
             sub = self._sub
@@ -151,6 +160,24 @@ class PubSub(redis.asyncio.client.PubSub):
             raise response
         return response
 
+    async def parse_response(self, block: bool = True, timeout: Optional[float] = 0) -> Any:
+        """redis-py's: the next message as the server sent it (a list), or None."""
+        return as_server_reply(await self._read(block, timeout), self._reply_encoding)
+
+    async def get_message(self, ignore_subscribe_messages: bool = False, timeout: Optional[float] = 0.0) -> Any:
+        """redis-py's get_message, on _read."""
+        response = await self._read(block=(timeout is None), timeout=timeout)
+        if response:
+            return await self.handle_message(response, ignore_subscribe_messages)
+        return None
+
+    async def listen(self) -> AsyncIterator[Any]:
+        """redis-py's listen, on _read."""
+        while self.subscribed:
+            response = await self.handle_message(await self._read(block=True))
+            if response is not None:
+                yield response
+
     async def _fill(self, sub: int, timeout: Optional[float]) -> bool:
         """Take a batch into the buffer, waiting up to timeout (None: until one comes)."""
         native, arrived = self._native, self._arrived
@@ -159,7 +186,7 @@ class PubSub(redis.asyncio.client.PubSub):
         while True:
             if arrived is not None:
                 arrived.clear()  # before polling: a byte written after the poll sets it again
-            batch = native.sub_poll(sub, self._reply_encoding, 0.0, self._batch)
+            batch = native.sub_poll(sub, self._reply_encoding, 0.0, self._batch, True)
             if batch:
                 self._buffer.extend(batch)
                 return True
@@ -177,6 +204,26 @@ class PubSub(redis.asyncio.client.PubSub):
                 pass
 
     async def handle_message(self, response: Any, ignore_subscribe_messages: bool = False) -> Any:
+        if type(response) is dict:  # a published message: redis-py's handling of one
+            kind = response["type"]
+            if _record is not None:
+                if kind == "smessage":
+                    await _record(direction=_RECEIVE, channel=str_if_bytes(response["channel"]), sharded=True)
+                else:
+                    await _record(direction=_RECEIVE, channel=str_if_bytes(response["channel"]))
+            if kind == "message":
+                handler = self.channels.get(response["channel"]) if self.channels else None
+            elif kind == "pmessage":
+                handler = self.patterns.get(response["pattern"])
+            else:
+                handler = getattr(self, "shard_channels", {}).get(response["channel"])
+            if not handler:
+                return response
+            if inspect.iscoroutinefunction(handler):
+                await handler(response)
+            else:
+                handler(response)
+            return None
         if is_reconnect_notice(response):
             notice = reconnect_notice(response)
             self.reconnects += 1
