@@ -133,7 +133,7 @@ done:
     return d;
 }
 
-// sub_poll(subscriber, encoding, timeout, max, dicts=False) -> list of messages (each a
+// sub_poll(subscriber, encoding, timeout, max, dicts) -> list of messages (each a
 // list, or bytes/str for MONITOR lines and PONG; a message that cannot be
 // decoded is an exception instance in place), [] when none came within
 // timeout (None: wait until one does), or None once the subscriber is
@@ -144,9 +144,9 @@ done:
 // signal handler (Ctrl-C) runs within a tick.
 PyObject *py_sub_poll(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     uint64_t h;
-    if (nargs != 4 && nargs != 5) { PyErr_SetString(PyExc_TypeError, "sub_poll(subscriber, encoding, timeout, max, dicts=False)"); return NULL; }
+    if (nargs != 5) { PyErr_SetString(PyExc_TypeError, "sub_poll(subscriber, encoding, timeout, max, dicts)"); return NULL; }
     if (cp_bridge_ready() < 0 || cp_bridge_handle(args[0], &h) < 0) return NULL;
-    int dicts = nargs == 5 ? PyObject_IsTrue(args[4]) : 0;
+    int dicts = PyObject_IsTrue(args[4]);
     if (dicts < 0 || (dicts && init_message_keys() < 0)) return NULL;
     PyObject *encoding = args[1];
     int forever = args[2] == Py_None;

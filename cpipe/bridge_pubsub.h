@@ -24,7 +24,7 @@ PyObject *py_sub_close(PyObject *self, PyObject *arg);
     {"sub_open", (PyCFunction)(void (*)(void))py_sub_open, METH_FASTCALL, "sub_open(handle, max_messages, max_bytes, monitor, notify_fd, reconnect_for) -> subscriber"}, \
     {"sub_send", (PyCFunction)(void (*)(void))py_sub_send, METH_FASTCALL, "sub_send(subscriber, max_bulk, *command)"}, \
     {"sub_start", py_sub_start, METH_O, "sub_start(subscriber): connect a MONITOR connection"}, \
-    {"sub_poll", (PyCFunction)(void (*)(void))py_sub_poll, METH_FASTCALL, "sub_poll(subscriber, encoding, timeout, max, dicts=False) -> [message] or None once closed"}, \
+    {"sub_poll", (PyCFunction)(void (*)(void))py_sub_poll, METH_FASTCALL, "sub_poll(subscriber, encoding, timeout, max, dicts) -> [message] or None once closed"}, \
     {"sub_stats", py_sub_stats, METH_O, "sub_stats(subscriber) -> (queued messages, queued bytes, reconnects)"}, \
     {"sub_close", py_sub_close, METH_O, "sub_close(subscriber)"},
 

@@ -55,7 +55,7 @@ class _MonitorLines:
         self.start()
         lines = self._lines
         while not lines:
-            batch = self._native.sub_poll(self._sub, None, timeout, BATCH)
+            batch = self._native.sub_poll(self._sub, None, timeout, BATCH, False)
             if batch is None:
                 return None
             if not batch and timeout is not None:
@@ -119,7 +119,7 @@ class _AsyncMonitorLines(_MonitorLines):
                 return None
             # Waits with the GIL released, off the loop; a short slice so a
             # cancelled next_command leaves no long wait behind.
-            batch = await _in_executor(self._native.sub_poll, sub, None, 0.1 if timeout is None else timeout, BATCH)
+            batch = await _in_executor(self._native.sub_poll, sub, None, 0.1 if timeout is None else timeout, BATCH, False)
             if batch is None:
                 return None
             if not batch and timeout is not None:
@@ -151,16 +151,17 @@ def make_async_monitor(client: Any) -> Any:
 
         def __init__(self) -> None:
             self.connection_pool = client.connection_pool
-            self.connection = _AsyncMonitorLines(client._native, client._config, client.connection_pool.get_encoder())
+            self.lines = _AsyncMonitorLines(client._native, client._config, client.connection_pool.get_encoder())
+            self.connection = self.lines  # type: ignore[assignment]  # what redis-py's next_command reads
 
         async def connect(self) -> None:
-            await self.connection.start_async()
+            await self.lines.start_async()
 
         async def __aenter__(self) -> "AsyncMonitor":
-            await self.connection.start_async()
+            await self.lines.start_async()
             return self
 
         async def __aexit__(self, *args: Any) -> None:
-            await self.connection.disconnect()
+            await self.lines.disconnect()
 
     return AsyncMonitor()

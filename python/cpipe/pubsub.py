@@ -136,10 +136,10 @@ def forget_pending_unsubscribes(ps: Any) -> None:
     """After a reconnect: names with an unsubscribe in flight were not re-subscribed
     (the engine's sets dropped them when the command was sent), so drop them here too,
     as redis-py's on_connect does by re-subscribing only what is left."""
-    for pending, subscribed in ((ps.pending_unsubscribe_channels, ps.channels),
-                                (ps.pending_unsubscribe_patterns, ps.patterns),
-                                (getattr(ps, "pending_unsubscribe_shard_channels", set()),
-                                 getattr(ps, "shard_channels", {}))):
+    pairs: Any = ((ps.pending_unsubscribe_channels, ps.channels),
+                  (ps.pending_unsubscribe_patterns, ps.patterns),
+                  (getattr(ps, "pending_unsubscribe_shard_channels", set()), getattr(ps, "shard_channels", {})))
+    for pending, subscribed in pairs:
         for name in pending:
             subscribed.pop(name, None)
         pending.clear()
@@ -218,7 +218,7 @@ class PubSub(redis.client.PubSub):
                     self._sub = native.sub_open(h, mm, mb, False, -1, rt)
                 finally:
                     native.close(h)
-                self.connection = EngineSubscriberConnection(self)
+                self.connection = EngineSubscriberConnection(self)  # type: ignore[assignment]
             return self._sub
 
     def _close_subscriber(self) -> None:
@@ -231,7 +231,7 @@ class PubSub(redis.client.PubSub):
     def execute_command(self, *args: Any) -> None:
         """Send a pub/sub command; its confirmation arrives as a message."""
         command_name(args)
-        encode = self.encoder.encode
+        encode = self.encoder.encode  # type: ignore[union-attr]  # set by redis-py's __init__
         wire = [encode(a) for a in args]
         sub = self._subscriber()
         self._native.sub_send(sub, self._max_bulk, *wire)

@@ -94,7 +94,7 @@ class PubSub(redis.asyncio.client.PubSub):
                 self._loop = loop
                 self._arrived = asyncio.Event()
                 loop.add_reader(rfd, self._wake)
-                self.connection = EngineSubscriberConnection(self)
+                self.connection = EngineSubscriberConnection(self)  # type: ignore[assignment]
             return self._sub
 
     def _wake(self) -> None:
