@@ -493,7 +493,11 @@ class Redis(HotCommands, EngineClient, redis.Redis):
             fb.close()
         pool = getattr(self, "connection_pool", None)
         if pool is not None:
-            redis.ConnectionPool.disconnect(pool)  # redis-py's own (PubSub) connections
+            redis.ConnectionPool.disconnect(pool)  # redis-py's own (a forked child's PubSub) connections
+        if getattr(self, "_pubsubs", None):
+            from .pubsub import disconnect_pubsubs
+
+            disconnect_pubsubs(self)  # as redis-py's pool.disconnect() closes a PubSub's connection
         if self._reconnects_after_close and hasattr(self, "_config"):
             self._connect_on_next_command()
 

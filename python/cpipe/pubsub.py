@@ -39,6 +39,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
+import weakref
 from typing import Any, Callable, Iterator, Optional
 
 import redis.client
@@ -149,22 +150,38 @@ class EngineSubscriberConnection:
     """What `pubsub.connection` is once subscribed: the engine's subscriber.
 
     redis-py code looks at `pubsub.connection` (None: not connected yet);
-    this stands for the engine connection. `disconnect()` closes it: the
-    subscriptions are kept, and the next subscribe connects again.
+    this stands for the engine connection. `disconnect()` closes it, as
+    redis-py's does: the subscriptions are kept, and the next read or
+    command connects again and re-subscribes them (redis-py's on_connect).
     """
 
     def __init__(self, pubsub: Any) -> None:
-        self._pubsub = pubsub
+        self._pubsub = weakref.ref(pubsub)  # the PubSub owns this, not the other way round
 
     @property
     def is_connected(self) -> bool:
-        return bool(self._pubsub._sub)
+        ps = self._pubsub()
+        return ps is not None and bool(ps._sub)
 
     def disconnect(self, *args: Any, **kwargs: Any) -> None:
-        self._pubsub._close_subscriber()
+        ps = self._pubsub()
+        if ps is not None:
+            ps._disconnect()
 
     def __repr__(self) -> str:
-        return f"<cpipe engine subscriber {self._pubsub._sub}>"
+        ps = self._pubsub()
+        return f"<cpipe engine subscriber {ps._sub if ps is not None else 0}>"
+
+
+def disconnect_pubsubs(client: Any) -> None:
+    """A client's close(): its PubSubs' connections close too, as redis-py's
+    pool.disconnect() closes theirs; each connects again (re-subscribing) on
+    its next use."""
+    for ps in list(getattr(client, "_pubsubs", ())):
+        try:
+            ps._disconnect()
+        except Exception:
+            pass
 
 
 class PubSub(redis.client.PubSub):
@@ -192,6 +209,7 @@ class PubSub(redis.client.PubSub):
         self._engine_args = (mm, mb, rt)
         self._batch = b
         self._sub = 0
+        self._disconnected = False  # closed by disconnect(): reconnect on next use
         self._sub_lock = threading.Lock()
         self._buffer: collections.deque = collections.deque()
         self.on_reconnect = on_reconnect
@@ -209,6 +227,8 @@ class PubSub(redis.client.PubSub):
         sub = self._sub
         if sub:
             return sub
+        if self._disconnected:
+            return self._reconnect()
         with self._sub_lock:
             if not self._sub:
                 native = self._native
@@ -228,6 +248,20 @@ class PubSub(redis.client.PubSub):
         if sub:
             self._native.sub_close(sub)  # wakes a reader blocked in another thread
 
+    def _disconnect(self) -> None:
+        """Close the connection but keep the subscriptions: the next read or
+        command connects again and re-subscribes (redis-py's disconnect())."""
+        if self._sub:
+            self._disconnected = True
+            self._close_subscriber()
+
+    def _reconnect(self) -> int:
+        """After _disconnect: a new connection, re-subscribed by redis-py's on_connect."""
+        self._disconnected = False
+        sub = self._subscriber()
+        self.on_connect(self.connection)
+        return sub
+
     def execute_command(self, *args: Any) -> None:
         """Send a pub/sub command; its confirmation arrives as a message."""
         command_name(args)
@@ -244,7 +278,9 @@ class PubSub(redis.client.PubSub):
         if not buf:
             sub = self._sub
             if not sub:
-                raise RuntimeError("pubsub connection not set: did you forget to call subscribe() or psubscribe()?")
+                if not self._disconnected:
+                    raise RuntimeError("pubsub connection not set: did you forget to call subscribe() or psubscribe()?")
+                sub = self._reconnect()
             batch = self._native.sub_poll(sub, self._reply_encoding, None if block else timeout, self._batch, True)
             if not batch:
                 return None  # nothing in time, or closed meanwhile (None)
@@ -335,6 +371,7 @@ class PubSub(redis.client.PubSub):
 
     def reset(self) -> None:
         """Close the connection and forget every subscription (redis-py's reset)."""
+        self._disconnected = False
         self._close_subscriber()
         self.connection = None
         super().reset()
@@ -352,7 +389,16 @@ def make_pubsub(client: Any, **kwargs: Any) -> Any:
         kwargs = {k: v for k, v in kwargs.items()
                   if k not in ("max_queued_messages", "max_queued_bytes", "reconnect_timeout", "on_reconnect", "batch")}
         return redis.client.PubSub(client.connection_pool, **kwargs)
-    return PubSub(client, **kwargs)
+    return track(client, PubSub(client, **kwargs))
+
+
+def track(client: Any, ps: Any) -> Any:
+    """Remember ps (weakly) on its client, for disconnect_pubsubs."""
+    pubsubs = client.__dict__.get("_pubsubs")
+    if pubsubs is None:
+        pubsubs = client.__dict__.setdefault("_pubsubs", weakref.WeakSet())
+    pubsubs.add(ps)
+    return ps
 
 
 __all__ = ["PubSub", "make_pubsub", "ConnectionError"]
