@@ -157,6 +157,9 @@ class EngineSubscriberConnection:
 
     def __init__(self, pubsub: Any) -> None:
         self._pubsub = weakref.ref(pubsub)  # the PubSub owns this, not the other way round
+        # The client's, as redis-py's connection has it: reads that wait for
+        # a message are not bounded by it (redis-py's listen() is not either).
+        self.socket_timeout = pubsub._config.socket_timeout or None
 
     @property
     def is_connected(self) -> bool:

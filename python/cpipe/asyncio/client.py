@@ -232,7 +232,11 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
             await self._fallback.aclose()
         await self._close_handle()  # in a forked child _h is 0: the connections are the parent's
         await self._close_spares()
-        await redis.asyncio.ConnectionPool.disconnect(self.connection_pool)  # redis-py's own (PubSub)
+        await redis.asyncio.ConnectionPool.disconnect(self.connection_pool)  # redis-py's own (a forked child's PubSub)
+        if getattr(self, "_pubsubs", None):
+            from ..pubsub import disconnect_pubsubs
+
+            disconnect_pubsubs(self)  # as redis-py's pool.disconnect() closes a PubSub's connection
 
     def __del__(self) -> None:  # type: ignore[override]  # redis-py's takes defaulted helpers
         self._close_handle_now()

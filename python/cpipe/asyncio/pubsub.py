@@ -26,11 +26,18 @@ from .. import _engine
 from ..errors import DataError
 from ..pubsub import (DEFAULT_BATCH, DEFAULT_RECONNECT_TIMEOUT, EngineSubscriberConnection, as_server_reply,
                       command_name, forget_pending_unsubscribes, is_reconnect_notice, reconnect_notice,
-                      subscriber_options)
+                      subscriber_options, track)
 
 # redis-py 8's pub/sub metric (a coroutine in redis.asyncio), as its handle_message records it.
 _record = getattr(redis.asyncio.client, "record_pubsub_message", None)
 _RECEIVE = getattr(getattr(redis.asyncio.client, "PubSubDirection", None), "RECEIVE", None)
+
+
+class AsyncEngineSubscriberConnection(EngineSubscriberConnection):
+    """`pubsub.connection` of an asyncio PubSub: redis.asyncio's disconnect() is awaited."""
+
+    async def disconnect(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        EngineSubscriberConnection.disconnect(self)
 
 
 class PubSub(redis.asyncio.client.PubSub):
@@ -54,6 +61,7 @@ class PubSub(redis.asyncio.client.PubSub):
         self._engine_args = (mm, mb, rt)
         self._batch = b
         self._sub = 0
+        self._disconnected = False  # closed by disconnect(): reconnect on next use
         self._sub_lock = threading.Lock()
         self._buffer: collections.deque = collections.deque()
         self._pipe: Optional[tuple[int, int]] = None
@@ -94,7 +102,7 @@ class PubSub(redis.asyncio.client.PubSub):
                 self._loop = loop
                 self._arrived = asyncio.Event()
                 loop.add_reader(rfd, self._wake)
-                self.connection = EngineSubscriberConnection(self)  # type: ignore[assignment]
+                self.connection = AsyncEngineSubscriberConnection(self)  # type: ignore[assignment]
             return self._sub
 
     def _wake(self) -> None:
@@ -131,8 +139,22 @@ class PubSub(redis.asyncio.client.PubSub):
                 except OSError:
                     pass
 
+    def _disconnect(self) -> None:
+        """Close the connection but keep the subscriptions: the next read or
+        command connects again and re-subscribes (redis-py's disconnect())."""
+        if self._sub:
+            self._disconnected = True
+            self._close_subscriber()
+
+    async def _reconnect_if_disconnected(self) -> None:
+        if self._disconnected and not self._sub:
+            self._disconnected = False
+            self._subscriber()
+            await self.on_connect(self.connection)  # redis-py's re-subscription
+
     async def connect(self) -> None:
         """redis-py's: the engine connects on the first command; this opens its subscriber."""
+        await self._reconnect_if_disconnected()
         self._subscriber()
 
     async def execute_command(self, *args: Any) -> None:
@@ -140,6 +162,7 @@ class PubSub(redis.asyncio.client.PubSub):
         command_name(args)
         encode = self.encoder.encode
         wire = [encode(a) for a in args]
+        await self._reconnect_if_disconnected()
         sub = self._subscriber()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, functools.partial(self._native.sub_send, sub, self._max_bulk, *wire))
@@ -150,6 +173,7 @@ class PubSub(redis.asyncio.client.PubSub):
         timeout (block=False)."""
         buf = self._buffer
         if not buf:
+            await self._reconnect_if_disconnected()
             sub = self._sub
             if not sub:
                 raise RuntimeError("pubsub connection not set: did you forget to call subscribe() or psubscribe()?")
@@ -251,15 +275,10 @@ class PubSub(redis.asyncio.client.PubSub):
         """Close the connection and forget every subscription (redis-py's aclose)."""
         if not hasattr(self, "_sub_lock"):
             return
+        self._disconnected = False
         self._close_subscriber()
         self.connection = None
         await super().aclose()
-
-    async def reset(self) -> None:  # type: ignore[override]
-        await self.aclose()
-
-    async def close(self) -> None:  # type: ignore[override]
-        await self.aclose()
 
     def __del__(self) -> None:
         try:
@@ -274,4 +293,4 @@ def make_pubsub(client: Any, **kwargs: Any) -> Any:
         kwargs = {k: v for k, v in kwargs.items()
                   if k not in ("max_queued_messages", "max_queued_bytes", "reconnect_timeout", "on_reconnect", "batch")}
         return redis.asyncio.client.PubSub(client.connection_pool, **kwargs)
-    return PubSub(client, **kwargs)
+    return track(client, PubSub(client, **kwargs))
