@@ -59,7 +59,7 @@ type Subscriber struct {
 	liveFd   int // the reader's socket, for Close to shut down; -1: none
 	// confirmed: what the server's replies say this connection is
 	// subscribed to (the reader's view; reset on every reconnect).
-	confirmed [3]map[string]struct{}
+	confirmed  [3]map[string]struct{}
 	reconnects int
 }
 

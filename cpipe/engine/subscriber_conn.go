@@ -128,7 +128,7 @@ func (s *Subscriber) Start(interrupt func() bool) error {
 // hold (after the reader gave up), sends data, and starts the reader.
 func (s *Subscriber) startLocked(data []byte, cmds [][]string, interrupt func() bool) error {
 	lost := s.takeErr()
-	fd, err := s.connectInterruptible(interrupt)
+	fd, extra, err := s.connectInterruptible(interrupt)
 	if err != nil {
 		s.restoreErr(lost)
 		return err
@@ -149,7 +149,7 @@ func (s *Subscriber) startLocked(data []byte, cmds [][]string, interrupt func() 
 		return ErrClosed
 	}
 	s.running = true
-	go s.readLoop(fd, rs)
+	go s.readLoop(fd, extra, rs)
 	return nil
 }
 
@@ -222,18 +222,24 @@ func appendCommand(b []byte, name string, args []string) []byte {
 // connectInterruptible dials and initialises from a goroutine while the
 // caller watches interrupt each tick; an abandoned connect's socket is
 // closed when it completes.
-func (s *Subscriber) connectInterruptible(interrupt func() bool) (int, error) {
+type subDialResult struct {
+	fd    int
+	extra []byte
+	err   error
+}
+
+func (s *Subscriber) connectInterruptible(interrupt func() bool) (int, []byte, error) {
 	if interrupt == nil {
 		return s.dialAndInit()
 	}
-	done := make(chan dialResult, 1)
+	done := make(chan subDialResult, 1)
 	go func() {
-		fd, err := s.dialAndInit()
-		done <- dialResult{fd, err}
+		fd, extra, err := s.dialAndInit()
+		done <- subDialResult{fd, extra, err}
 	}()
 	for {
 		if r, ok := waitOrTick(done, interruptTick); ok {
-			return r.fd, r.err
+			return r.fd, r.extra, r.err
 		}
 		if interrupt() {
 			go func() {
@@ -241,7 +247,7 @@ func (s *Subscriber) connectInterruptible(interrupt func() bool) (int, error) {
 					syscall.Close(r.fd)
 				}
 			}()
-			return -1, ErrInterrupted
+			return -1, nil, ErrInterrupted
 		}
 	}
 }
@@ -249,10 +255,10 @@ func (s *Subscriber) connectInterruptible(interrupt func() bool) (int, error) {
 // dialAndInit connects as the client's other connections do (dial, then
 // the init commands: AUTH, SELECT, CLIENT SETNAME), then sends MONITOR in
 // monitor mode; an error reply fails the connect with an InitError.
-func (s *Subscriber) dialAndInit() (int, error) {
+func (s *Subscriber) dialAndInit() (int, []byte, error) {
 	fd, err := dial(&s.o.Conn)
 	if err != nil {
-		return -1, err
+		return -1, nil, err
 	}
 	init, n := s.o.Conn.Init, s.o.Conn.InitCount
 	if s.o.Monitor {
@@ -260,16 +266,21 @@ func (s *Subscriber) dialAndInit() (int, error) {
 		n++
 	}
 	if n == 0 {
-		return fd, nil
+		return fd, nil, nil
 	}
 	if err := writeAll(fd, init, nil, &stallCheck{timeout: s.o.Conn.SocketTimeout, tick: s.o.Conn.tick()}); err != nil {
 		syscall.Close(fd)
-		return -1, err
+		return -1, nil, err
 	}
-	tape, err := s.readInitReplies(fd, n)
+	tape, extra, err := s.readInitReplies(fd, n)
 	if err != nil {
 		syscall.Close(fd)
-		return -1, err
+		return -1, nil, err
+	}
+	if len(extra) > 0 && !s.o.Monitor {
+		// Nothing is subscribed yet: no bytes may follow the init replies.
+		syscall.Close(fd)
+		return -1, nil, strayBytes(extra)
 	}
 	for i := 0; i < n && len(tape) > 0; i++ {
 		if tape[0] == KindError {
@@ -279,17 +290,17 @@ func (s *Subscriber) dialAndInit() (int, error) {
 			if i == s.o.Conn.InitCount {
 				name = "MONITOR"
 			}
-			return -1, &InitError{Msg: string(tape[9 : 9+l]), Command: name}
+			return -1, nil, &InitError{Msg: string(tape[9 : 9+l]), Command: name}
 		}
 		tape = skipEntry(tape)
 	}
-	return fd, nil
+	return fd, extra, nil
 }
 
-// readInitReplies reads exactly n replies; nothing else may arrive before
-// the connection is in subscriber mode, so reading byte-exact is not needed
-// beyond them: any extra bytes would be a protocol error, and are refused.
-func (s *Subscriber) readInitReplies(fd int, n int) ([]byte, error) {
+// readInitReplies reads n replies. Bytes after them are returned (the
+// first MONITOR lines may come in the same read as its +OK): the reader
+// goroutine starts with them.
+func (s *Subscriber) readInitReplies(fd int, n int) ([]byte, []byte, error) {
 	var rd Reader
 	var t Tape
 	buf := make([]byte, 4096)
@@ -299,7 +310,7 @@ func (s *Subscriber) readInitReplies(fd int, n int) ([]byte, error) {
 		for r < w && got < n {
 			m, done, _, err := rd.Scan(buf[r:w], &t)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			r += m
 			if !done {
@@ -320,26 +331,23 @@ func (s *Subscriber) readInitReplies(fd int, n int) ([]byte, error) {
 		m, err := readSome(fd, buf[w:])
 		if err == errTick {
 			if s.isClosed() {
-				return nil, ErrClosed
+				return nil, nil, ErrClosed
 			}
 			if since == 0 {
 				since = nanotime()
 			}
 			if to := s.o.Conn.SocketTimeout; to > 0 && nanotime()-since >= int64(to) {
-				return nil, ErrTimeout
+				return nil, nil, ErrTimeout
 			}
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		since = 0
 		w += m
 	}
-	if r < w {
-		return nil, strayBytes(buf[r:w])
-	}
-	return t.Buf, nil
+	return t.Buf, append([]byte(nil), buf[r:w]...), nil
 }
 
 // resp2Init rewrites init commands for a RESP2 connection: a HELLO is

@@ -36,9 +36,9 @@ type resubState struct {
 }
 
 // readLoop owns the connection fd until Close, or until it gives up.
-func (s *Subscriber) readLoop(fd int, rs *resubState) {
+func (s *Subscriber) readLoop(fd int, extra []byte, rs *resubState) {
 	for {
-		cause := s.readConn(fd, rs)
+		cause := s.readConn(fd, extra, rs)
 		s.wmu.Lock()
 		s.fd = -1
 		s.mu.Lock()
@@ -56,7 +56,7 @@ func (s *Subscriber) readLoop(fd int, rs *resubState) {
 			return
 		}
 		var err error
-		fd, rs, err = s.reconnect(cause, lostAt)
+		fd, extra, rs, err = s.reconnect(cause, lostAt)
 		if err != nil {
 			s.giveUp(err, lostAt)
 			return
@@ -84,14 +84,14 @@ func (s *Subscriber) giveUp(err error, lostAt time.Time) {
 // reconnect dials with backoff until it succeeds, Close, or the
 // ReconnectFor bound; then it re-subscribes under wmu, so commands sent
 // meanwhile (recorded in the sets) are carried too.
-func (s *Subscriber) reconnect(cause error, lostAt time.Time) (int, *resubState, error) {
+func (s *Subscriber) reconnect(cause error, lostAt time.Time) (int, []byte, *resubState, error) {
 	delay := subBackoffFirst
 	attempts := 0
 	limit := s.o.reconnectFor()
 	last := cause
 	for {
 		attempts++
-		fd, err := s.dialAndInit()
+		fd, extra, err := s.dialAndInit()
 		if err == nil {
 			s.wmu.Lock()
 			resub, expect := s.resubscriptionLocked()
@@ -105,24 +105,24 @@ func (s *Subscriber) reconnect(cause error, lostAt time.Time) (int, *resubState,
 			}
 			s.wmu.Unlock()
 			if ok {
-				return fd, &resubState{expect: expect, cause: cause, since: lostAt, attempts: attempts, counts: counts}, nil
+				return fd, extra, &resubState{expect: expect, cause: cause, since: lostAt, attempts: attempts, counts: counts}, nil
 			}
 			syscall.Close(fd)
 			if s.isClosed() {
-				return -1, nil, ErrClosed
+				return -1, nil, nil, ErrClosed
 			}
 			err = werr
 		}
 		last = err
 		if limit > 0 && time.Since(lostAt)+delay > limit {
-			return -1, nil, &ConnError{fmt.Errorf("the pub/sub connection to %s was lost (%v) and not replaced within %v (%d attempts; last: %w)",
+			return -1, nil, nil, &ConnError{fmt.Errorf("the pub/sub connection to %s was lost (%v) and not replaced within %v (%d attempts; last: %w)",
 				s.o.Conn.Addr(), cause, limit, attempts, last)}
 		}
 		t := time.NewTimer(delay)
 		select {
 		case <-s.closing:
 			t.Stop()
-			return -1, nil, ErrClosed
+			return -1, nil, nil, ErrClosed
 		case <-t.C:
 		}
 		if delay *= 2; delay > subBackoffCap {
@@ -133,7 +133,7 @@ func (s *Subscriber) reconnect(cause error, lostAt time.Time) (int, *resubState,
 
 // readConn reads messages until the connection fails or Close; it
 // returns why it stopped.
-func (s *Subscriber) readConn(fd int, rs *resubState) error {
+func (s *Subscriber) readConn(fd int, extra []byte, rs *resubState) error {
 	if rs != nil && rs.expect == 0 {
 		if !s.enqueue(rs.notice(), 1) {
 			return ErrClosed
@@ -142,8 +142,8 @@ func (s *Subscriber) readConn(fd int, rs *resubState) error {
 	}
 	var rd Reader
 	var scan, out Tape // scan: the message being scanned; out: the batch
-	buf := make([]byte, readBufSize)
-	r, w, outN, need := 0, 0, 0, 0
+	buf := make([]byte, max(readBufSize, 2*len(extra)))
+	r, w, outN, need := 0, copy(buf, extra), 0, 0
 	flush := func() bool {
 		if outN == 0 {
 			return true
