@@ -78,6 +78,11 @@ class Monitor(redis.client.Monitor):
         self.connection_pool = client.connection_pool
         self.connection = _MonitorLines(client._native, client._config, client.connection_pool.get_encoder())
 
+    def __enter__(self) -> "Monitor":
+        # redis-py 5.0's __enter__ sends MONITOR itself; 8's calls _start_monitor.
+        self.connection.start()
+        return self
+
     def _start_monitor(self) -> None:
         self.connection.start()
 
