@@ -96,6 +96,21 @@ _record = getattr(redis.client, "record_pubsub_message", None)
 _RECEIVE = getattr(getattr(redis.client, "PubSubDirection", None), "RECEIVE", None)
 
 
+def metrics_enabled() -> bool:
+    """Whether redis-py 8's observability is set up; only then does its
+    record_pubsub_message record anything. Asked once per batch of messages,
+    so a batch is recorded exactly as redis-py records each message, and a
+    process without observability pays nothing per message."""
+    if _record is None:
+        return False
+    try:
+        from redis.observability.providers import get_observability_instance
+
+        return get_observability_instance().get_provider_manager() is not None
+    except Exception:
+        return True  # unknown: record, as redis-py would
+
+
 def as_server_reply(response: Any, encoding: Optional[str]) -> Any:
     """A message dict the bridge built, back as the list the server sent."""
     if type(response) is not dict:
@@ -212,6 +227,7 @@ class PubSub(redis.client.PubSub):
         self._engine_args = (mm, mb, rt)
         self._batch = b
         self._sub = 0
+        self._metrics = False  # redis-py's per-message metric is on (see metrics_enabled)
         self._disconnected = False  # closed by disconnect(): reconnect on next use
         self._sub_lock = threading.Lock()
         self._buffer: collections.deque = collections.deque()
@@ -288,6 +304,7 @@ class PubSub(redis.client.PubSub):
             if not batch:
                 return None  # nothing in time, or closed meanwhile (None)
             buf.extend(batch)
+            self._metrics = metrics_enabled()
         response = buf.popleft()
         if isinstance(response, BaseException):
             raise response  # a message that could not be decoded
@@ -315,13 +332,28 @@ class PubSub(redis.client.PubSub):
 
     def listen(self) -> Iterator[Any]:
         """redis-py's listen, on _read."""
+        read, handle, buf = self._read, self.handle_message, self._buffer
         while self.subscribed:
-            response = self.handle_message(self._read(block=True))
+            if buf:  # the batch in hand, without _read's call
+                response = buf.popleft()
+                if isinstance(response, BaseException):
+                    raise response
+            else:
+                response = read(True)
+            response = handle(response)
             if response is not None:
                 yield response
 
     def handle_message(self, response: Any, ignore_subscribe_messages: bool = False) -> Any:
         if type(response) is dict:  # a published message
+            if not self._metrics and response["type"] == "message":
+                # The common case of _handle_published, without its call.
+                channels = self.channels
+                handler = channels.get(response["channel"]) if channels else None
+                if handler:
+                    handler(response)
+                    return None
+                return response
             return self._handle_published(response)
         if is_reconnect_notice(response):
             return self._handle_reconnect(response, ignore_subscribe_messages)
@@ -331,7 +363,7 @@ class PubSub(redis.client.PubSub):
         """The part of redis-py's handle_message for a published message: the
         metric, then its handler (returning None) or the message."""
         kind = message["type"]
-        if _record is not None:
+        if self._metrics:
             if kind == "smessage":
                 _record(direction=_RECEIVE, channel=str_if_bytes(message["channel"]), sharded=True)
             else:

@@ -25,8 +25,8 @@ from redis.utils import str_if_bytes
 from .. import _engine
 from ..errors import DataError
 from ..pubsub import (DEFAULT_BATCH, DEFAULT_RECONNECT_TIMEOUT, EngineSubscriberConnection, as_server_reply,
-                      command_name, forget_pending_unsubscribes, is_reconnect_notice, reconnect_notice,
-                      subscriber_options, track)
+                      command_name, forget_pending_unsubscribes, is_reconnect_notice, metrics_enabled,
+                      reconnect_notice, subscriber_options, track)
 
 # redis-py 8's pub/sub metric (a coroutine in redis.asyncio), as its handle_message records it.
 _record = getattr(redis.asyncio.client, "record_pubsub_message", None)
@@ -61,6 +61,7 @@ class PubSub(redis.asyncio.client.PubSub):
         self._engine_args = (mm, mb, rt)
         self._batch = b
         self._sub = 0
+        self._metrics = False  # redis-py's per-message metric is on (see cpipe.pubsub.metrics_enabled)
         self._disconnected = False  # closed by disconnect(): reconnect on next use
         self._sub_lock = threading.Lock()
         self._buffer: collections.deque = collections.deque()
@@ -197,8 +198,15 @@ class PubSub(redis.asyncio.client.PubSub):
 
     async def listen(self) -> AsyncIterator[Any]:
         """redis-py's listen, on _read."""
+        read, handle, buf = self._read, self.handle_message, self._buffer
         while self.subscribed:
-            response = await self.handle_message(await self._read(block=True))
+            if buf:  # the batch in hand, without _read's await
+                response = buf.popleft()
+                if isinstance(response, BaseException):
+                    raise response
+            else:
+                response = await read(True)
+            response = await handle(response)
             if response is not None:
                 yield response
 
@@ -213,6 +221,7 @@ class PubSub(redis.asyncio.client.PubSub):
             batch = native.sub_poll(sub, self._reply_encoding, 0.0, self._batch, True)
             if batch:
                 self._buffer.extend(batch)
+                self._metrics = _record is not None and metrics_enabled()
                 return True
             if batch is None or arrived is None or self._sub != sub:
                 return False  # closed
@@ -230,7 +239,7 @@ class PubSub(redis.asyncio.client.PubSub):
     async def handle_message(self, response: Any, ignore_subscribe_messages: bool = False) -> Any:
         if type(response) is dict:  # a published message: redis-py's handling of one
             kind = response["type"]
-            if _record is not None:
+            if self._metrics:
                 if kind == "smessage":
                     await _record(direction=_RECEIVE, channel=str_if_bytes(response["channel"]), sharded=True)
                 else:
