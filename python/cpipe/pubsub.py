@@ -92,7 +92,7 @@ def command_name(args: tuple) -> str:
 
 # redis-py 8's pub/sub metric, recorded per received message as its
 # handle_message does (redis-py 5 has none).
-_record = getattr(redis.client, "record_pubsub_message", None)
+_record: Any = getattr(redis.client, "record_pubsub_message", None)
 _RECEIVE = getattr(getattr(redis.client, "PubSubDirection", None), "RECEIVE", None)
 
 
@@ -247,7 +247,7 @@ class PubSub(redis.client.PubSub):
         if sub:
             return sub
         if self._disconnected:
-            return self._reconnect()
+            return self._connect_again()
         with self._sub_lock:
             if not self._sub:
                 native = self._native
@@ -274,7 +274,7 @@ class PubSub(redis.client.PubSub):
             self._disconnected = True
             self._close_subscriber()
 
-    def _reconnect(self) -> int:
+    def _connect_again(self) -> int:
         """After _disconnect: a new connection, re-subscribed by redis-py's on_connect."""
         self._disconnected = False
         sub = self._subscriber()
@@ -299,7 +299,7 @@ class PubSub(redis.client.PubSub):
             if not sub:
                 if not self._disconnected:
                     raise RuntimeError("pubsub connection not set: did you forget to call subscribe() or psubscribe()?")
-                sub = self._reconnect()
+                sub = self._connect_again()
             batch = self._native.sub_poll(sub, self._reply_encoding, None if block else timeout, self._batch, True)
             if not batch:
                 return None  # nothing in time, or closed meanwhile (None)

@@ -29,7 +29,7 @@ from ..pubsub import (DEFAULT_BATCH, DEFAULT_RECONNECT_TIMEOUT, EngineSubscriber
                       reconnect_notice, subscriber_options, track)
 
 # redis-py 8's pub/sub metric (a coroutine in redis.asyncio), as its handle_message records it.
-_record = getattr(redis.asyncio.client, "record_pubsub_message", None)
+_record: Any = getattr(redis.asyncio.client, "record_pubsub_message", None)
 _RECEIVE = getattr(getattr(redis.asyncio.client, "PubSubDirection", None), "RECEIVE", None)
 
 
@@ -151,7 +151,7 @@ class PubSub(redis.asyncio.client.PubSub):
         if self._disconnected and not self._sub:
             self._disconnected = False
             self._subscriber()
-            await self.on_connect(self.connection)  # redis-py's re-subscription
+            await self.on_connect(self.connection)  # type: ignore[arg-type]  # redis-py's re-subscription
 
     async def connect(self) -> None:
         """redis-py's: the engine connects on the first command; this opens its subscriber."""
