@@ -9,6 +9,7 @@
 // handed in from Python by configure(), so names match redis-py.
 #include "encode.h"
 #include "options.h"
+#include "bridge_pubsub.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -638,6 +639,13 @@ static PyObject *py_configure(PyObject *self, PyObject *args) {
 
 static PyObject *py_mark_forked(PyObject *self, PyObject *unused) { forked = 1; Py_RETURN_NONE; }
 
+// For bridge_pubsub.c (declared in bridge_pubsub.h).
+PyObject *cp_bridge_build(const char **pp, PyObject *encoding) { return build_or_error(pp, encoding); }
+PyObject *cp_bridge_raise(int status, const char *msg) { return raise_status(status, msg); }
+int cp_bridge_ready(void) { return check_ready(); }
+int cp_bridge_handle(PyObject *o, uint64_t *h) { return parse_handle(o, h); }
+int cp_bridge_main_thread(void) { return interruptible(); }
+
 static PyMethodDef methods[] = {
     {"execute", (PyCFunction)(void (*)(void))py_execute, METH_FASTCALL, "execute(handle, encoding, max_bulk, *command)"},
     {"execute_many", (PyCFunction)(void (*)(void))py_execute_many, METH_FASTCALL, "execute_many(handle, encoding, max_bulk, commands)"},
@@ -655,6 +663,7 @@ static PyMethodDef methods[] = {
     {"encode", (PyCFunction)(void (*)(void))py_encode, METH_FASTCALL, "encode(*command) -> RESP bytes"},
     {"configure", py_configure, METH_VARARGS, "configure(error_factory, ConnectionError, TimeoutError, AuthenticationError, ProtocolError, DataError, ForkError)"},
     {"mark_forked", py_mark_forked, METH_NOARGS, "called in a forked child"},
+    CP_PUBSUB_METHODS
     {NULL, NULL, 0, NULL},
 };
 

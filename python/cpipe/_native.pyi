@@ -75,3 +75,31 @@ def cancel(handle: int, queue: int, tag: int, /) -> bool:
 
 def encode(*command: Arg) -> bytes:
     """The RESP the engine would send (for tests and tools)."""
+
+# -- pub/sub and MONITOR connections (bridge_pubsub.c, engine/subscriber*.go)
+
+def sub_open(handle: int, max_messages: int, max_bytes: int, monitor: bool, notify_fd: int,
+             reconnect_for: float, /) -> int:
+    """A subscriber connecting as handle's connections do (RESP2); its queue
+    holds max_messages / about max_bytes (0: the engine's defaults).
+    notify_fd >= 0 gets a byte when messages arrive after a drain;
+    reconnect_for: seconds to keep reconnecting (0: default, < 0: forever).
+    Does not connect: the first sub_send (sub_start for MONITOR) does."""
+
+def sub_send(subscriber: int, max_bulk: int, /, *command: Arg) -> None:
+    """Write one SUBSCRIBE-family command or PING; replies come through sub_poll."""
+
+def sub_start(subscriber: int, /) -> None:
+    """Connect a MONITOR subscriber (its +OK is checked)."""
+
+def sub_poll(subscriber: int, encoding: Encoding, timeout: Optional[float], max: int, dicts: bool, /
+             ) -> Optional[list[Any]]:
+    """Up to max messages ([] if none within timeout; None: wait until one
+    comes), or None once closed; with dicts, published messages come as
+    redis-py's message dicts. ConnectionError once the connection is lost for good."""
+
+def sub_stats(subscriber: int, /) -> Optional[tuple[int, int, int]]:
+    """(queued messages, queued bytes, reconnects), or None once closed."""
+
+def sub_close(subscriber: int, /) -> None:
+    """Close; wakes a sub_poll waiting in any thread."""

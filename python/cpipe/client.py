@@ -448,6 +448,31 @@ class Redis(HotCommands, EngineClient, redis.Redis):
                     raise reply
         return replies
 
+    # -- pub/sub and MONITOR --------------------------------------------------
+
+    def pubsub(self, **kwargs: Any) -> Any:
+        """A PubSub (redis-py's) on an engine connection of its own (see cpipe.pubsub).
+
+        Takes redis-py's options (ignore_subscribe_messages, ...) and the
+        engine's: max_queued_messages, max_queued_bytes, reconnect_timeout,
+        on_reconnect, batch.
+        """
+        from .pubsub import make_pubsub
+
+        if self._closed and not self._reconnects_after_close:
+            raise ConnectionError("the pool is closed")
+        if self._event_dispatcher is not None and "event_dispatcher" not in kwargs:
+            kwargs["event_dispatcher"] = self._event_dispatcher
+        return make_pubsub(self, **kwargs)
+
+    def monitor(self) -> Any:
+        """A Monitor (redis-py's) on an engine connection of its own (see cpipe.monitor)."""
+        from .monitor import make_monitor
+
+        if self._closed and not self._reconnects_after_close:
+            raise ConnectionError("the pool is closed")
+        return make_monitor(self)
+
     # -- lifetime -----------------------------------------------------------
 
     # redis-py's close() is not an end: a redis.Redis closed (by a `with`
@@ -468,7 +493,11 @@ class Redis(HotCommands, EngineClient, redis.Redis):
             fb.close()
         pool = getattr(self, "connection_pool", None)
         if pool is not None:
-            redis.ConnectionPool.disconnect(pool)  # redis-py's own (PubSub) connections
+            redis.ConnectionPool.disconnect(pool)  # redis-py's own (a forked child's PubSub) connections
+        if getattr(self, "_pubsubs", None):
+            from .pubsub import disconnect_pubsubs
+
+            disconnect_pubsubs(self)  # as redis-py's pool.disconnect() closes a PubSub's connection
         if self._reconnects_after_close and hasattr(self, "_config"):
             self._connect_on_next_command()
 

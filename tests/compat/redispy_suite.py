@@ -46,6 +46,7 @@ FILES = [
     "tests/test_commands.py", "tests/test_pipeline.py", "tests/test_scripting.py", "tests/test_lock.py",
     "tests/test_asyncio/test_commands.py", "tests/test_asyncio/test_pipeline.py",
     "tests/test_asyncio/test_scripting.py", "tests/test_asyncio/test_lock.py",
+    "tests/test_pubsub.py", "tests/test_asyncio/test_pubsub.py",
 ]
 # redis-py's CI selects standalone tests the same way (its markers in
 # pyproject.toml): cluster-only tests, module tests and replica tests need

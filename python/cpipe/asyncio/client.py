@@ -198,6 +198,27 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
         for conn in spares:
             await conn.aclose()
 
+    # -- pub/sub and MONITOR --------------------------------------------------
+
+    def pubsub(self, **kwargs: Any) -> Any:
+        """A PubSub (redis-py's asyncio one) on an engine connection of its own (see cpipe.asyncio.pubsub).
+
+        Takes redis-py's options (ignore_subscribe_messages, ...) and the
+        engine's: max_queued_messages, max_queued_bytes, reconnect_timeout,
+        on_reconnect, batch.
+        """
+        from .pubsub import make_pubsub
+
+        if self._event_dispatcher is not None and "event_dispatcher" not in kwargs:
+            kwargs["event_dispatcher"] = self._event_dispatcher
+        return make_pubsub(self, **kwargs)
+
+    def monitor(self) -> Any:
+        """A Monitor (redis-py's asyncio one) on an engine connection of its own (see cpipe.monitor)."""
+        from ..monitor import make_async_monitor
+
+        return make_async_monitor(self)
+
     # -- lifetime -----------------------------------------------------------
 
     async def aclose(self, close_connection_pool: Optional[bool] = None) -> None:
@@ -211,7 +232,11 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
             await self._fallback.aclose()
         await self._close_handle()  # in a forked child _h is 0: the connections are the parent's
         await self._close_spares()
-        await redis.asyncio.ConnectionPool.disconnect(self.connection_pool)  # redis-py's own (PubSub)
+        await redis.asyncio.ConnectionPool.disconnect(self.connection_pool)  # redis-py's own (a forked child's PubSub)
+        if getattr(self, "_pubsubs", None):
+            from ..pubsub import disconnect_pubsubs
+
+            disconnect_pubsubs(self)  # as redis-py's pool.disconnect() closes a PubSub's connection
 
     def __del__(self) -> None:  # type: ignore[override]  # redis-py's takes defaulted helpers
         self._close_handle_now()
