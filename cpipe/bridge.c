@@ -638,6 +638,11 @@ static PyObject *py_configure(PyObject *self, PyObject *args) {
 
 static PyObject *py_mark_forked(PyObject *self, PyObject *unused) { forked = 1; Py_RETURN_NONE; }
 
+// For bridge_cache.c, which must not call Go in a forked child either.
+int cp_bridge_forked(void) { return forked; }
+
+PyObject *cp_py_tracking_state(PyObject *module, PyObject *args);  // bridge_cache.c
+
 static PyMethodDef methods[] = {
     {"execute", (PyCFunction)(void (*)(void))py_execute, METH_FASTCALL, "execute(handle, encoding, max_bulk, *command)"},
     {"execute_many", (PyCFunction)(void (*)(void))py_execute_many, METH_FASTCALL, "execute_many(handle, encoding, max_bulk, commands)"},
@@ -655,6 +660,7 @@ static PyMethodDef methods[] = {
     {"encode", (PyCFunction)(void (*)(void))py_encode, METH_FASTCALL, "encode(*command) -> RESP bytes"},
     {"configure", py_configure, METH_VARARGS, "configure(error_factory, ConnectionError, TimeoutError, AuthenticationError, ProtocolError, DataError, ForkError)"},
     {"mark_forked", py_mark_forked, METH_NOARGS, "called in a forked child"},
+    {"tracking_state", cp_py_tracking_state, METH_VARARGS, "tracking_state(max_keys, max_bytes) -> TrackingState (client-side caching)"},
     {NULL, NULL, 0, NULL},
 };
 
