@@ -45,7 +45,7 @@ def _check_cache_config(name: str, value: Any) -> None:
 
 
 _TLS = "TLS is not in cpipe's engine yet; use redis.Redis for a TLS connection"
-_RESP3 = "cpipe's engine speaks RESP2; RESP3 and client-side caching are not implemented yet"
+_RESP3 = "cpipe's engine speaks RESP2; RESP3 is not implemented yet (client-side caching works over RESP2: cache_config=)"
 
 # Options handled by the constructor itself are not here (host, port, db,
 # username, password, timeouts, encoding, decode_responses, client_name,
