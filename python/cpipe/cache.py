@@ -17,7 +17,6 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any, Callable, Iterable, List, Optional, Sequence, Union
 
 import redis.cache as _rc
@@ -73,9 +72,8 @@ class CacheConfig(_rc.CacheConfig):
         self.max_pending_keys = max_pending_keys
 
 
-@dataclass
 class CacheStats:
-    """Counters of one ClientCache since it was made (reset_stats() zeroes them).
+    """Counters of one ClientCache since it was made (reset_stats() zeroes them); a live view.
 
     hits, misses: lookups of cacheable reads answered from the cache / sent.
     evictions: entries dropped to stay within max_size or max_bytes.
@@ -88,12 +86,25 @@ class CacheStats:
       or the reply alone exceeded max_bytes.
     """
 
-    hits: int = 0
-    misses: int = 0
-    evictions: int = 0
-    invalidations: int = 0
-    flushes: int = 0
-    not_stored: int = 0
+    FIELDS = ("hits", "misses", "evictions", "invalidations", "flushes", "not_stored")
+
+    def __init__(self, state: Any) -> None:
+        self._state = state  # hits answered in C are counted there
+        self.py_hits = self.misses = self.evictions = self.invalidations = self.flushes = self.not_stored = 0
+
+    @property
+    def hits(self) -> int:
+        return self._state.hits() + self.py_hits
+
+    def reset(self) -> None:
+        self._state.reset_hits()
+        self.py_hits = self.misses = self.evictions = self.invalidations = self.flushes = self.not_stored = 0
+
+    def as_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    def __repr__(self) -> str:
+        return "CacheStats(" + ", ".join(f"{k}={v}" for k, v in self.as_dict().items()) + ")"
 
 
 class _Ticket:
@@ -106,11 +117,10 @@ class _Ticket:
         self.alive = True
 
 
-class _Entry:
-    __slots__ = ("value", "size", "rkeys", "typed", "key")
-
-    def __init__(self, key: tuple, value: Any, size: int, rkeys: tuple, typed: bool) -> None:
-        self.key, self.value, self.size, self.rkeys, self.typed = key, value, size, rkeys, typed
+# An entry is a list, so the C hit path (bridge_cache.c CachedCommand) reads it
+# without attribute lookups: [value, typed, key, size, redis keys]. typed:
+# an argument is an int, so the entry answers only arguments of the same types.
+E_VALUE, E_TYPED, E_KEY, E_SIZE, E_RKEYS = range(5)
 
 
 def _copy(v: Any) -> Any:
@@ -202,10 +212,10 @@ class ClientCache(_rc.CacheInterface):
         self.max_bytes: int = getattr(config, "max_bytes", DEFAULT_MAX_BYTES)
         self.bcast = getattr(config, "tracking_mode", "default") == "bcast"
         self.prefixes = tuple(p.encode() if isinstance(p, str) else p for p in getattr(config, "prefixes", ()))
-        self.stats = CacheStats()
         self._state = native.tracking_state(getattr(config, "max_pending_keys", 1 << 16), 0)
+        self.stats = CacheStats(self._state)
         self._events = self._state.events
-        self._entries: "OrderedDict[tuple, _Entry]" = OrderedDict()
+        self._entries: "OrderedDict[tuple, list]" = OrderedDict()
         self._by_key: dict[bytes, set] = {}
         self._inflight: dict[bytes, list] = {}
         self._bytes = 0
@@ -238,7 +248,9 @@ class ClientCache(_rc.CacheInterface):
             self._flush_locked()
         for k in keys:
             self._invalidate_locked(k)
-        self._seen = ev  # last: a concurrent hit that saw the old count waits for this drain
+        # Last: a concurrent hit that saw the old count waits for this drain.
+        self._seen = ev
+        self._state.set_seen(ev)
 
     def engine_stats(self) -> dict:
         """The engine's counters: keys the server invalidated, flush events, key-queue overflows."""
@@ -258,14 +270,14 @@ class ClientCache(_rc.CacheInterface):
                     self._unindex_locked(e, skip=k)
                     self.stats.invalidations += 1
 
-    def _unindex_locked(self, e: _Entry, skip: Optional[bytes] = None) -> None:
-        self._bytes -= e.size
-        for rk in e.rkeys:
+    def _unindex_locked(self, e: list, skip: Optional[bytes] = None) -> None:
+        self._bytes -= e[E_SIZE]
+        for rk in e[E_RKEYS]:
             if rk is skip:
                 continue
             s = self._by_key.get(rk)
             if s is not None:
-                s.discard(e.key)
+                s.discard(e[E_KEY])
                 if not s:
                     del self._by_key[rk]
 
@@ -286,7 +298,7 @@ class ClientCache(_rc.CacheInterface):
         old = self._entries.pop(key, None)
         if old is not None:
             self._unindex_locked(old)
-        self._entries[key] = _Entry(key, _copy(reply), size, rkeys, typed)
+        self._entries[key] = [_copy(reply), typed, key, size, rkeys]
         self._bytes += size
         for rk in rkeys:
             s = self._by_key.get(rk)
@@ -323,14 +335,14 @@ class ClientCache(_rc.CacheInterface):
         if self._events() != self._seen:
             self._sync()
         e = self._entries.get(key)
-        if e is None or (e.typed and not _same_types(e.key, key)):
+        if e is None or (e[E_TYPED] and not _same_types(e[E_KEY], key)):
             return _MISS
         try:
             self._entries.move_to_end(key)
         except KeyError:  # evicted by another thread just now
             pass
-        self.stats.hits += 1
-        v = e.value
+        self.stats.py_hits += 1
+        v = e[E_VALUE]
         return _copy(v) if type(v) is list else v
 
     def begin_read(self, args: tuple) -> Any:
@@ -416,7 +428,10 @@ class ClientCache(_rc.CacheInterface):
     def install(self, client: Any) -> None:
         """Route a sync client's primitives through the cache (client._setup calls it)."""
         raw_space = client._encoding is not None
-        client._exec = self._cached(client._exec, False)
+        exec_ = self._cached(client._exec, False)
+        # The C hit path (bridge_cache.c): a hit returns without a Python
+        # frame; anything else goes to the Python closure.
+        client._exec = self._state.command(self._entries, self._entries.move_to_end, None, _copy, exec_)
         client._exec_raw = self._cached(client._exec_raw, raw_space)
         client._exec_many = self._writing_many(client._exec_many)
         client._exec_many_raw = self._writing_many(client._exec_many_raw)
@@ -424,41 +439,21 @@ class ClientCache(_rc.CacheInterface):
         client._cmd = self._cached_cmd(client)
 
     def _cached_cmd(self, client: Any) -> Callable[..., Any]:
-        """The hot methods' _cmd (get, hget, hgetall, ...): a hit returns here.
+        """The hot methods' _cmd (get, hget, hgetall, ...), a hit answered in C with its callback.
 
         Holds the client weakly (a client must stay collectable) and its
         callback table as it is now: set_response_callback changes it in
-        place, which is seen.
+        place, which is seen. Anything but a hit runs the class's _cmd
+        (retries, then self._exec: the cache's read-through).
         """
-        entries_get = self._entries.get
-        move = self._entries.move_to_end
-        events = self._events
-        stats = self.stats
-        callbacks = client.response_callbacks
-        uncached = type(client)._cmd  # the class's: retries, then self._exec (the cache's read-through)
+        uncached = type(client)._cmd
         ref = weakref.ref(client)
 
-        def cmd(*args: Any) -> Any:
-            if events() != self._seen:
-                self._sync()
-            try:
-                e = entries_get(args)
-            except TypeError:
-                e = None
-            if e is None or (e.typed and not _same_types(e.key, args)):
-                return uncached(ref(), *args)
-            try:
-                move(args)
-            except KeyError:
-                pass
-            stats.hits += 1
-            v = e.value
-            if type(v) is list:
-                v = _copy(v)
-            cb = _dict_get(callbacks, args[0])  # _cmd's names are upper case: one plain lookup
-            return v if cb is None else cb(v)
+        def fallback(*args: Any) -> Any:
+            return uncached(ref(), *args)
 
-        return cmd
+        return self._state.command(self._entries, self._entries.move_to_end, client.response_callbacks, _copy,
+                                   fallback)
 
     def _cached(self, exec_: Callable[..., Any], raw: bool) -> Callable[..., Any]:
         entries_get = self._entries.get
@@ -475,13 +470,13 @@ class ClientCache(_rc.CacheInterface):
                 e = entries_get(key)
             except TypeError:  # an unhashable argument: never cached
                 return slow(exec_, args, None)
-            if e is not None and (not e.typed or _same_types(e.key, key)):
+            if e is not None and (not e[E_TYPED] or _same_types(e[E_KEY], key)):
                 try:
                     move(key)
                 except KeyError:
                     pass
-                stats.hits += 1
-                v = e.value
+                stats.py_hits += 1
+                v = e[E_VALUE]
                 return _copy(v) if type(v) is list else v
             return slow(exec_, args, key)
 
@@ -632,8 +627,7 @@ class ClientCache(_rc.CacheInterface):
 
     def reset_stats(self) -> None:
         """Zero the counters (in place: the hit path holds the object)."""
-        for name in CacheStats.__dataclass_fields__:
-            setattr(self.stats, name, 0)
+        self.stats.reset()
 
 
 class _TrackedNative:

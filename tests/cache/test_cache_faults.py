@@ -119,9 +119,11 @@ def test_a_flush_while_a_read_is_in_flight_keeps_it_out(own_server, writer):
 def test_no_read_returns_a_value_older_than_an_acknowledged_and_processed_write(own_server, writer):
     """A writer thread (another client) and reader threads on one cached client, bounded in count.
 
-    Invariants: a reader never sees the counter go backwards; once a write
-    is acknowledged and the engine has received its invalidation, every
-    later read returns it (or a later value).
+    Invariant: once a write is acknowledged and the engine has received its
+    invalidation, every later read returns it (or a later value). (Before
+    that, one thread may still hit a value another thread read just before
+    the write and stored just before its invalidation arrived: reads are not
+    monotonic across threads until the invalidation is in, as with redis-py.)
     """
     writes = 300
     writer.set("n", 0)
@@ -133,15 +135,11 @@ def test_no_read_returns_a_value_older_than_an_acknowledged_and_processed_write(
         floor = [0]  # the last value acknowledged and processed
 
         def reader():
-            last = -1
             while not stop.is_set():
                 must_see = floor[0]
                 v = int(r.get("n"))
-                if v < last:
-                    errors.append(f"went backwards: {last} then {v}")
                 if v < must_see:
                     errors.append(f"read {v} after {must_see} was acknowledged and processed")
-                last = v
 
         threads = [threading.Thread(target=reader) for _ in range(2)]
         for t in threads:
