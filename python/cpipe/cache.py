@@ -1,7 +1,9 @@
 """Server-assisted client-side caching: `cpipe.Redis(cache_config=CacheConfig(...))`.
 
-The cache lives in this process, in Python: a hit is a dict lookup plus one
-atomic load of a word the engine writes (no call into Go, no socket). The
+The cache lives in this process, in Python objects: a hit is a dict lookup
+plus one atomic load of a word the engine writes (no call into Go, no
+socket), done in C on the sync clients (bridge_cache.c's CachedCommand is
+their `_cmd` and `_exec`) and in Python on the asyncio ones. The
 server tells the engine which keys changed (CLIENT TRACKING, RESP2 REDIRECT
 mode, Redis >= 6.0 and valkey); the engine queues them and bumps that word,
 and the next lookup drains the queue before it answers. See docs/caching.md
@@ -643,6 +645,7 @@ class _TrackedNative:
             if not name.startswith("__") and name != "open":
                 setattr(self, name, getattr(native, name))
         self._real_open = native.open
+        self._real_close = native.close
         self._cache = cache
 
     def open(self, config: Any) -> int:
@@ -651,6 +654,6 @@ class _TrackedNative:
             try:
                 self._cache._attach(h)
             except BaseException:
-                self.close(h)
+                self._real_close(h)
                 raise
         return h
