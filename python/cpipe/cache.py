@@ -215,7 +215,7 @@ class ClientCache(_rc.CacheInterface):
         self.bcast = getattr(config, "tracking_mode", "default") == "bcast"
         self.prefixes = tuple(p.encode() if isinstance(p, str) else p for p in getattr(config, "prefixes", ()))
         self._state = native.tracking_state(getattr(config, "max_pending_keys", 1 << 16), 0)
-        self.stats = CacheStats(self._state)
+        self._stats = CacheStats(self._state)
         self._events = self._state.events
         self._entries: "OrderedDict[tuple, list]" = OrderedDict()
         self._by_key: dict[bytes, set] = {}
@@ -270,7 +270,7 @@ class ClientCache(_rc.CacheInterface):
                 e = self._entries.pop(key, None)
                 if e is not None:
                     self._unindex_locked(e, skip=k)
-                    self.stats.invalidations += 1
+                    self._stats.invalidations += 1
 
     def _unindex_locked(self, e: list, skip: Optional[bytes] = None) -> None:
         self._bytes -= e[E_SIZE]
@@ -289,13 +289,13 @@ class ClientCache(_rc.CacheInterface):
         self._by_key.clear()
         self._bytes = 0
         self._epoch += 1  # every read in flight is now stale
-        self.stats.flushes += 1
+        self._stats.flushes += 1
         return n
 
     def _store_locked(self, key: tuple, reply: Any, rkeys: tuple, typed: bool) -> None:
         size = _sizeof(reply) + sum(len(k) + 40 for k in rkeys) + _ENTRY_OVERHEAD
         if size > self.max_bytes:
-            self.stats.not_stored += 1
+            self._stats.not_stored += 1
             return
         old = self._entries.pop(key, None)
         if old is not None:
@@ -311,7 +311,7 @@ class ClientCache(_rc.CacheInterface):
         while len(self._entries) > self.max_size or self._bytes > self.max_bytes:
             _, e = self._entries.popitem(last=False)
             self._unindex_locked(e)
-            self.stats.evictions += 1
+            self._stats.evictions += 1
 
     def _covered(self, name: Any, rkeys: tuple) -> bool:
         """BCAST with prefixes: the server reports changes only under them."""
@@ -343,7 +343,7 @@ class ClientCache(_rc.CacheInterface):
             self._entries.move_to_end(key)
         except KeyError:  # evicted by another thread just now
             pass
-        self.stats.py_hits += 1
+        self._stats.py_hits += 1
         v = e[E_VALUE]
         return _copy(v) if type(v) is list else v
 
@@ -355,7 +355,7 @@ class ClientCache(_rc.CacheInterface):
         rkeys = _redis_keys(args)
         if rkeys is None or not rkeys or not self._covered(args[0], rkeys):
             return None
-        self.stats.misses += 1
+        self._stats.misses += 1
         with self._lock:
             self._sync_locked()
             if not self._ready:
@@ -389,7 +389,7 @@ class ClientCache(_rc.CacheInterface):
             if reply is _MISS:
                 return
             if t is None or not t.alive or t.epoch != self._epoch:
-                self.stats.not_stored += 1
+                self._stats.not_stored += 1
                 return
             typed = any(type(a) is int for a in args[1:])
             self._store_locked(key, reply, rkeys, typed)
@@ -461,7 +461,7 @@ class ClientCache(_rc.CacheInterface):
         entries_get = self._entries.get
         move = self._entries.move_to_end
         events = self._events
-        stats = self.stats
+        stats = self._stats
         slow = self._read_through
 
         def cached(*args: Any) -> Any:
@@ -561,6 +561,12 @@ class ClientCache(_rc.CacheInterface):
     # -- redis-py's CacheInterface ------------------------------------------
 
     @property
+    def stats(self) -> CacheStats:
+        """The counters (a live view), after taking in what the engine has queued."""
+        self._sync()
+        return self._stats
+
+    @property
     def collection(self) -> OrderedDict:
         return self._entries
 
@@ -620,7 +626,7 @@ class ClientCache(_rc.CacheInterface):
     def flush(self) -> int:
         with self._lock:
             n = self._flush_locked()
-            self.stats.flushes -= 1  # asked for, not an event
+            self._stats.flushes -= 1  # asked for, not an event
             return n
 
     def is_cachable(self, key: Any) -> bool:
@@ -629,7 +635,7 @@ class ClientCache(_rc.CacheInterface):
 
     def reset_stats(self) -> None:
         """Zero the counters (in place: the hit path holds the object)."""
-        self.stats.reset()
+        self._stats.reset()
 
 
 class _TrackedNative:

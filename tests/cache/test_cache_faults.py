@@ -5,6 +5,7 @@ import threading
 import time
 from functools import partial
 
+import pytest
 from redis.cache import CacheConfig
 
 import cpipe
@@ -164,3 +165,22 @@ def test_no_read_returns_a_value_older_than_an_acknowledged_and_processed_write(
                 t.join(10)
         assert errors == []
         assert cache.stats.hits > 0 and cache.stats.invalidations > 0
+
+
+def test_a_server_refusing_tracking_fails_commands_with_a_clear_error(own_server, writer):
+    """A user without the CLIENT command: caching cannot work, and the error says why."""
+    writer.acl_setuser("nocl", enabled=True, passwords=["+pw"], keys="*", channels="*",
+                       commands=["+@all", "-client"])
+    r = cpipe.Redis(host="127.0.0.1", port=own_server.port, username="nocl", password="pw",
+                    socket_timeout=5, cache_config=CacheConfig())
+    try:
+        with pytest.raises(cpipe.ConnectionError, match="client-side caching: opening the invalidation "
+                                                        "connection: CLIENT ID: NOPERM"):
+            r.get("k")
+    finally:
+        r.close()
+    plain = cpipe.Redis(host="127.0.0.1", port=own_server.port, username="nocl", password="pw")
+    try:
+        assert plain.get("k") is None  # the same user without a cache works
+    finally:
+        plain.close()
