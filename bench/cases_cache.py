@@ -34,7 +34,10 @@ def _redis_py_cached(ctx: Context):
         r.get("bench:cache:0")
     except Exception as exc:  # noqa: BLE001 - the reason goes in the report
         version = ctx.admin().info("server").get("redis_version")
-        ctx.note(f"redis-py {redis.__version__}'s cache refused redis-server {version}: {exc}")
+        note = f"redis-py {redis.__version__}'s cache refused redis-server {version}: {exc}"
+        ctx.note(note)
+        if ctx.verbose:
+            print(f"    note: {note}", flush=True)
         return None
     ctx.on_close(r.close)
     return r
