@@ -8,7 +8,10 @@ A script is a list of steps:
     SCANALL("SCAN", "0", ...)  iterate the cursor to 0, compare the union
     APPROX(50, "PTTL", "k")    integer replies within 50 of each other
     SLEEP(0.1)                 pause (expiry scripts)
-Each script starts on a fresh connection after FLUSHALL.
+Each script starts on a fresh connection after FLUSHALL, and runs in both
+protocols: RESP2 (transcript key `name`) and RESP3 (the connection first
+sends HELLO 3, whose reply is not recorded; key `resp3:name`). U steps
+compare a RESP3 set or map as one, in any order.
 
 The reference server copies Redis 7.0. When the real server found for the
 run is Redis 7.0 (Debian/Ubuntu redis-server), replies are compared with it
@@ -34,7 +37,7 @@ from redis.retry import Retry
 
 from tests._servers import real_server_binary
 
-from .rawclient import RawClient, parse
+from .rawclient import RawClient, RMap, RSet, parse
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden_redis70.json")
 _golden_lock = threading.Lock()
@@ -116,9 +119,28 @@ class SLEEP:
 
 
 def _sorted_items(v):
+    if isinstance(v, RSet):
+        return ("set", sorted(repr(x) for x in v))
+    if isinstance(v, RMap):
+        return ("map", sorted(repr(x) for x in v))
     if isinstance(v, list):
         return sorted((repr(x) for x in v))
     return v
+
+
+def golden_key(key: str, proto: int) -> str:
+    """The record of a RESP2 run keeps its historical key."""
+    return key if proto == 2 else f"resp3:{key}"
+
+
+def open_client(port: int, proto: int = 2) -> RawClient:
+    """A raw connection in the given protocol (HELLO 3 sent and its reply
+    checked, not recorded)."""
+    cl = RawClient(port)
+    if proto == 3:
+        hello = cl.call("HELLO", "3")
+        assert hello.startswith(b"%7\r\n"), hello
+    return cl
 
 
 def run_step(cl: RawClient, step):
@@ -150,8 +172,8 @@ def run_step(cl: RawClient, step):
     return cl.call(*step)
 
 
-def run_script(port: int, steps, db: int = 9) -> list:
-    with RawClient(port) as cl:
+def run_script(port: int, steps, db: int = 9, proto: int = 2) -> list:
+    with open_client(port, proto) as cl:
         cl.call("FLUSHALL")
         cl.call("SELECT", str(db))
         return [run_step(cl, s) for s in steps]
@@ -164,9 +186,9 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def assert_same(real_port: int, ref_port: int, steps, key: str) -> None:
-    want = expected(key, lambda: run_script(real_port, steps))
-    got = run_script(ref_port, steps)
+def assert_same(real_port: int, ref_port: int, steps, key: str, proto: int = 2) -> None:
+    want = expected(golden_key(key, proto), lambda: run_script(real_port, steps, proto=proto))
+    got = run_script(ref_port, steps, proto=proto)
     diffs = []
     for step, e, g in zip(steps, want, got):
         if not _same(e, g):
@@ -190,8 +212,8 @@ def _redispy_value(r, step):
         return ("error", type(e).__name__, str(e))
 
 
-def _redispy_run(port: int, plain) -> list:
-    r = redis.Redis(port=port, protocol=2, db=9, socket_timeout=5,
+def _redispy_run(port: int, plain, proto: int = 2) -> list:
+    r = redis.Redis(port=port, protocol=proto, db=9, socket_timeout=5,
                     retry=Retry(NoBackoff(), 0))  # errors surface at once
     try:
         r.flushall()
@@ -200,12 +222,16 @@ def _redispy_run(port: int, plain) -> list:
         r.close()
 
 
-def assert_same_redispy(real_port: int, ref_port: int, steps, key: str) -> None:
-    """The same script through redis-py (protocol=2, no decoding): parsed
-    replies, response callbacks and exception classes must agree too."""
+def assert_same_redispy(real_port: int, ref_port: int, steps, key: str, proto: int = 2) -> None:
+    """The same script through redis-py (protocol=2 or 3, no decoding):
+    parsed replies, response callbacks and exception classes must agree too."""
     plain = [s for s in steps if type(s) is tuple]
-    want = expected("redispy:" + key, lambda: _redispy_run(real_port, plain))
-    got = _redispy_run(ref_port, plain)
+    want = expected(golden_key("redispy:" + key, proto),
+                    lambda: _redispy_run(real_port, plain, proto))
+    got = _redispy_run(ref_port, plain, proto)
     diffs = [f"  {s!r}: redis {a!r} ref {b!r}"
              for s, a, b in zip(plain, want, got) if a != b]
     assert not diffs, "redis-py results differ:\n" + "\n".join(diffs)
+
+#: Every differential script runs in both protocols.
+PROTOS = [2, 3]

@@ -1,5 +1,6 @@
-"""A deliberately dumb RESP2 client for tests: sends commands, returns the
-raw bytes of each reply so two servers can be compared byte for byte."""
+"""A deliberately dumb RESP2/RESP3 client for tests: sends commands,
+returns the raw bytes of each reply (or push frame) so two servers can be
+compared byte for byte. It never switches protocol itself: send HELLO 3."""
 from __future__ import annotations
 
 import socket
@@ -70,22 +71,24 @@ class RawClient:
             self._fill()
         t = self.buf[pos:pos + 1]
         nl = self._line(pos)
-        if t in (b"+", b"-", b":"):
+        if t in b"+-:_,#(" and t:
             return nl + 2
         n = int(self.buf[pos + 1:nl])
-        if t == b"$":
+        if t in (b"$", b"=", b"!"):
             if n < 0:
                 return nl + 2
             end = nl + 2 + n + 2
             while len(self.buf) < end:
                 self._fill()
             return end
-        if t == b"*":
+        if t in (b"*", b"~", b">", b"%", b"|"):
             p = nl + 2
-            for _ in range(max(n, 0)):
+            for _ in range(max(n, 0) * (2 if t in b"%|" else 1)):
+                p = self._frame(p)
+            if t == b"|":  # an attribute precedes the reply it describes
                 p = self._frame(p)
             return p
-        raise ValueError(f"not RESP2: {self.buf[pos:pos + 40]!r}")
+        raise ValueError(f"not RESP: {self.buf[pos:pos + 40]!r}")
 
     def read_reply(self) -> bytes:
         end = self._frame(0)
@@ -143,6 +146,34 @@ class Err(str):
     pass
 
 
+class RSet(list):
+    """A RESP3 set (~), as a list in wire order."""
+
+    def __repr__(self):
+        return "RSet(%s)" % list.__repr__(self)
+
+
+class RMap(list):
+    """A RESP3 map (%), as a list of (key, value) pairs in wire order."""
+
+    def __repr__(self):
+        return "RMap(%s)" % list.__repr__(self)
+
+
+class Push(list):
+    """A RESP3 push frame (>)."""
+
+    def __repr__(self):
+        return "Push(%s)" % list.__repr__(self)
+
+
+class Double(bytes):
+    """A RESP3 double (,), its text as sent."""
+
+    def __repr__(self):
+        return "Double(%s)" % bytes.__repr__(self)
+
+
 def _parse(raw: bytes, pos: int):
     t = raw[pos:pos + 1]
     nl = raw.index(b"\r\n", pos)
@@ -151,17 +182,35 @@ def _parse(raw: bytes, pos: int):
         return line, nl + 2
     if t == b"-":
         return Err(line.decode("latin-1")), nl + 2
-    if t == b":":
+    if t in (b":", b"("):
         return int(line), nl + 2
+    if t == b"_":
+        return None, nl + 2
+    if t == b",":
+        return Double(line), nl + 2
+    if t == b"#":
+        return line == b"t", nl + 2
     n = int(line)
-    if t == b"$":
+    if t in (b"$", b"=", b"!"):
         if n < 0:
             return None, nl + 2
-        return raw[nl + 2:nl + 2 + n], nl + 2 + n + 2
+        v = raw[nl + 2:nl + 2 + n]
+        if t == b"!":
+            v = Err(v.decode("latin-1"))
+        return v, nl + 2 + n + 2
     if n < 0:
         return None, nl + 2
-    out = []
     p = nl + 2
+    if t in (b"%", b"|"):
+        pairs = []
+        for _ in range(n):
+            k, p = _parse(raw, p)
+            v, p = _parse(raw, p)
+            pairs.append((k, v))
+        if t == b"|":
+            return _parse(raw, p)
+        return RMap(pairs), p
+    out = RSet() if t == b"~" else Push() if t == b">" else []
     for _ in range(n):
         v, p = _parse(raw, p)
         out.append(v)

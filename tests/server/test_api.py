@@ -139,7 +139,15 @@ def test_command_and_client_and_config(thread_server):
         assert parse(c.call("CONFIG", "GET", "save")) == [b"save", b""]
         assert parse(c.call("CONFIG", "SET", "timeout", "0")) == b"OK"
         assert c.call("CONFIG", "SET", "nosuch", "1").startswith(b"-ERR Unknown option")
-        assert c.call("HELLO", "3") == b"-NOPROTO unsupported protocol version\r\n"
+        assert c.call("HELLO", "4") == b"-NOPROTO unsupported protocol version\r\n"
+        assert c.call("HELLO", "3").startswith(b"%7\r\n")
+        info = parse(c.call("COMMAND", "INFO", "get", "nosuch"))  # flags and categories are sets
+        assert info[0][2] == [b"readonly", b"fast"] and type(info[0][2]).__name__ == "RSet"
+        assert info[1] is None
+        assert c.call("COMMAND", "DOCS") == b"%0\r\n"
+        listing = c.call("CLIENT", "LIST")
+        assert listing.startswith(b"=") and b"txt:id=" in listing and b" resp=3\n" in listing
+        assert c.call("HELLO", "2").startswith(b"*14\r\n")
         with RawClient(thread_server.port) as other:
             victim = parse(other.call("CLIENT", "ID"))
             assert c.call("CLIENT", "KILL", "ID", str(victim)) == b":1\r\n"

@@ -1,7 +1,7 @@
 """Differential: hashes, lists, sets and sorted sets."""
 import pytest
 
-from .difftools import SCANALL, U, assert_same, assert_same_redispy
+from .difftools import PROTOS, SCANALL, U, assert_same, assert_same_redispy
 
 BIG = str(2**63 - 1)
 
@@ -249,10 +249,12 @@ CASES = dict(_cases())
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_collections(real_server, ref_server, name):
-    assert_same(real_server.port, ref_server.port, CASES[name], "collections:" + name)
+@pytest.mark.parametrize("proto", PROTOS)
+def test_collections(real_server, ref_server, name, proto):
+    assert_same(real_server.port, ref_server.port, CASES[name], "collections:" + name, proto)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_collections_redispy(real_server, ref_server, name):
-    assert_same_redispy(real_server.port, ref_server.port, CASES[name], "collections:" + name)
+@pytest.mark.parametrize("proto", PROTOS)
+def test_collections_redispy(real_server, ref_server, name, proto):
+    assert_same_redispy(real_server.port, ref_server.port, CASES[name], "collections:" + name, proto)

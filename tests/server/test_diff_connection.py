@@ -6,7 +6,7 @@ import pytest
 
 from tests._servers import start_real_server, start_reference_server
 
-from .difftools import assert_same, assert_same_redispy, expected
+from .difftools import PROTOS, assert_same, assert_same_redispy, expected
 from .rawclient import RawClient
 
 SCRIPTS = {
@@ -40,13 +40,15 @@ SCRIPTS = {
 
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
-def test_connection(real_server, ref_server, name):
-    assert_same(real_server.port, ref_server.port, SCRIPTS[name], "connection:" + name)
+@pytest.mark.parametrize("proto", PROTOS)
+def test_connection(real_server, ref_server, name, proto):
+    assert_same(real_server.port, ref_server.port, SCRIPTS[name], "connection:" + name, proto)
 
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
-def test_connection_redispy(real_server, ref_server, name):
-    assert_same_redispy(real_server.port, ref_server.port, SCRIPTS[name], "connection:" + name)
+@pytest.mark.parametrize("proto", PROTOS)
+def test_connection_redispy(real_server, ref_server, name, proto):
+    assert_same_redispy(real_server.port, ref_server.port, SCRIPTS[name], "connection:" + name, proto)
 
 
 def _masked_hello(raw: bytes) -> bytes:
@@ -64,6 +66,38 @@ def test_hello_and_ids(real_server, ref_server):
             assert re.fullmatch(rb":\d+\r\n", cid)
             return [hello, name]
     assert run(ref_server.port) == expected("hello_and_ids", lambda: run(real_server.port))
+
+
+def test_hello_resp3_and_back(real_server, ref_server):
+    """HELLO 3 forms (a map reply), HELLO alone (current protocol), RESP3
+    replies, then HELLO 2 (an array again)."""
+    def run(port):
+        out = []
+        with RawClient(port) as c:
+            for cmd in [("HELLO", "3", "SETNAME", "me"), ("CLIENT", "GETNAME"), ("GET", "nope"),
+                        ("HELLO",), ("HELLO", "3", "SETNAME", "a b"), ("HELLO", "3", "AUTH", "default", "x"),
+                        ("HELLO", "3", "AUTH", "other", "x"), ("HELLO", "3", "BOGUS"), ("HGETALL", "nope"),
+                        ("HELLO", "2"), ("GET", "nope"), ("HGETALL", "nope"), ("HELLO",),
+                        ("HELLO", "3"), ("RESET",), ("GET", "nope")]:
+                out.append(_masked_hello(c.call(*cmd)))
+        return out
+    assert run(ref_server.port) == expected("resp3:hello_and_ids", lambda: run(real_server.port))
+
+
+def test_protocol_switch_inside_one_write(real_server, ref_server):
+    """HELLO in the middle of a pipeline: every reply after it is in the new
+    protocol (the reference server leaves its fast path there)."""
+    from .rawclient import encode
+    cmds = [("GET", "nope"), ("HGETALL", "nope"), ("HELLO", "3"), ("GET", "nope"),
+            ("HGETALL", "nope"), ("ZSCORE", "nope", "m"), ("HELLO", "2"), ("GET", "nope"),
+            ("HGETALL", "nope"), ("HELLO", "3"), ("MGET", "a", "b")]
+
+    def run(port):
+        with RawClient(port) as c:
+            c.send_raw(b"".join(encode(*cmd) for cmd in cmds) + b"GET nope\r\n")
+            return [_masked_hello(c.read_reply()) for _ in range(len(cmds) + 1)]
+    assert run(ref_server.port) == expected("resp3:protocol_switch_pipeline",
+                                            lambda: run(real_server.port))
 
 
 def test_inline_commands(real_server, ref_server):
@@ -139,6 +173,29 @@ def _pw_script(port):
         out.append(c.call("ECHO", "x" * 20000))
         out.append(c.call(*(["MSET"] + ["k", "v"] * 10)))
     return out
+
+
+def _pw_script3(port):
+    out = []
+    with RawClient(port) as c:
+        out.append(c.call("HELLO", "3"))
+        out.append(c.call("HELLO", "3", "AUTH", "default", "wrong"))
+        out.append(c.call("GET", "k"))
+        out.append(_masked_hello(c.call("HELLO", "3", "AUTH", "default", "s3cret", "SETNAME", "n")))
+        out.append(c.call("GET", "k"))
+        out.append(c.call("CLIENT", "GETNAME"))
+        out.append(c.call("RESET"))
+        out.append(c.call("GET", "k"))
+    with RawClient(port) as c:
+        out.append(c.call("AUTH", "s3cret"))
+        out.append(_masked_hello(c.call("HELLO", "3")))
+        out.append(c.call("GET", "k"))
+    return out
+
+
+def test_requirepass_resp3(pw_servers):
+    real, ref = pw_servers
+    assert _pw_script3(ref.port) == expected("resp3:requirepass", lambda: _pw_script3(real.port))
 
 
 def test_requirepass(pw_servers):

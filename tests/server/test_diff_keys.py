@@ -1,7 +1,7 @@
 """Differential: keyspace commands and expiry."""
 import pytest
 
-from .difftools import APPROX, SCANALL, SLEEP, U, assert_same, assert_same_redispy
+from .difftools import PROTOS, APPROX, SCANALL, SLEEP, U, assert_same, assert_same_redispy
 
 SCRIPTS = {
     "del_exists_type": [
@@ -86,10 +86,12 @@ SCRIPTS = {
 
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
-def test_keys(real_server, ref_server, name):
-    assert_same(real_server.port, ref_server.port, SCRIPTS[name], "keys:" + name)
+@pytest.mark.parametrize("proto", PROTOS)
+def test_keys(real_server, ref_server, name, proto):
+    assert_same(real_server.port, ref_server.port, SCRIPTS[name], "keys:" + name, proto)
 
 
 @pytest.mark.parametrize("name", sorted(k for k in SCRIPTS if k != "expiry_timing"))
-def test_keys_redispy(real_server, ref_server, name):
-    assert_same_redispy(real_server.port, ref_server.port, SCRIPTS[name], "keys:" + name)
+@pytest.mark.parametrize("proto", PROTOS)
+def test_keys_redispy(real_server, ref_server, name, proto):
+    assert_same_redispy(real_server.port, ref_server.port, SCRIPTS[name], "keys:" + name, proto)

@@ -11,16 +11,16 @@ from .rawclient import RawClient, parse
 PAUSE = 0.05  # lets the server register a blocked/subscribed client
 
 
-def _conns(port, n):
-    cs = [RawClient(port) for _ in range(n)]
+def _conns(port, n, proto=2):
+    cs = [difftools.open_client(port, proto) for _ in range(n)]
     cs[0].call("FLUSHALL")
     for c in cs:
         c.call("SELECT", "9")
     return cs
 
 
-def pubsub_basic(port):
-    sub, sub2, pub = _conns(port, 3)
+def pubsub_basic(port, proto=2):
+    sub, sub2, pub = _conns(port, 3, proto)
     t = []
     try:
         t.append(sub.call("SUBSCRIBE", "news", "sport"))
@@ -70,8 +70,8 @@ def pubsub_basic(port):
     return t
 
 
-def pubsub_disconnect(port):
-    sub, pub = _conns(port, 2)
+def pubsub_disconnect(port, proto=2):
+    sub, pub = _conns(port, 2, proto)
     t = [sub.call("SUBSCRIBE", "ch")]
     sub.close()
     time.sleep(PAUSE)
@@ -81,8 +81,8 @@ def pubsub_disconnect(port):
     return t
 
 
-def transactions(port):
-    a, b = _conns(port, 2)
+def transactions(port, proto=2):
+    a, b = _conns(port, 2, proto)
     t = []
     try:
         for cmd in [("EXEC", "x"), ("MULTI",), ("SET", "k", "1"), ("INCR", "k"), ("LPUSH", "k", "x"), ("GET", "k"), ("EXEC",),
@@ -157,9 +157,9 @@ def transactions(port):
     return t
 
 
-def blocking_order(port):
+def blocking_order(port, proto=2):
     """Longest-waiting client first; several elements in one push."""
-    w1, w2, w3, p = _conns(port, 4)
+    w1, w2, w3, p = _conns(port, 4, proto)
     t = []
     try:
         w1.send("BLPOP", "q", "0")
@@ -221,8 +221,8 @@ def blocking_order(port):
     return t
 
 
-def blocking_timeout_and_disconnect(port):
-    w1, w2, p = _conns(port, 3)
+def blocking_timeout_and_disconnect(port, proto=2):
+    w1, w2, p = _conns(port, 3, proto)
     t = []
     try:
         start = time.monotonic()
@@ -270,9 +270,11 @@ SCENARIOS = {f.__name__: f for f in (pubsub_basic, pubsub_disconnect, transactio
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
-def test_scenario(real_server, ref_server, name):
-    expected = difftools.expected("scenario:" + name, lambda: SCENARIOS[name](real_server.port))
-    got = SCENARIOS[name](ref_server.port)
+@pytest.mark.parametrize("proto", difftools.PROTOS)
+def test_scenario(real_server, ref_server, name, proto):
+    expected = difftools.expected(difftools.golden_key("scenario:" + name, proto),
+                                  lambda: SCENARIOS[name](real_server.port, proto))
+    got = SCENARIOS[name](ref_server.port, proto)
     diffs = [f"  #{i}: redis {e!r}\n        ref   {g!r}" for i, (e, g) in enumerate(zip(expected, got)) if e != g]
     assert len(expected) == len(got)
     assert not diffs, "transcripts differ:\n" + "\n".join(diffs)

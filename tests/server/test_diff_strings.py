@@ -1,12 +1,21 @@
 """Differential: string commands, byte for byte against redis-server."""
 import pytest
 
-from .difftools import APPROX, assert_same, assert_same_redispy
+from .difftools import PROTOS, APPROX, assert_same, assert_same_redispy
 
 BIG = str(2**63 - 1)
 SMALL = str(-(2**63))
 
 SCRIPTS = {
+    # payloads that look like RESP nulls must reach RESP3 clients untouched
+    "null_lookalike_payloads": [
+        ("SET", "k", "$-1\r\n"), ("GET", "k"), ("RPUSH", "l", "*-1\r\n", "$-1\r\n", ""),
+        ("LRANGE", "l", "0", "-1"), ("HSET", "h", "$-1\r\n", "*-1\r\n"), ("HGETALL", "h"),
+        ("MGET", "k", "nope", "k"), ("SADD", "s", "$-1\r\n"), ("SMEMBERS", "s"),
+        ("ZADD", "z", "1", "*-1\r\n", "2", "$-1\r\n"), ("ZRANGE", "z", "0", "-1", "WITHSCORES"),
+        ("ZSCORE", "z", "$-1\r\n"), ("ZMSCORE", "z", "*-1\r\n", "nope"), ("LPOP", "l", "2"),
+        ("ZPOPMIN", "z"), ("ZPOPMAX", "z", "5"), ("SPOP", "s", "3"), ("ECHO", "_\r\n"),
+    ],
     "get_set_basic": [
         ("GET", "k"), ("SET", "k", "v"), ("GET", "k"), ("SET", "k", ""), ("GET", "k"),
         ("SET", "k", "x" * 1000), ("GET", "k"), ("SET", "k", b"\x00\r\n\xff"), ("GET", "k"),
@@ -108,10 +117,12 @@ SCRIPTS = {
 
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
-def test_strings(real_server, ref_server, name):
-    assert_same(real_server.port, ref_server.port, SCRIPTS[name], "strings:" + name)
+@pytest.mark.parametrize("proto", PROTOS)
+def test_strings(real_server, ref_server, name, proto):
+    assert_same(real_server.port, ref_server.port, SCRIPTS[name], "strings:" + name, proto)
 
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
-def test_strings_redispy(real_server, ref_server, name):
-    assert_same_redispy(real_server.port, ref_server.port, SCRIPTS[name], "strings:" + name)
+@pytest.mark.parametrize("proto", PROTOS)
+def test_strings_redispy(real_server, ref_server, name, proto):
+    assert_same_redispy(real_server.port, ref_server.port, SCRIPTS[name], "strings:" + name, proto)

@@ -42,6 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="request parser (default: $CPIPE_SERVER_PARSER or auto)")
     p.add_argument("--no-uvloop", action="store_true", help="use the default asyncio loop")
     p.add_argument("--loglevel", default="warning")
+    p.add_argument("--redis-version", default=ServerConfig.version,
+                   help="version reported by HELLO and INFO (default %(default)s; the commands "
+                        "served follow Redis 7.0 whatever this says)")
     return p.parse_args(argv)
 
 
@@ -56,7 +59,8 @@ def main(argv=None) -> int:
         enable_faults=args.enable_faults, proto_max_bulk_len=args.proto_max_bulk_len,
         client_query_buffer_limit=args.client_query_buffer_limit,
         client_output_buffer_limit=args.client_output_buffer_limit,
-        timeout=args.timeout, databases=args.databases, parser=args.parser)
+        timeout=args.timeout, databases=args.databases, parser=args.parser,
+        version=args.redis_version)
 
     async def run():
         server = Server(config)

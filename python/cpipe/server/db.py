@@ -27,7 +27,7 @@ def now_ms() -> int:
 
 
 class Db:
-    __slots__ = ("index", "data", "expires", "watched", "blocked", "state")
+    __slots__ = ("index", "data", "expires", "watched", "blocked", "state", "tracking")
 
     def __init__(self, index: int, state):
         self.index = index
@@ -38,6 +38,9 @@ class Db:
         # key -> deque of clients blocked on it (see blocking)
         self.blocked = {}
         self.state = state
+        # the server's TrackingTable: a change to a key may invalidate
+        # client-side caches (its `on` is False while nobody tracks)
+        self.tracking = state.tracking
 
     # -- reading --------------------------------------------------------
     def lookup(self, key):
@@ -72,7 +75,7 @@ class Db:
     def expire_now(self, key) -> None:
         del self.data[key]
         del self.expires[key]
-        self.touch(key)
+        self.touch(key, expiry=True)
 
     # -- writing --------------------------------------------------------
     def set(self, key, value, keep_ttl: bool = False) -> None:
@@ -80,7 +83,7 @@ class Db:
         self.data[key] = value
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
-        if self.watched:
+        if self.watched or self.tracking.on:
             self.touch(key)
         if self.blocked and key in self.blocked:
             self.state.signal_ready(self, key)
@@ -88,7 +91,7 @@ class Db:
     def add(self, key, value) -> None:
         """Store a new value for a key known to be absent (no TTL to drop)."""
         self.data[key] = value
-        if self.watched:
+        if self.watched or self.tracking.on:
             self.touch(key)
         if self.blocked and key in self.blocked:
             self.state.signal_ready(self, key)
@@ -110,22 +113,28 @@ class Db:
             if self.expires:
                 self.expires.pop(key, None)
 
-    def touch(self, key) -> None:
-        """Tell WATCHers that key changed (Redis signalModifiedKey)."""
+    def touch(self, key, expiry: bool = False) -> None:
+        """Tell WATCHers and client-side caches that key changed (Redis
+        signalModifiedKey)."""
         if self.watched:
             clients = self.watched.get(key)
             if clients:
                 for c in list(clients):
                     c.watch_touched(self, key)
+        tracking = self.tracking
+        if tracking.on:
+            tracking.invalidate(key, self.state.current_client, expiry)
 
     def set_expire(self, key, when_ms: int) -> None:
         self.expires[key] = when_ms
 
     def flush(self) -> None:
         # WATCHers of keys that existed see a change (touchAllWatchedKeysInDb).
+        # Caches hear of a flush once, from the FLUSHDB/FLUSHALL command.
         for key in list(self.watched):
             if key in self.data:
-                self.touch(key)
+                for c in list(self.watched.get(key, ())):
+                    c.watch_touched(self, key)
         self.data.clear()
         self.expires.clear()
 

@@ -25,6 +25,18 @@ it is accepted, until cleared):
                                            write, by bytes that are not RESP
                                            (b"\\x00extra\\r\\n"), as from a
                                            corrupting proxy
+    CPIPE.FAULT CLOSE-BEFORE-INVALIDATE [GLOBAL]
+                                           the next client-side-caching message
+                                           for this connection (invalidate,
+                                           tracking-redir-broken, or the
+                                           __redis__:invalidate message of a
+                                           REDIRECT) is not sent: the connection
+                                           is dropped (reset) instead; the write
+                                           that caused it has happened
+    CPIPE.FAULT DELAY-INVALIDATE <ms> [GLOBAL]
+                                           hold every client-side-caching message
+                                           for this connection <ms> ms (their
+                                           order kept; other replies are not held)
     CPIPE.FAULT REFUSE <ms>                stop listening for <ms> ms: new
                                            connections are refused (ECONNREFUSED);
                                            open ones are untouched
@@ -52,16 +64,18 @@ EXTRA_REPLY = b"+EXTRA\r\n"  # valid RESP, so only its position betrays it
 EXTRA_BYTES = b"\x00extra\r\n"
 
 KINDS = ("close-after", "close-mid-reply", "delay", "stall", "malformed", "extra", "extra-later",
-         "extra-bytes")
+         "extra-bytes", "close-before-invalidate", "delay-invalidate")
 #: Kinds that take one non-negative integer argument (Server.set_fault too).
-WITH_ARG = ("close-after", "delay", "extra-later", "refuse")
+WITH_ARG = ("close-after", "delay", "extra-later", "refuse", "delay-invalidate")
 
 
 class FaultState:
     """Faults armed on one connection; consulted for each reply it sends."""
 
     __slots__ = ("close_after", "close_mid", "delay_ms", "stall", "malformed",
-                 "extra", "extra_later_ms", "extra_bytes", "extra_timer", "stalled", "delayed", "timer")
+                 "extra", "extra_later_ms", "extra_bytes", "extra_timer", "stalled", "delayed", "timer",
+                 "close_before_inval", "inval_delay_ms", "inval_delayed", "inval_timer",
+                 "inval_bytes")
 
     def __init__(self):
         self.close_after = None  # replies left before closing
@@ -76,6 +90,11 @@ class FaultState:
         self.stalled = False  # stalled for good
         self.delayed = deque()  # (due loop time, reply) held by DELAY
         self.timer = None
+        self.close_before_inval = False
+        self.inval_delay_ms = 0
+        self.inval_delayed = deque()  # (due loop time, message) held by DELAY-INVALIDATE
+        self.inval_bytes = 0  # their size, bounded by the output buffer limit
+        self.inval_timer = None
 
     def arm(self, kind: str, arg: int | None) -> None:
         if kind == "close-after":
@@ -94,6 +113,10 @@ class FaultState:
             self.extra_later_ms = arg
         elif kind == "extra-bytes":
             self.extra_bytes = True
+        elif kind == "close-before-invalidate":
+            self.close_before_inval = True
+        elif kind == "delay-invalidate":
+            self.inval_delay_ms = arg
         else:  # pragma: no cover - validated by callers
             raise ValueError(kind)
 
@@ -103,7 +126,9 @@ class FaultState:
                 and not self.stall and not self.malformed and not self.extra
                 and not self.extra_bytes
                 and self.extra_later_ms is None and self.extra_timer is None
-                and not self.stalled and not self.delayed)
+                and not self.stalled and not self.delayed
+                and not self.close_before_inval and not self.inval_delay_ms
+                and not self.inval_delayed)
 
     def disarm(self) -> None:
         """CLEAR: forget every armed fault, including a scheduled EXTRA-LATER.
@@ -115,6 +140,46 @@ class FaultState:
         if self.extra_timer is not None:
             self.extra_timer.cancel()
             self.extra_timer = None
+        self.close_before_inval = False
+        self.inval_delay_ms = 0
+
+    # -- client-side-caching messages ------------------------------------
+    def intercept_invalidation(self, client, data: bytes) -> bool:
+        """True if the fault took the message (dropped with the connection,
+        or held for later); False: send it as any reply."""
+        if self.close_before_inval:
+            self.close_before_inval = False
+            client.abort()
+            return True
+        if self.inval_delay_ms or self.inval_delayed:
+            loop = client.state.loop
+            self.inval_bytes += len(data)
+            if self.inval_bytes > client.state.config.client_output_buffer_limit:
+                # held messages count as queued output: the same limit applies
+                self.inval_delayed.clear()
+                client.abort()
+                return True
+            self.inval_delayed.append((loop.time() + self.inval_delay_ms / 1000.0, data))
+            if self.inval_timer is None:
+                self.inval_timer = loop.call_at(self.inval_delayed[0][0], self._release_inval, client)
+            return True
+        return False
+
+    def _release_inval(self, client) -> None:
+        self.inval_timer = None
+        now = client.state.loop.time()
+        while self.inval_delayed and self.inval_delayed[0][0] <= now:
+            _, data = self.inval_delayed.popleft()
+            self.inval_bytes -= len(data)
+            if client.closing:
+                self.inval_delayed.clear()
+                return
+            client.send(data)
+        if self.inval_delayed:
+            self.inval_timer = client.state.loop.call_at(self.inval_delayed[0][0],
+                                                         self._release_inval, client)
+        else:
+            client.fault_settled()
 
     # -- sending ---------------------------------------------------------
     def send(self, client, reply: bytes) -> None:
@@ -194,6 +259,10 @@ class FaultState:
             client.fault_settled()
 
     def cancel(self) -> None:
+        if self.inval_timer is not None:
+            self.inval_timer.cancel()
+            self.inval_timer = None
+        self.inval_delayed.clear()
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -216,7 +285,7 @@ def parse_fault(args) -> tuple:
     if kind not in KINDS and kind not in ("refuse", "clear"):
         raise CommandError(b"ERR unknown CPIPE.FAULT kind '%s' (expected CLOSE-AFTER, "
                            b"CLOSE-MID-REPLY, DELAY, STALL, MALFORMED, EXTRA, EXTRA-LATER, EXTRA-BYTES, "
-                           b"REFUSE or CLEAR)" % args[0])
+                           b"CLOSE-BEFORE-INVALIDATE, DELAY-INVALIDATE, REFUSE or CLEAR)" % args[0])
     arg = None
     if kind in WITH_ARG:
         if len(rest) != 1:

@@ -3,9 +3,12 @@
 Hot path (`data_received` -> `_run`): parse the chunk into requests, run
 each through `DISPATCH` (a dict of plain functions), collect the encoded
 replies and write them with a single `transport.write`. Everything unusual
-- MULTI, pub/sub mode, AUTH pending, a blocked client, armed faults - makes
-`fast` False and goes through `_execute_slow`, which applies Redis's checks
-in Redis's order (processCommand).
+- MULTI, pub/sub mode, AUTH pending, a blocked client, armed faults, RESP3
+(HELLO 3), CLIENT TRACKING - makes `fast` False and goes through
+`_execute_slow`, which applies Redis's checks in Redis's order
+(processCommand) and runs the command through `call`: RESP3 re-typing of
+the reply (resp3.py) and the keys a tracking client read (tracking.py). A
+tracking client's own invalidations are written after its reply.
 
 Backpressure: when the transport buffer passes limits.WRITE_HIGH_WATER the
 loop calls pause_writing; we stop running and reading this client's requests
@@ -29,6 +32,7 @@ from .commands.table import unknown_command_error
 from .faults import FaultState
 from .parser import PROTOCOL_ERROR as _PROTOCOL_ERROR, make_parser
 from .resp import CommandError, NOAUTH, QUEUED, error
+from .resp3 import to_resp3, convert as resp3_convert
 
 log = logging.getLogger("cpipe.server")
 
@@ -54,10 +58,15 @@ class Client(asyncio.Protocol):
         self.multi = None  # queued (func, argv) while in MULTI
         self.multi_error = False
         self.in_exec = False
+        self.in_command = False  # running a top-level command (own invalidations wait)
         self.watched = None  # {(db index, key): expired-at-watch-time}
         self.dirty_cas = False
         self.channels = {}
         self.patterns = {}
+        self.shard_channels = {}
+        self.resp = 2  # HELLO 3 switches to RESP3 (replies converted by resp3.py)
+        self.tracking = None  # tracking.TrackingState while CLIENT TRACKING is on
+        self.blocked_zpop = False
         self.blocked = None
         self.queue = deque()  # requests waiting while blocked
         self.fault = None
@@ -109,8 +118,10 @@ class Client(asyncio.Protocol):
         state.clients.pop(self.id, None)
         if self.blocked is not None:
             unblock(self)
-        if self.channels or self.patterns:
+        if self.channels or self.patterns or self.shard_channels:
             state.pubsub.drop_client(self)
+        if self.tracking is not None:
+            state.tracking.disable(self)
         self.unwatch_all()
         if self.fault is not None:
             self.fault.cancel()
@@ -153,7 +164,8 @@ class Client(asyncio.Protocol):
     def refresh(self) -> None:
         """Recompute whether the plain fast path applies."""
         self.fast = (self.authenticated and self.multi is None and not self.channels
-                     and not self.patterns and self.blocked is None and self.fault is None
+                     and not self.patterns and self.tracking is None
+                     and not self.shard_channels and self.blocked is None and self.fault is None
                      and not self.pending_faults and not self.close_after_reply
                      and not self.closing and not self.stalled)
 
@@ -197,8 +209,11 @@ class Client(asyncio.Protocol):
         client running ordinary commands whose replies stay small. Anything
         else continues in _run_general from the request it stopped at."""
         out = []
+        self.state.current_client = self
         if self.fast:
             size = 0
+            # A protocol switch (HELLO) leaves this loop (it clears fast).
+            resp3 = self.resp == 3
             ready = self.state.ready_keys
             get = DISPATCH.get
             append = out.append
@@ -215,6 +230,8 @@ class Client(asyncio.Protocol):
                             r = _error(e.msg)
                         except Exception as e:  # a bug must not take the server down
                             r = self._internal_error(argv, e)
+                        if resp3:
+                            r = to_resp3(ent[3].name, argv, r)
                         append(r)
                         size += len(r)
                         if ready:
@@ -278,6 +295,8 @@ class Client(asyncio.Protocol):
                             r = error(e.msg)
                         except Exception as e:  # a bug must not take the server down
                             r = self._internal_error(argv, e)
+                        if self.resp == 3:
+                            r = to_resp3(ent[3].name, argv, r)
                         out.append(r)
                         size += len(r)
                         if ready:
@@ -294,6 +313,8 @@ class Client(asyncio.Protocol):
             self._write_out(out)
         if self.close_after_reply:
             self.close()
+        if not self.fast:
+            self.refresh()  # HELLO clears fast to leave the fast loop; come back to it
         self._update_hold()
 
     def _execute_slow(self, argv, out):
@@ -330,24 +351,46 @@ class Client(asyncio.Protocol):
         if not self.authenticated and not flags & F_NO_AUTH:
             out.append(self._reject(NOAUTH, cmd))
             return
-        if (self.channels or self.patterns) and not flags & F_PUBSUB_OK:
+        if ((self.channels or self.patterns or self.shard_channels) and self.resp == 2
+                and not flags & F_PUBSUB_OK):
             out.append(self._reject(
                 b"ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
                 b"QUIT / RESET are allowed in this context" % self._fullname(cmd, argv), cmd))
             return
         if self.multi is not None and not flags & F_NOT_QUEUED:
-            self.multi.append((func, argv))
+            self.multi.append((func, argv, cmd))
             out.append(QUEUED)
             return
         self.last_cmd = cmd.name
-        try:
-            out.append(func(self, argv))
-        except CommandError as e:
-            out.append(error(e.msg))
-        except Exception as e:
-            out.append(self._internal_error(argv, e))
+        self.in_command = True
+        out.append(self.call(func, cmd, argv))
+        self.in_command = False
+        t = self.tracking
+        if t is not None:
+            if self.multi is None and cmd.name != b"client":
+                t.caching = False  # CLIENT CACHING covers one command (or one MULTI)
+            if t.pending:
+                # Invalidations caused by this client's own command follow its reply.
+                self._write_out(out)
+                out.clear()
+                self.state.tracking.flush_pending(self)
         if self.state.ready_keys:
             self.state.serve_ready()
+
+    def call(self, func, cmd, argv) -> bytes:
+        """Run one command (top level or queued in EXEC) in this
+        connection's protocol, with client-side-caching bookkeeping."""
+        try:
+            r = func(self, argv)
+        except CommandError as e:
+            r = error(e.msg)
+        except Exception as e:
+            r = self._internal_error(argv, e)
+        if self.resp == 3:
+            r = to_resp3(cmd.name, argv, r)
+        if self.tracking is not None:
+            self.tracking.after_command(self, cmd, argv)
+        return r
 
     @staticmethod
     def _fullname(cmd, argv) -> bytes:
@@ -404,6 +447,14 @@ class Client(asyncio.Protocol):
 
     push = send
 
+    def send_invalidation(self, data: bytes) -> None:
+        """Write a client-side-caching message (tracking.py); the
+        close-before-invalidate and delay-invalidate faults act here."""
+        f = self.fault
+        if f is not None and f.intercept_invalidation(self, data):
+            return
+        self.send(data)
+
     def _check_output_limit(self):
         t = self.transport
         if not self.closing and t.get_write_buffer_size() > self.state.config.client_output_buffer_limit:
@@ -413,6 +464,7 @@ class Client(asyncio.Protocol):
     # -- blocking ---------------------------------------------------------
     def set_blocked(self, info) -> None:
         self.blocked = info
+        self.blocked_zpop = info.zpop
         self.fast = False
         self.hold = True
 
@@ -421,6 +473,9 @@ class Client(asyncio.Protocol):
         self.blocked = None
         self.refresh()
         self._update_hold()
+        if self.resp == 3:
+            reply = resp3_convert(reply, ("tuple", [None, None, "double"]) if self.blocked_zpop
+                                  else None)
         self.send(reply)
         if self.queue:
             self.state.loop.call_soon(self._resume)

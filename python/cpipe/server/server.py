@@ -138,6 +138,7 @@ class Server:
                     last_idle_check = now
                     for c in list(state.clients.values()):
                         if (c.blocked is None and not c.channels and not c.patterns
+                                and not c.shard_channels
                                 and now - c.last_io > timeout):
                             c.close()
             except Exception:  # never let the cron die

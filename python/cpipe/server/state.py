@@ -45,6 +45,11 @@ class ServerState:
         self.loop = loop
         self.server = server  # the Server, for faults/refuse
         self.parser_kind = resolve_parser(config.parser)
+        from .tracking import TrackingTable
+
+        self.tracking = TrackingTable(self)
+        #: the client whose requests are running (NOLOOP, own invalidations)
+        self.current_client = None
         self.dbs = [Db(i, self) for i in range(config.databases)]
         self.clients = {}  # id -> Client
         self._ids = itertools.count(1)
@@ -78,6 +83,7 @@ class ServerState:
     def sweep_expired(self) -> None:
         """One active-expiry cycle (see limits.EXPIRE_SWEEP_*)."""
         deadline = time.monotonic() + limits.EXPIRE_SWEEP_BUDGET
+        self.current_client = None  # expiry is nobody's write
         for db in self.dbs:
             while True:
                 sampled, expired = db.sweep(limits.EXPIRE_SWEEP_SAMPLE)

@@ -4,6 +4,8 @@ from __future__ import annotations
 from ..resp import (CommandError, OK, PONG, NULL, NOT_INTEGER, bulk, array, integer,
                     array_of_replies, simple)
 from ..parser import parse_ll
+from .. import tracking
+from ..resp3 import map_header
 from .table import command, COMMANDS, F_PUBSUB_OK, F_NOT_QUEUED, arity_error
 
 _WRONGPASS = b"WRONGPASS invalid username-password pair or user is disabled."
@@ -13,7 +15,8 @@ _WRONGPASS = b"WRONGPASS invalid username-password pair or user is disabled."
 def ping(c, argv):
     if len(argv) > 2:
         raise arity_error(b"ping")
-    if c.channels or c.patterns:  # RESP2 subscribed mode answers as a push
+    if (c.channels or c.patterns or c.shard_channels) and c.resp == 2:
+        # RESP2 subscribed mode answers in the shape of a message
         msg = argv[1] if len(argv) == 2 else b""
         return b"*2\r\n$4\r\npong\r\n" + bulk(msg)
     if len(argv) == 2:
@@ -96,9 +99,7 @@ def hello(c, argv):
         j = 2
         if ver is None:
             raise CommandError(b"ERR Protocol version is not an integer or out of range")
-        # This server speaks RESP2 only; HELLO 3 is refused like an
-        # unsupported version so clients fall back to RESP2.
-        if ver != 2:
+        if ver < 2 or ver > 3:
             raise CommandError(b"NOPROTO unsupported protocol version")
     n = len(argv)
     while j < n:
@@ -121,9 +122,12 @@ def hello(c, argv):
                            b"otherwise the HELLO AUTH <user> <pass> option can be used to "
                            b"authenticate the client and select the RESP protocol version at the "
                            b"same time")
+    if ver and ver != c.resp:
+        c.resp = ver
+        c.fast = False  # the running batch continues on the general path (see protocol._run)
     version = c.state.config.version.encode()
-    return (b"*14\r\n" + bulk(b"server") + bulk(b"redis") + bulk(b"version") + bulk(version)
-            + bulk(b"proto") + integer(2) + bulk(b"id") + integer(c.id)
+    return (map_header(7, c.resp) + bulk(b"server") + bulk(b"redis") + bulk(b"version")
+            + bulk(version) + bulk(b"proto") + integer(c.resp) + bulk(b"id") + integer(c.id)
             + bulk(b"mode") + bulk(b"standalone") + bulk(b"role") + bulk(b"master")
             + bulk(b"modules") + b"*0\r\n")
 
@@ -131,24 +135,32 @@ def hello(c, argv):
 def client_info_line(c) -> bytes:
     import time
     now = time.monotonic()
-    flags = b""
+    flags = b""  # in Redis's order (getClientInfoString)
+    if c.channels or c.patterns or c.shard_channels:
+        flags += b"P"
     if c.multi is not None:
         flags += b"x"
     if c.blocked is not None:
         flags += b"b"
-    if c.channels or c.patterns:
-        flags += b"P"
+    t = c.tracking
+    if t is not None:
+        flags += b"t"
+        if t.broken_redirect:
+            flags += b"R"
+        if t.bcast:
+            flags += b"B"
     return (b"id=%d addr=%s laddr=? fd=-1 name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=%d "
-            b"ssub=0 multi=%d qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 "
-            b"omem=%d tot-mem=0 events=r cmd=%s user=default redir=-1 resp=2"
+            b"ssub=%d multi=%d qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 "
+            b"omem=%d tot-mem=0 events=r cmd=%s user=default redir=%d resp=%d"
             % (c.id, c.addr.encode(), c.name or b"", now - c.created, now - c.last_io,
                flags or b"N", c.db.index, len(c.channels), len(c.patterns),
-               -1 if c.multi is None else len(c.multi),
-               c.transport.get_write_buffer_size() if c.transport else 0, c.last_cmd))
+               len(c.shard_channels), -1 if c.multi is None else len(c.multi),
+               c.transport.get_write_buffer_size() if c.transport else 0, c.last_cmd,
+               t.redirect if t is not None else -1, c.resp))
 
 
 _CLIENT_SUBS = {"id": 2, "setname": 3, "getname": 2, "list": -2, "info": 2, "help": 2,
-                "kill": -3}
+                "kill": -3, "tracking": -3, "caching": 3, "getredir": 2, "trackinginfo": 2}
 
 
 @command("client", -2, "", categories="@slow", subcommands=_CLIENT_SUBS)
@@ -170,6 +182,16 @@ def client_(c, argv):
     if sub == b"list":
         lines = b"".join(client_info_line(x) + b"\n" for x in c.state.clients.values())
         return bulk(lines)
+    if sub == b"tracking":
+        tracking.client_tracking(c, argv)
+        return OK
+    if sub == b"caching":
+        tracking.client_caching(c, argv)
+        return OK
+    if sub == b"getredir":
+        return integer(c.tracking.redirect if c.tracking is not None else -1)
+    if sub == b"trackinginfo":
+        return tracking.trackinginfo(c)
     if sub == b"kill":
         # CLIENT KILL ID <id> (the filter form the tests need)
         if len(argv) == 4 and argv[2].lower() == b"id":
@@ -185,7 +207,9 @@ def client_(c, argv):
             return integer(1)
         raise CommandError(b"ERR syntax error")
     return array([b"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                  b"ID", b"SETNAME <name>", b"GETNAME", b"INFO", b"LIST", b"KILL ID <id>"])
+                  b"ID", b"SETNAME <name>", b"GETNAME", b"INFO", b"LIST", b"KILL ID <id>",
+                  b"TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]] [OPTIN] "
+                  b"[OPTOUT] [NOLOOP]", b"CACHING (YES|NO)", b"GETREDIR", b"TRACKINGINFO"])
 
 
 @command("reset", 1, "noscript loading stale fast no_auth allow_busy",
@@ -194,8 +218,11 @@ def reset(c, argv):
     c.multi = None
     c.multi_error = False
     c.unwatch_all()
-    if c.channels or c.patterns:
+    if c.channels or c.patterns or c.shard_channels:
         c.state.pubsub.drop_client(c)
+    if c.tracking is not None:
+        c.state.tracking.disable(c)
+    c.resp = 2
     c.db = c.state.dbs[0]
     c.name = None
     if c.state.config.requirepass:

@@ -319,6 +319,7 @@ def _flush_args(argv) -> None:
 def flushdb(c, argv):
     _flush_args(argv)
     c.db.flush()
+    c.state.tracking.flush(c)
     return OK
 
 
@@ -327,6 +328,7 @@ def flushall(c, argv):
     _flush_args(argv)
     for db in c.state.dbs:
         db.flush()
+    c.state.tracking.flush(c)
     return OK
 
 

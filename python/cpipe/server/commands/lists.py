@@ -52,7 +52,7 @@ def _push(c, argv, left: bool, only_existing: bool) -> bytes:
         lst.extendleft(argv[2:])
     else:
         lst.extend(argv[2:])
-    if db.watched:
+    if db.watched or db.tracking.on:
         db.touch(key)
     return integer(len(lst))
 

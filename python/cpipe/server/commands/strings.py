@@ -136,7 +136,7 @@ def set_(c, argv):
         db.data[key] = argv[2]
         if db.expires:
             db.expires.pop(key, None)
-        if db.watched or db.blocked:
+        if db.watched or db.blocked or db.tracking.on:
             db.set(key, argv[2])
         return OK
     flags, expire = _parse_ext(argv, 3, True)

@@ -9,7 +9,7 @@ then written.
 """
 from __future__ import annotations
 
-from ..resp import CommandError, OK, NULL_ARRAY, error
+from ..resp import CommandError, OK, NULL_ARRAY
 from .table import command, F_NOT_QUEUED
 
 _TX = "noscript loading stale fast allow_busy"
@@ -58,19 +58,14 @@ def exec_(c, argv):
         raise CommandError(b"EXECABORT Transaction discarded because of previous errors.")
     if c.dirty_cas or (c.watched and _watched_key_expired(c)):
         _end_multi(c)
-        return NULL_ARRAY
+        return NULL_ARRAY if c.resp == 2 else b"_\r\n"
     queued = c.multi
     _end_multi(c)  # unwatch before running, as Redis does
     replies = []
     c.in_exec = True
     try:
-        for func, qargv in queued:
-            try:
-                replies.append(func(c, qargv))
-            except CommandError as e:
-                replies.append(error(e.msg))
-            except Exception as e:  # a bug must not take the server down
-                replies.append(c._internal_error(qargv, e))
+        for func, qargv, cmd in queued:
+            replies.append(c.call(func, cmd, qargv))
     finally:
         c.in_exec = False
     return b"*%d\r\n" % len(replies) + b"".join(replies)
