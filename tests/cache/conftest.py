@@ -1,8 +1,8 @@
 """Fixtures for the client-side caching tests.
 
-CLIENT TRACKING is a real server's feature (Redis >= 6.0, valkey): these
-tests run against redis-server (the reference server does not track keys
-yet). Each test gets a server of its own when it kills connections.
+Each test gets a server of its own (redis-server 7.0 and the reference
+server, which tracks keys as Redis 7.0 does), since the tests kill
+connections and flush databases.
 """
 from __future__ import annotations
 
@@ -11,12 +11,24 @@ from typing import Any, Callable
 
 import pytest
 
-from tests._servers import start_real_server
+from tests._servers import start_real_server, start_reference_server
+
+
+@pytest.fixture(params=["real", "reference"])
+def own_server(request):
+    """A server of our own (redis-server, then the reference server with its
+    faults enabled), for tests that kill its clients or flush it."""
+    if request.param == "real":
+        srv = start_real_server()
+    else:
+        srv = start_reference_server("--enable-faults")
+    yield srv
+    srv.stop()
 
 
 @pytest.fixture
-def own_server():
-    """A real server of our own, for tests that kill its clients or flush it."""
+def real_own_server():
+    """A redis-server of our own, for what the reference server lacks (ACLs, restart with a dir)."""
     srv = start_real_server()
     yield srv
     srv.stop()

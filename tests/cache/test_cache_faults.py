@@ -167,8 +167,12 @@ def test_no_read_returns_a_value_older_than_an_acknowledged_and_processed_write(
         assert cache.stats.hits > 0 and cache.stats.invalidations > 0
 
 
-def test_a_server_refusing_tracking_fails_commands_with_a_clear_error(own_server, writer):
+def test_a_server_refusing_tracking_fails_commands_with_a_clear_error(real_own_server):
     """A user without the CLIENT command: caching cannot work, and the error says why."""
+    import redis
+
+    own_server = real_own_server
+    writer = redis.Redis(host="127.0.0.1", port=own_server.port)
     writer.acl_setuser("nocl", enabled=True, passwords=["+pw"], keys="*", channels="*",
                        commands=["+@all", "-client"])
     r = cpipe.Redis(host="127.0.0.1", port=own_server.port, username="nocl", password="pw",
