@@ -646,6 +646,11 @@ int cp_bridge_ready(void) { return check_ready(); }
 int cp_bridge_handle(PyObject *o, uint64_t *h) { return parse_handle(o, h); }
 int cp_bridge_main_thread(void) { return interruptible(); }
 
+// For bridge_cache.c, which must not call Go in a forked child either.
+int cp_bridge_forked(void) { return forked; }
+
+PyObject *cp_py_tracking_state(PyObject *module, PyObject *args);  // bridge_cache.c
+
 static PyMethodDef methods[] = {
     {"execute", (PyCFunction)(void (*)(void))py_execute, METH_FASTCALL, "execute(handle, encoding, max_bulk, *command)"},
     {"execute_many", (PyCFunction)(void (*)(void))py_execute_many, METH_FASTCALL, "execute_many(handle, encoding, max_bulk, commands)"},
@@ -664,6 +669,7 @@ static PyMethodDef methods[] = {
     {"configure", py_configure, METH_VARARGS, "configure(error_factory, ConnectionError, TimeoutError, AuthenticationError, ProtocolError, DataError, ForkError)"},
     {"mark_forked", py_mark_forked, METH_NOARGS, "called in a forked child"},
     CP_PUBSUB_METHODS
+    {"tracking_state", cp_py_tracking_state, METH_VARARGS, "tracking_state(max_keys, max_bytes) -> TrackingState (client-side caching)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -349,6 +349,9 @@ func (g *Group) Close() {
 	for _, c := range g.conns {
 		c.Close()
 	}
+	if g.o.Tracking != nil {
+		g.o.Tracking.close() // after the connections: a re-point in progress fails at once
+	}
 	g.sideMu.Lock()
 	side := g.side
 	g.side = nil

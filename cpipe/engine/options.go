@@ -34,6 +34,10 @@ type Options struct {
 	// asynchronous ones (Group.Submit) still get a side connection, which
 	// Cancel can close.
 	ConnectOnce bool
+	// Tracking, when set, takes part in every connect and every failure of
+	// the group's connections: client-side caching's CLIENT TRACKING
+	// (tracking.go). Set by Group.EnableTracking before the first command.
+	Tracking connTracker
 }
 
 // DefaultMaxQueued is used when Options.MaxQueued is 0.

@@ -602,6 +602,9 @@ func (c *PConn) failLocked(err error) {
 		return
 	}
 	c.broken = err
+	if c.o.Tracking != nil {
+		c.o.Tracking.lost(c) // client-side caching: what was read here is no longer tracked
+	}
 	if errors.Is(err, ErrTimeout) {
 		c.timedOut.Store(nanotime())
 	}

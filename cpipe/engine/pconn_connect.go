@@ -105,8 +105,18 @@ func (c *PConn) dialAndInit() (int, error) {
 		return -1, err
 	}
 	c.rcvTick = c.o.tick()
-	if c.o.InitCount > 0 {
-		if err := c.runInit(fd); err != nil {
+	init, n := c.o.Init, c.o.InitCount
+	if c.o.Tracking != nil {
+		// Client-side caching: CLIENT TRACKING for this connection (tracking.go).
+		extra, m, err := c.o.Tracking.initFor(c)
+		if err != nil {
+			syscall.Close(fd)
+			return -1, err
+		}
+		init, n = append(init[:len(init):len(init)], extra...), n+m
+	}
+	if n > 0 {
+		if err := c.runInit(fd, init, n); err != nil {
 			syscall.Close(fd)
 			return -1, err
 		}
@@ -114,12 +124,12 @@ func (c *PConn) dialAndInit() (int, error) {
 	return fd, nil
 }
 
-func (c *PConn) runInit(fd int) error {
+func (c *PConn) runInit(fd int, init []byte, n int) error {
 	st := stallCheck{timeout: c.o.SocketTimeout, tick: c.o.tick()}
-	if err := writeAll(fd, c.o.Init, nil, &st); err != nil {
+	if err := writeAll(fd, init, nil, &st); err != nil {
 		return err
 	}
-	req := &Request{N: c.o.InitCount}
+	req := &Request{N: n}
 	if err := c.readReplies(fd, req, nil); err != nil {
 		return err
 	}
@@ -130,8 +140,8 @@ func (c *PConn) runInit(fd int) error {
 	b := req.Tape.Buf
 	for i := 0; i < req.N && len(b) > 0; i++ {
 		if b[0] == KindError {
-			n := int(leUint64(b[1:]))
-			return &InitError{Msg: string(b[9 : 9+n]), Command: initCommandName(c.o.Init, i)}
+			size := int(leUint64(b[1:]))
+			return &InitError{Msg: string(b[9 : 9+size]), Command: initCommandName(init, i)}
 		}
 		b = skipEntry(b)
 	}

@@ -103,3 +103,25 @@ def sub_stats(subscriber: int, /) -> Optional[tuple[int, int, int]]:
 
 def sub_close(subscriber: int, /) -> None:
     """Close; wakes a sub_poll waiting in any thread."""
+
+def tracking_state(max_keys: int, max_bytes: int, /) -> "TrackingState":
+    """The engine's invalidation queue for one client-side cache (bridge_cache.c):
+    at most max_keys keys / max_bytes bytes (0: the engine's defaults)."""
+
+class TrackingState:
+    """Not exported by name: made by tracking_state()."""
+    def events(self) -> int:
+        """The engine's event count: one atomic load, no call into Go."""
+    def drain(self) -> tuple[bool, bool, list[bytes]]:
+        """(ready, flush, keys) queued since the last drain."""
+    def attach(self, handle: int, bcast: bool, prefixes: Sequence[bytes], /) -> None:
+        """Track the keys the handle's shared connections read (before its first command)."""
+    def stats(self) -> tuple[int, int, int]:
+        """(keys the server invalidated, flush events, queue overflows)."""
+    def close(self) -> None: ...
+    def command(self, entries: dict, move_to_end: Callable[[Any], Any], callbacks: Optional[dict],
+                copy: Callable[[Any], Any], fallback: Callable[..., Any], /) -> Callable[..., Any]:
+        """A command primitive answering cache hits in C; anything else goes to fallback(*args)."""
+    def set_seen(self, count: int, /) -> None: ...
+    def hits(self) -> int: ...
+    def reset_hits(self) -> None: ...

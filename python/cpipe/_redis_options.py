@@ -37,8 +37,15 @@ def _unset(value: Any) -> bool:
     return value is None or value is _REDIS_SENTINEL
 
 
+def _check_cache_config(name: str, value: Any) -> None:
+    if value is not None:
+        from .cache import check_cache_config
+
+        check_cache_config(value)
+
+
 _TLS = "TLS is not in cpipe's engine yet; use redis.Redis for a TLS connection"
-_RESP3 = "cpipe's engine speaks RESP2; RESP3 and client-side caching are not implemented yet"
+_RESP3 = "cpipe's engine speaks RESP2; RESP3 is not implemented yet (client-side caching works over RESP2: cache_config=)"
 
 # Options handled by the constructor itself are not here (host, port, db,
 # username, password, timeouts, encoding, decode_responses, client_name,
@@ -65,8 +72,11 @@ PASSIVE_OPTIONS: dict[str, Callable[[str, Any], None]] = {
     "event_dispatcher": _accept,
     "redis_connect_func": _refuse_unless(_unset, "the engine connects by itself; there is no connect hook"),
     "legacy_responses": _refuse_unless(lambda v: v is True, "only redis-py's legacy (RESP2) reply shapes exist"),
-    "cache": _refuse_unless(_unset, _RESP3),
-    "cache_config": _refuse_unless(_unset, _RESP3),
+    # Client-side caching is cpipe's own (cpipe.cache): cache_config= is read
+    # by the constructor; a ready-made redis-py cache object cannot be used.
+    "cache": _refuse_unless(_unset, "pass cache_config=CacheConfig(...) instead: cpipe's cache is its own "
+                                    "(cpipe.cache.ClientCache), not a redis-py CacheInterface object"),
+    "cache_config": _check_cache_config,
     # redis-py's default ("auto") turns them on only with RESP3, which cpipe does not speak.
     "maint_notifications_config": _refuse_unless(
         lambda v: _unset(v) or getattr(v, "enabled", None) in ("auto", False), _RESP3),

@@ -204,6 +204,14 @@ class EngineClient:
             except ImportError:  # redis-py 5.0
                 pass
         self._native = _engine.native()
+        self._client_cache: Any = None
+        if redis_py_options.get("cache_config") is not None and not _engine.forked_child():
+            # Client-side caching (cpipe.cache): every shared handle opened
+            # through self._native tracks the keys it reads.
+            from .cache import ClientCache
+
+            self._client_cache = ClientCache(redis_py_options["cache_config"], self._native)
+            self._native = self._client_cache.tracked_native(self._native)
         self._max_bulk = proto_max_bulk_len or self._native.DEFAULT_MAX_BULK
         if _engine.forked_child():
             if not self._fork_fallback:
@@ -241,6 +249,10 @@ class EngineClient:
 
     def _reconnect_engine(self) -> None:
         """connection_pool.disconnect(): close the engine's connections; the next command reconnects."""
+
+    def get_cache(self) -> Any:
+        """The client-side cache (cpipe.cache.ClientCache) when made with cache_config=, else None."""
+        return getattr(self, "_client_cache", None)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Any:
@@ -299,6 +311,8 @@ class Redis(HotCommands, EngineClient, redis.Redis):
         self._exec_many = partial(self._native.execute_many, self._h, self._encoding, self._max_bulk)
         self._exec_many_raw = partial(self._native.execute_many, self._h, None, self._max_bulk)
         self.call = self._exec
+        if getattr(self, "_client_cache", None) is not None:
+            self._client_cache.install(self)  # reads through the cache, writes drop what they change
         self._queue: list[tuple] = []  # gopipe-style add_command/execute
         if not hasattr(self, "_spares"):
             self._spares: list[Any] = []  # idle dedicated connections (see _dedicated)

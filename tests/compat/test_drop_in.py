@@ -83,7 +83,7 @@ def test_unix_socket_pool_and_from_pool(tmp_path):
     ({"ssl": True}, "TLS"),
     ({"ssl": True, "ssl_certfile": "x"}, "TLS"),
     ({"protocol": 3}, "RESP2"),
-    ({"cache_config": object()}, "RESP2"),
+    ({"cache_config": object()}, "redis.cache.CacheConfig"),
     ({"encoding_errors": "replace"}, "strictly"),
     ({"legacy_responses": False}, "legacy"),
     ({"socket_keepalive_options": {1: 2}}, "keepalive"),

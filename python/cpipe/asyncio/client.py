@@ -71,6 +71,9 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
 
     def _setup(self) -> None:
         LoopEngine._setup(self)
+        if getattr(self, "_client_cache", None) is not None:
+            self._client_cache.install_async(self)  # reads through the cache (cpipe.cache)
+            self._cmd = self._cached_cmd  # type: ignore[method-assign]
         if not hasattr(self, "_spares"):
             self._spares: list[DedicatedConnection] = []  # idle WATCH connections (see _dedicated)
             self._spares_lock = threading.Lock()
@@ -122,6 +125,16 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
             return await self.execute_command(*args)
         cb = _dict_get(self.response_callbacks, args[0])  # type: ignore[call-overload]
         value = await self._send(cb, False, False, args)
+        if cb is not None and hasattr(value, "__await__"):  # an async callback's
+            return await value
+        return value
+
+    async def _cached_cmd(self, *args: Any) -> Any:
+        """_cmd with a client-side cache: through self._run, which looks in the cache first."""
+        if self._retry is not None or self._fallback is not None:
+            return await self.execute_command(*args)
+        cb = _dict_get(self.response_callbacks, args[0])  # type: ignore[call-overload]
+        value = await self._run(cb, *args)
         if cb is not None and hasattr(value, "__await__"):  # an async callback's
             return await value
         return value
