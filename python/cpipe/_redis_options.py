@@ -11,6 +11,7 @@ lacks simply never arrive).
 from __future__ import annotations
 
 from typing import Any, Callable, Optional
+import redis
 
 from ._options import InvalidOptionError
 
@@ -39,8 +40,12 @@ def _unset(value: Any) -> bool:
 
 def _check_cache_config(name: str, value: Any) -> None:
     if value is not None:
-        from .cache import check_cache_config
-
+        try:
+            from .cache import check_cache_config
+        except ImportError as exc:  # redis-py before 5.1 has no redis.cache to build on
+            raise InvalidOptionError(
+                f"cache_config= needs a redis-py with redis.cache (5.1 or later); this is redis-py "
+                f"{redis.__version__}") from exc
         check_cache_config(value)
 
 
