@@ -11,6 +11,7 @@ lacks simply never arrive).
 from __future__ import annotations
 
 from typing import Any, Callable, Optional
+
 import redis
 
 from ._options import InvalidOptionError
