@@ -196,8 +196,12 @@ type InitError struct {
 func (e *InitError) IsAuth() bool { return e.Command == "AUTH" }
 
 func (e *InitError) Error() string {
-	if e.IsAuth() || e.Command == "" {
-		return e.Msg // the message redis-py maps to its AuthenticationError
+	if e.IsAuth() || e.Command == "" || e.Command == "HELLO" {
+		// The message as redis-py maps it (AuthenticationError for AUTH;
+		// ConnectionError for "max number of clients reached", which a
+		// full server answers to the first command, HELLO when RESP3 is
+		// asked for, as redis-py sends it too).
+		return e.Msg
 	}
 	return e.Msg + " (reply to " + e.Command + ", sent while connecting)"
 }
