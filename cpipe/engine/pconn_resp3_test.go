@@ -3,12 +3,14 @@ package engine
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"net"
 	"os/exec"
 	"reflect"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -373,4 +375,104 @@ func TestWithHello(t *testing.T) {
 			t.Fatalf("%v: at %d, words %v", tc.init, at, words)
 		}
 	}
+}
+
+// Invalidations arrive at random moments (another connection keeps
+// writing the keys ours reads) while callers share the connection, in the
+// synchronous and asynchronous paths: every reply is its request's, every
+// push goes to OnPush, and the connection never fails.
+func TestResp3PushesUnderConcurrentCallers(t *testing.T) {
+	o := redisServer(t)
+	o.Protocol = RESP3
+	var pushes atomic.Int64
+	o.OnPush = func(frame []byte) {
+		if v, err := decodeTape(frame); err == nil && len(v) == 1 {
+			if p, ok := v[0].(pushV); ok && len(p) == 2 && p[0] == bulkV("invalidate") {
+				pushes.Add(1)
+			}
+		}
+	}
+	g := NewGroup(o, 1, true)
+	defer g.Close()
+	groupValues(t, g, cmd("CLIENT", "TRACKING", "ON"))
+	writer, err := net.Dial("tcp", o.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	stop := make(chan struct{})
+	wrote := make(chan error, 1)
+	go func() {
+		r := bufio.NewReader(writer)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				wrote <- nil
+				return
+			default:
+			}
+			writer.Write(cmd("SET", "k"+strconv.Itoa(i%4), "x"))
+			if line, err := r.ReadString('\n'); err != nil || line != "+OK\r\n" {
+				wrote <- fmt.Errorf("writer: %q %v", line, err)
+				return
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	q := NewCompletions(-1)
+	defer q.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				key := "k" + strconv.Itoa(i%4)
+				req := request(cmd("GET", key), cmd("ECHO", strconv.Itoa(w*1000+i)))
+				if err := g.Do(req, false, 0); err != nil {
+					errs <- err
+					return
+				}
+				v, err := decodeTape(req.Tape.Buf)
+				if err != nil || len(v) != 2 || v[1] != bulkV(strconv.Itoa(w*1000+i)) {
+					errs <- fmt.Errorf("worker %d, request %d: %#v %v", w, i, v, err)
+					return
+				}
+				if i%3 == 0 {
+					time.Sleep(time.Duration(i%5) * 300 * time.Microsecond) // idle gaps: the drain path
+				}
+			}
+		}(w)
+	}
+	for i := 0; i < 200; i++ { // the asynchronous path: a reader goroutine meets pushes
+		req := &Request{Data: append(cmd("GET", "k1"), cmd("ECHO", "async")...), N: 2, ID: uint64(i)}
+		if err := g.Submit(req, q, false, 0, true); err != nil {
+			t.Fatalf("Submit: %v", err)
+		}
+	}
+	wg.Wait()
+	got := 0
+	waitFor(t, 10*time.Second, "the asynchronous replies", func() bool {
+		for _, r := range q.Poll(10 * time.Millisecond) {
+			v, err := decodeTape(r.Tape.Buf)
+			if r.Err != nil || err != nil || len(v) != 2 || v[1] != bulkV("async") {
+				t.Fatalf("async reply %#v err %v %v", v, r.Err, err)
+			}
+			got++
+		}
+		return got == 200
+	})
+	close(stop)
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if pushes.Load() == 0 || g.DroppedPushes() != 0 {
+		t.Fatalf("%d invalidations seen, %d dropped", pushes.Load(), g.DroppedPushes())
+	}
+	t.Logf("%d invalidations", pushes.Load())
 }

@@ -204,8 +204,8 @@ class EngineClient:
             protocol=wire,
         )
         # What redis-py's own methods and helpers read of a client.
-        self.response_callbacks = CaseInsensitiveDict(  # type: ignore[arg-type]  # typed dict[str, str]
-            reply_callbacks(protocol, self._legacy_responses))
+        self.response_callbacks = CaseInsensitiveDict(
+            reply_callbacks(protocol, self._legacy_responses))  # type: ignore[arg-type]  # typed dict[str, str]
         self.connection_pool = self._connection_pool_class(self, self._connect_options, self._size)
         if self._retry is not None:
             # In the facade's kwargs, as in a redis-py pool's: a client made
