@@ -5,7 +5,8 @@ its parent started cpipe's engine must never call into Go (see _engine).
 Rather than failing every client there (gunicorn --preload, Celery prefork
 and multiprocessing 'fork' workers cannot create their clients before the
 fork), such a process sends its commands through redis.Connection /
-redis.asyncio.Connection (RESP2, raw replies: cpipe's command methods apply
+redis.asyncio.Connection (with the client's protocol=, or RESP2 once the
+parent's engine fell back to it; raw replies: cpipe's command methods apply
 their own callbacks) under the same cpipe objects, after ONE
 ForkFallbackWarning per process. `fork_fallback=False` keeps ForkError.
 
