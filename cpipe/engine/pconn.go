@@ -240,8 +240,16 @@ func (c *PConn) admitLocked(req *Request) error {
 			if c.reading || c.writing || c.connecting {
 				// A failed connection's role holders are still unwinding, or
 				// another caller is connecting.
+				waitedForConnect := c.connecting
 				if err := c.waitChangedLocked(req, 0); err != nil {
 					return err
+				}
+				if waitedForConnect && !c.connecting && c.fd < 0 && c.timedOutSince(req.start) {
+					// The connect we waited for timed out (a server that
+					// accepts and never answers the init commands): ours
+					// would too, so callers queued behind it fail together
+					// instead of each trying in turn.
+					return ErrTimeout
 				}
 				continue
 			}

@@ -66,6 +66,9 @@ func (c *PConn) connectedLocked(fd int, err error) error {
 	c.connecting = false
 	c.changed.Broadcast()
 	if err != nil {
+		if errors.Is(err, ErrTimeout) {
+			c.timedOut.Store(nanotime()) // for the callers that waited for it (admitLocked)
+		}
 		return err
 	}
 	if c.closed {

@@ -476,3 +476,35 @@ func TestResp3PushesUnderConcurrentCallers(t *testing.T) {
 	}
 	t.Logf("%d invalidations", pushes.Load())
 }
+
+// Callers queued behind a connect whose HELLO is never answered fail
+// together when it times out, instead of each connecting in turn (which
+// took a socket timeout per caller).
+func TestResp3SilentServerCallersFailTogether(t *testing.T) {
+	s := newFakeServer(t, serveBlackhole)
+	o := s.options()
+	o.Protocol = RESP3
+	o.SocketTimeout = 300 * time.Millisecond
+	g := NewGroup(o, 1, true)
+	defer g.Close()
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	within(t, 4*o.SocketTimeout, "every caller to give up", func() {
+		for i := range errs {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				errs[i] = g.Do(request(cmd("PING")), false, 0)
+			}(i)
+		}
+		wg.Wait()
+	})
+	for i, err := range errs {
+		if !errors.Is(err, ErrTimeout) {
+			t.Fatalf("caller %d: %v, want ErrTimeout", i, err)
+		}
+	}
+	if n := s.accepts.Load(); n > 2 {
+		t.Fatalf("%d connects for one stalled server", n)
+	}
+}
