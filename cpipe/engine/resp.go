@@ -149,10 +149,10 @@ next:
 			}
 			tape.PutInt(KindInt, v)
 			n += nl + 1
-		case '$', '!', '=':
+		case '$': // the common case first, on its own
 			l, ok := parseInt(line)
-			if !ok || l < -1 || l > MaxBulkLen || (l == -1 && kind != '$') {
-				return n, false, 0, protoErr("bad %s length %q", bulkName(kind), clip(line))
+			if !ok || l < -1 || l > MaxBulkLen {
+				return n, false, 0, protoErr("bad bulk length %q", clip(line))
 			}
 			if l == -1 {
 				tape.PutNil()
@@ -164,15 +164,26 @@ next:
 				return n, false, end + 2, nil
 			}
 			if q[end] != '\r' || q[end+1] != '\n' {
+				return n, false, 0, protoErr("bulk string not terminated by CRLF")
+			}
+			tape.PutBytes(KindBulk, q[nl+1:end])
+			n += end + 2
+		case '!', '=':
+			l, ok := parseInt(line)
+			if !ok || l < 0 || l > MaxBulkLen {
+				return n, false, 0, protoErr("bad %s length %q", bulkName(kind), clip(line))
+			}
+			end := nl + 1 + int(l)
+			if len(q) < end+2 {
+				return n, false, end + 2, nil
+			}
+			if q[end] != '\r' || q[end+1] != '\n' {
 				return n, false, 0, protoErr("%s not terminated by CRLF", bulkName(kind))
 			}
 			body := q[nl+1 : end]
-			switch kind {
-			case '$':
-				tape.PutBytes(KindBulk, body)
-			case '!':
+			if kind == '!' {
 				tape.PutBytes(KindError, body)
-			default:
+			} else {
 				if len(body) < 4 || body[3] != ':' {
 					return n, false, 0, protoErr("verbatim string without a format prefix: %q", clip(body))
 				}
