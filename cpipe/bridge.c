@@ -68,8 +68,9 @@ static const char *tape_skip(const char *p) {
     int64_t v = rd64(p);
     p += 8;
     switch (kind) {
-    case ':': return p;
-    case '*':
+    case ':': case ',': case '#': return p;
+    case '%': v *= 2; /* fall through: a key and a value per pair */
+    case '*': case '~': case '>':
         for (int64_t i = 0; i < v; i++) p = tape_skip(p);
         return p;
     default: return p + v;
@@ -77,6 +78,7 @@ static const char *tape_skip(const char *p) {
 }
 
 static PyObject *build(const char **pp, PyObject *encoding);
+static PyObject *build_resp3(const char **pp, char kind, int64_t v, PyObject *encoding);
 
 // Like build, but a reply that cannot be converted (bytes that do not
 // decode) becomes that exception, in place, and the walk goes on: one bad
@@ -116,6 +118,8 @@ static PyObject *build(const char **pp, PyObject *encoding) {
         *pp = p + v;
         return make_error(p, (Py_ssize_t)v);
     case '*':
+    case '~':   // a set is a list, as redis-py's RESP3 parsers give it (elements may be unhashable)
+    case '>':
         r = PyList_New((Py_ssize_t)v);
         if (!r) return NULL;
         *pp = p;
@@ -125,6 +129,46 @@ static PyObject *build(const char **pp, PyObject *encoding) {
             PyList_SET_ITEM(r, (Py_ssize_t)i, item);
         }
         return r;
+    }
+    *pp = p;
+    return build_resp3(pp, kind, v, encoding);
+}
+
+// The RESP3 scalars and maps, as redis-py's RESP3 parser builds them: a
+// double is a float, a boolean a bool, a big number an int, a verbatim
+// string its text without the "txt:" prefix (bytes, or str when decoding),
+// a map a dict. *pp is just past the entry's 8-byte header.
+static PyObject *build_resp3(const char **pp, char kind, int64_t v, PyObject *encoding) {
+    const char *p = *pp;
+    switch (kind) {
+    case ',': {
+        double d;
+        memcpy(&d, &v, 8);
+        return PyFloat_FromDouble(d);
+    }
+    case '#':
+        return PyBool_FromLong(v != 0);
+    case '(': {
+        *pp = p + v;
+        PyObject *text = PyUnicode_DecodeASCII(p, (Py_ssize_t)v, "strict");
+        PyObject *r = text ? PyLong_FromUnicodeObject(text, 10) : NULL;
+        Py_XDECREF(text);
+        return r;
+    }
+    case '=':
+        *pp = p + v;
+        return make_str(p + 4, (Py_ssize_t)v - 4, encoding);   // the reader checked the "fmt:" prefix
+    case '%': {
+        PyObject *d = PyDict_New();
+        for (int64_t i = 0; d && i < v; i++) {
+            PyObject *key = build(pp, encoding);
+            PyObject *value = key ? build(pp, encoding) : NULL;
+            if (!value || PyDict_SetItem(d, key, value) < 0) Py_CLEAR(d);  // an unhashable key: TypeError
+            Py_XDECREF(key);
+            Py_XDECREF(value);
+        }
+        return d;
+    }
     }
     PyErr_Format(PyExc_SystemError, "cpipe: corrupt reply tape (kind %d)", kind);
     return NULL;
@@ -570,7 +614,7 @@ static PyObject *py_open(PyObject *self, PyObject *config) {
     if (check_ready() < 0) return NULL;
     struct cp_options o = {0};
     PyObject *host = NULL, *unix_path = NULL, *init = NULL, *r = NULL;
-    long long port, size, max_queued;
+    long long port, size, max_queued, protocol;
     enc_t e; enc_init(&e, CP_DEFAULT_MAX_BULK);
     if (config_text(config, "host", 0, &host, &o.host, &o.host_len) < 0 ||
         config_int(config, "port", 1, 65535, &port) < 0 ||
@@ -581,7 +625,8 @@ static PyObject *py_open(PyObject *self, PyObject *config) {
         config_int(config, "size", 1, CP_MAX_SIZE, &size) < 0 ||
         config_bool(config, "autopipeline", &o.autopipeline) < 0 ||
         config_int(config, "max_queued", 0, CP_MAX_QUEUED, &max_queued) < 0 ||
-        config_bool(config, "connect_once", &o.connect_once) < 0) goto done;
+        config_bool(config, "connect_once", &o.connect_once) < 0 ||
+        config_int(config, "protocol", 2, 3, &protocol) < 0) goto done;
     if (!PyTuple_Check(init) && !PyList_Check(init)) {
         config_wrong_type(init, "init_commands", "a tuple of command tuples");
         goto done;
@@ -592,6 +637,7 @@ static PyObject *py_open(PyObject *self, PyObject *config) {
     o.port = (int)port;
     o.size = (int)size;
     o.max_queued = max_queued;
+    o.protocol = (int)protocol;
     o.init = e.buf;
     o.init_len = e.len;
     o.ninit = (int)n;
@@ -602,6 +648,14 @@ done:
     Py_XDECREF(unix_path);
     Py_XDECREF(init);
     return r;
+}
+
+// protocol(handle) -> 3, 2, or 0 before the first connect (see cp_protocol).
+static PyObject *py_protocol(PyObject *self, PyObject *arg) {
+    uint64_t h;
+    if (parse_handle(arg, &h) < 0) return NULL;
+    if (forked) return PyLong_FromLong(0);
+    return PyLong_FromLong(cp_protocol(h));
 }
 
 static PyObject *py_close(PyObject *self, PyObject *arg) {
@@ -665,6 +719,7 @@ static PyMethodDef methods[] = {
     {"queue_close", py_queue_close, METH_O, "queue_close(queue)"},
     {"open", py_open, METH_O, "open(config: cpipe._config.EngineConfig) -> handle"},
     {"close", py_close, METH_O, "close(handle)"},
+    {"protocol", py_protocol, METH_O, "protocol(handle) -> RESP version spoken (0: not connected yet)"},
     {"encode", (PyCFunction)(void (*)(void))py_encode, METH_FASTCALL, "encode(*command) -> RESP bytes"},
     {"configure", py_configure, METH_VARARGS, "configure(error_factory, ConnectionError, TimeoutError, AuthenticationError, ProtocolError, DataError, ForkError)"},
     {"mark_forked", py_mark_forked, METH_NOARGS, "called in a forked child"},

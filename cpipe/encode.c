@@ -357,7 +357,7 @@ static int refuse(const char *name, enum rule rule) {
     case REFUSE_HELLO:
         PyErr_SetString(cp_exc_data,
             "HELLO would change the protocol and state of a connection other callers share, so "
-            "cpipe refuses it. The client's protocol= option chooses the protocol (cpipe speaks RESP2).");
+            "cpipe refuses it. The client's protocol= option (2 or 3) chooses the protocol.");
         break;
     case REFUSE_RESET:
         PyErr_Format(cp_exc_data,

@@ -124,7 +124,7 @@ func cp_open(o *C.struct_cp_options) C.uint64_t {
 
 // engineOptions copies the bridge's options into the engine's. The init
 // commands (AUTH, SELECT, CLIENT SETNAME) are RESP, ninit of them,
-// replayed after every connect.
+// replayed after every connect; with protocol 3 the engine adds HELLO 3.
 func engineOptions(o *C.struct_cp_options) engine.Options {
 	return engine.Options{
 		Host:           goString(o.host, int(o.host_len)),
@@ -136,7 +136,20 @@ func engineOptions(o *C.struct_cp_options) engine.Options {
 		InitCount:      int(o.ninit),
 		MaxQueued:      int(o.max_queued),
 		ConnectOnce:    o.connect_once != 0,
+		Protocol:       int(o.protocol),
 	}
+}
+
+// cp_protocol is the RESP version group h speaks: 3, or 2 (none asked
+// for, or the server refused HELLO 3); 0 before its first connect.
+//
+//export cp_protocol
+func cp_protocol(h C.uint64_t) C.int {
+	g := lookup(h)
+	if g == nil {
+		return 0
+	}
+	return C.int(g.Protocol())
 }
 
 // cp_queue_open creates a completion queue. With notify_fd >= 0, one byte

@@ -35,6 +35,15 @@ func BenchmarkScan(b *testing.B) {
 		{"Bulk100KB", bulkOf(strings.Repeat("b", 100<<10))},
 		{"Array100Bulks", bulks100},
 		{"NestedArray", nested},
+		// RESP3
+		{"Null", "_\r\n"},
+		{"Bool", "#t\r\n"},
+		{"Double", ",3.141592653589793\r\n"},
+		{"BigNumber", "(3492890328409238509324850943850943825024385\r\n"},
+		{"Verbatim", "=15\r\ntxt:hello world\r\n"},
+		{"Map10", "%10\r\n" + strings.Repeat(bulkOf("field")+bulkOf("value"), 10)},
+		{"Set10", "~10\r\n" + strings.Repeat(bulkOf("member"), 10)},
+		{"AttributeThenInt", "|1\r\n+ttl\r\n:3600\r\n:1\r\n"},
 	} {
 		b.Run(bc.name, func(b *testing.B) { benchScan(b, []byte(bc.in)) })
 	}

@@ -18,8 +18,9 @@
 //     (queued), the flags (writing, reading, connecting, broken, closed) and
 //     every Request's state, Err and inWrite.
 //   - The writing role owns wbuf, and uses fd with c.mu released.
-//   - The reading role owns rbuf, rr, rw, rd, rcvTick and the Tape of the
-//     request it scans (c.scanning), and uses fd with c.mu released.
+//   - The reading role owns rbuf, rr, rw, rd (and the push frame it is
+//     scanning), rcvTick and the Tape of the request it scans
+//     (c.scanning), and uses fd with c.mu released; it runs OnPush.
 //   - c.connecting owns fd, rbuf and rd while a caller dials and runs the
 //     init commands with c.mu released; no role can be claimed meanwhile,
 //     because nothing is admitted to a connection without a socket.
@@ -42,6 +43,11 @@
 //     connection failed); it hands the role to the oldest waiting request,
 //     by waking its caller or, for an asynchronous request, by starting a
 //     reader goroutine (kickReaderLocked).
+//   - drainIdleLocked (pconn_push.go): a caller whose idle peek finds bytes
+//     on an idle connection takes both roles, reads what has arrived
+//     without waiting, hands the push frames to OnPush (anything else is a
+//     stray reply: the connection fails), gives both roles back and starts
+//     a writer for whatever queued meanwhile.
 //
 // What a hand-off guarantees: replies are scanned in request order, by one
 // reader at a time, so a reply is matched to its request by position
@@ -66,6 +72,42 @@
 // (interrupt.go). A socket timeout is "no bytes read and none written for
 // that long", measured per connection, so a long but healthy transfer never
 // times out, and callers queued behind a stalled server all fail together.
+//
+// # RESP3 and push frames
+//
+// With Options.Protocol 3 every connect sends HELLO 3 right after the AUTH
+// commands of Options.Init. A server that answers it with "unknown
+// command", NOPROTO or NOPERM is spoken to in RESP2 from then on: the
+// connect goes on, the Options remember it (no later connect asks again)
+// and Group.Protocol says 2. The reader takes RESP2 and RESP3 replies on
+// any connection (resp.go has the grammar, tape.go the entries).
+//
+// A top-level RESP3 push frame (a CLIENT TRACKING invalidation, a pub/sub
+// message) is never a command's reply and never counted as one. The
+// reader hands it to Options.OnPush:
+//
+//	OnPush func(frame []byte)
+//
+//   - frame is the push's tape: one KindPush entry (count, then the
+//     elements' entries), in Go memory the callee owns from then on.
+//   - It is called in the goroutine that holds the connection's reading
+//     role (a caller of Do, an engine goroutine serving Submit, the
+//     connecting caller during the init commands, or the idle drain), with
+//     no engine lock held (c.mu is released), between two replies.
+//   - It must not block, and must not wait for a request on the same
+//     connection: the replies behind the frame wait until it returns. Hand
+//     the frame to another goroutine (a buffered channel with its own
+//     bound) if the work is more than bookkeeping.
+//   - Frames from one connection come in the order the server sent them;
+//     frames from a Group's several connections may run concurrently.
+//   - Without OnPush, frames are dropped and counted (Group.DroppedPushes).
+//
+// Where frames are met: among a request's replies (readReplies), right
+// after its last reply (scanTrailingPushes), and on an idle connection,
+// whose next caller's peek finds them (drainIdleLocked). A frame half
+// received when the reading role is given up is finished by the next
+// reader; bytes left after the last answered request that are not the
+// rest of a push frame still fail the connection (strayBytes).
 //
 // # Lock order
 //

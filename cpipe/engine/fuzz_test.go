@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"math/rand"
 	"strconv"
 	"strings"
@@ -25,6 +26,12 @@ func FuzzReader(f *testing.F) {
 			f.Add([]byte(tc.in), int64(len(tc.in)))
 		}
 	}
+	for _, tc := range validResp3 {
+		f.Add([]byte(tc.in), int64(len(tc.in)))
+	}
+	for _, tc := range malformedResp3 {
+		f.Add([]byte(tc.in), int64(len(tc.in)))
+	}
 	for _, s := range []string{
 		"", "+", "$", "*", ":", "-", "\r", "$3\r\nab", "*2\r\n$1\r\na\r\n",
 		"*1\r\n*1\r\n*1\r\n", "$-1\r\n*-1\r\n*0\r\n$0\r\n\r\n",
@@ -33,6 +40,8 @@ func FuzzReader(f *testing.F) {
 		"$2\r\n\r\n\r\n", "*2\r\n*-1\r\n$-1\r\n",
 		strings.Repeat("*1\r\n", MaxDepth) + ":1\r\n",
 		"-ERR wrong\r\n*1\r\n-ERR inner\r\n",
+		"%1\r\n>1\r\n|1\r\n~0\r\n_\r\n#t\r\n(1\r\n", ",nan\r\n,-inf\r\n=5\r\ntxt:x\r\n!1\r\nE\r\n",
+		">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n+OK\r\n", "|0\r\n|1\r\n:1\r\n:2\r\n*1\r\n>0\r\n",
 	} {
 		f.Add([]byte(s), int64(7))
 	}
@@ -65,25 +74,45 @@ func fuzzFeed(t *testing.T, data []byte, cuts []int) scanResult {
 	if res.err != nil && !isProtocolError(res.err) {
 		t.Fatalf("input %q cut at %v: %v (want *ProtocolError)", data, cuts, res.err)
 	}
-	for _, r := range res.replies {
+	for _, r := range append(append([][]byte(nil), res.replies...), res.pushes...) {
 		v, err := decodeTape(r)
 		if err != nil || len(v) != 1 {
 			t.Fatalf("input %q: reply tape %v decodes to %d values, err %v", data, r, len(v), err)
 		}
 	}
-	// Each finished reply, re-encoded canonically, scans to the same tape.
-	for _, r := range res.replies {
+	for _, p := range res.pushes {
+		if p[0] != KindPush {
+			t.Fatalf("input %q: a push frame's tape starts with %q", data, p[0])
+		}
+	}
+	// Each finished reply (and push frame), re-encoded canonically, scans to
+	// the same tape, in the same place.
+	for i, r := range append(append([][]byte(nil), res.replies...), res.pushes...) {
 		v, _ := decodeTape(r)
 		enc := encodeRESP(nil, v[0])
 		again := feed(t, enc, nil)
-		if again.err != nil || len(again.replies) != 1 || !bytes.Equal(again.replies[0], r) {
+		got := again.replies
+		if i >= len(res.replies) {
+			got = again.pushes
+		}
+		if again.err != nil || len(again.replies)+len(again.pushes) != 1 || len(got) != 1 || !bytes.Equal(got[0], r) {
 			t.Fatalf("input %q: reply re-encoded as %q scans differently (err %v)", data, enc, again.err)
 		}
 	}
 	return res
 }
 
-// encodeRESP writes a decoded tape value back as RESP2.
+func encodeAggregate(b []byte, kind byte, count int, elems []any) []byte {
+	b = strconv.AppendInt(append(b, kind), int64(count), 10)
+	b = append(b, "\r\n"...)
+	for _, e := range elems {
+		b = encodeRESP(b, e)
+	}
+	return b
+}
+
+// encodeRESP writes a decoded tape value back as RESP2 or RESP3 (an error
+// holding LF as a blob error, since a simple error cannot).
 func encodeRESP(b []byte, v any) []byte {
 	switch v := v.(type) {
 	case nil:
@@ -94,17 +123,44 @@ func encodeRESP(b []byte, v any) []byte {
 	case simpleV:
 		return append(append(append(b, '+'), v...), "\r\n"...)
 	case errV:
+		if strings.ContainsAny(string(v), "\n") { // only a blob error carries one
+			b = strconv.AppendInt(append(b, '!'), int64(len(v)), 10)
+			return append(append(append(b, "\r\n"...), v...), "\r\n"...)
+		}
 		return append(append(append(b, '-'), v...), "\r\n"...)
 	case bulkV:
 		b = strconv.AppendInt(append(b, '$'), int64(len(v)), 10)
 		return append(append(append(b, "\r\n"...), v...), "\r\n"...)
 	case []any:
-		b = strconv.AppendInt(append(b, '*'), int64(len(v)), 10)
-		b = append(b, "\r\n"...)
-		for _, e := range v {
-			b = encodeRESP(b, e)
+		return encodeAggregate(b, '*', len(v), v)
+	case mapV:
+		return encodeAggregate(b, '%', len(v)/2, v)
+	case setV:
+		return encodeAggregate(b, '~', len(v), v)
+	case pushV:
+		return encodeAggregate(b, '>', len(v), v)
+	case boolV:
+		if v {
+			return append(b, "#t\r\n"...)
 		}
-		return b
+		return append(b, "#f\r\n"...)
+	case doubleV:
+		f := math.Float64frombits(uint64(v))
+		switch {
+		case math.IsNaN(f):
+			return append(b, ",nan\r\n"...)
+		case math.IsInf(f, 1):
+			return append(b, ",inf\r\n"...)
+		case math.IsInf(f, -1):
+			return append(b, ",-inf\r\n"...)
+		}
+		b = strconv.AppendFloat(append(b, ','), f, 'g', -1, 64)
+		return append(b, "\r\n"...)
+	case bigV:
+		return append(append(append(b, '('), v...), "\r\n"...)
+	case verbV:
+		b = strconv.AppendInt(append(b, '='), int64(len(v)), 10)
+		return append(append(append(b, "\r\n"...), v...), "\r\n"...)
 	}
 	panic(fmt.Sprintf("encodeRESP: %T", v))
 }

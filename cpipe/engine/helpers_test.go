@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -23,7 +24,17 @@ type (
 	bulkV   string
 	simpleV string
 	errV    string
+	// RESP3 entries.
+	mapV    []any  // key, value, key, value ...
+	setV    []any
+	pushV   []any
+	doubleV uint64 // float64 bits, so NaN compares equal to itself
+	boolV   bool
+	bigV    string
+	verbV   string // with its "fmt:" prefix
 )
+
+func dbl(f float64) doubleV { return doubleV(math.Float64bits(f)) }
 
 // decodeTape turns a tape back into Go values: bulkV, simpleV, errV, int64,
 // []any and nil. It rejects truncated or unknown entries, so it also checks
@@ -63,7 +74,14 @@ func decodeEntry(b []byte, depth int) (any, []byte, error) {
 	switch kind {
 	case KindInt:
 		return v, b, nil
-	case KindBulk, KindSimple, KindError:
+	case KindDouble:
+		return doubleV(uint64(v)), b, nil
+	case KindBool:
+		if v != 0 && v != 1 {
+			return nil, nil, fmt.Errorf("tape: bool %d", v)
+		}
+		return boolV(v == 1), b, nil
+	case KindBulk, KindSimple, KindError, KindBigNum, KindVerbatim:
 		if v < 0 || int64(len(b)) < v {
 			return nil, nil, fmt.Errorf("tape: bad length %d for %q (%d bytes left)", v, kind, len(b))
 		}
@@ -74,15 +92,23 @@ func decodeEntry(b []byte, depth int) (any, []byte, error) {
 			return bulkV(s), b, nil
 		case KindSimple:
 			return simpleV(s), b, nil
+		case KindBigNum:
+			return bigV(s), b, nil
+		case KindVerbatim:
+			return verbV(s), b, nil
 		default:
 			return errV(s), b, nil
 		}
-	case KindArray:
+	case KindArray, KindMap, KindSet, KindPush:
 		if v < 0 {
-			return nil, nil, fmt.Errorf("tape: negative array count %d", v)
+			return nil, nil, fmt.Errorf("tape: negative %q count %d", kind, v)
 		}
-		arr := make([]any, 0, min(v, 1024))
-		for i := int64(0); i < v; i++ {
+		n := v
+		if kind == KindMap {
+			n = 2 * v
+		}
+		arr := make([]any, 0, min(n, 1024))
+		for i := int64(0); i < n; i++ {
 			var e any
 			var err error
 			e, b, err = decodeEntry(b, depth+1)
@@ -90,6 +116,14 @@ func decodeEntry(b []byte, depth int) (any, []byte, error) {
 				return nil, nil, err
 			}
 			arr = append(arr, e)
+		}
+		switch kind {
+		case KindMap:
+			return mapV(arr), b, nil
+		case KindSet:
+			return setV(arr), b, nil
+		case KindPush:
+			return pushV(arr), b, nil
 		}
 		return arr, b, nil
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,6 +39,51 @@ type Options struct {
 	// the group's connections: client-side caching's CLIENT TRACKING
 	// (tracking.go). Set by Group.EnableTracking before the first command.
 	Tracking connTracker
+	// Protocol is the RESP version asked for: 2 (or 0) speaks RESP2 and
+	// sends no HELLO; 3 sends HELLO 3 on every connect, after the AUTH
+	// commands that lead Init and before the others. A server that answers
+	// HELLO with an error saying it does not know it (an old server, or one
+	// where HELLO is renamed away: "unknown command", NOPROTO, or an ACL's
+	// NOPERM) is spoken to in RESP2 from then on, by every connection of
+	// these Options, and the connect goes on quietly. Any other error reply
+	// to HELLO fails the connect with an InitError (Command "HELLO").
+	Protocol int
+	// OnPush receives every RESP3 push frame (an invalidation of CLIENT
+	// TRACKING, a pub/sub message) that arrives on a connection of these
+	// Options outside any reply: the frame's tape (one KindPush entry, see
+	// tape.go), a Go slice the callee owns from then on. A push frame is
+	// never a command's reply and is never counted as one. The hook runs in
+	// the goroutine that holds the connection's reading role (a caller's,
+	// or an engine goroutine's), with no engine lock held, between two
+	// replies: it must not block and must not call into the engine on the
+	// same connection and wait (the replies behind it wait for it). Nil:
+	// push frames are dropped and counted (Group.DroppedPushes). Set before
+	// the first connect; never changed afterwards.
+	OnPush func(frame []byte)
+
+	// shared is what every connection of these Options learns and keeps
+	// (set up by NewGroup or NewPConn).
+	shared *connShared
+}
+
+// connShared is the state connections of one Options share.
+type connShared struct {
+	resp2Only atomic.Bool  // the server refused HELLO 3: speak RESP2
+	proto     atomic.Int32 // the protocol the last connect settled on; 0: none yet
+	dropped   atomic.Int64 // push frames dropped for want of OnPush
+}
+
+// The wire protocols.
+const (
+	RESP2 = 2
+	RESP3 = 3
+)
+
+func (o *Options) share() *connShared {
+	if o.shared == nil {
+		o.shared = new(connShared)
+	}
+	return o.shared
 }
 
 // DefaultMaxQueued is used when Options.MaxQueued is 0.

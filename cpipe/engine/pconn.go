@@ -124,9 +124,19 @@ type PConn struct {
 	wbuf []byte
 }
 
+// NewPConn makes a connection with o, which it keeps (o is shared by a
+// Group's connections and must not change once one exists).
 func NewPConn(o *Options) *PConn {
 	c := &PConn{o: o, fd: -1}
 	c.changed = sync.NewCond(&c.mu)
+	shared := o.share()
+	c.rd.OnPush = func(frame []byte) {
+		if o.OnPush != nil {
+			o.OnPush(frame)
+		} else {
+			shared.dropped.Add(1)
+		}
+	}
 	return c
 }
 
@@ -208,22 +218,38 @@ func (c *PConn) admitLocked(req *Request) error {
 			return ErrClosed
 		}
 		if c.fd >= 0 && c.broken == nil && c.queued == 0 && !c.reading && !c.writing &&
-			req.start-c.progress.Load() > int64(idlePeekAfter) && !peerOpen(c.fd) {
-			// The server closed this idle connection (restart, CLIENT KILL,
-			// its timeout), or sent bytes nobody asked for: nothing of this
-			// request was sent, so replacing the connection now is safe and
-			// spares the caller an error. Checked (one non-blocking peek)
-			// whenever a connection idle for idlePeekAfter gets a request,
-			// so a stray reply that arrived while it was idle can never be
-			// read as this request's reply.
-			c.broken = errIdleClosed
+			req.start-c.progress.Load() > int64(idlePeekAfter) {
+			// The server may have closed this idle connection (restart,
+			// CLIENT KILL, its timeout), or sent bytes nobody asked for:
+			// nothing of this request was sent, so replacing the connection
+			// now is safe and spares the caller an error. Checked (one
+			// non-blocking peek) whenever a connection idle for
+			// idlePeekAfter gets a request, so a stray reply that arrived
+			// while it was idle can never be read as this request's reply.
+			// Bytes that are RESP3 push frames (invalidations) are no stray
+			// reply: they are read and handed to OnPush.
+			switch peekIdle(c.fd) {
+			case peekClosed:
+				c.broken = errIdleClosed
+			case peekBytes:
+				c.drainIdleLocked()
+				continue // the lock was released: look again
+			}
 		}
 		if c.fd < 0 || c.broken != nil {
 			if c.reading || c.writing || c.connecting {
 				// A failed connection's role holders are still unwinding, or
 				// another caller is connecting.
+				waitedForConnect := c.connecting
 				if err := c.waitChangedLocked(req, 0); err != nil {
 					return err
+				}
+				if waitedForConnect && !c.connecting && c.fd < 0 && c.timedOutSince(req.start) {
+					// The connect we waited for timed out (a server that
+					// accepts and never answers the init commands): ours
+					// would too, so callers queued behind it fail together
+					// instead of each trying in turn.
+					return ErrTimeout
 				}
 				continue
 			}
@@ -435,10 +461,10 @@ func (c *PConn) readLocked(target *Request) {
 		}
 		c.queued -= head.N
 		c.completeLocked(head)
-		if len(c.queue) == 0 && c.rr < c.rw {
-			// Every request written so far is answered, yet bytes remain:
-			// nobody asked for them, so they must not become the reply of
-			// whatever is sent next.
+		if len(c.queue) == 0 && c.rr < c.rw && !c.rd.InPush() {
+			// Every request written so far is answered, yet bytes remain
+			// that are not the rest of a push frame: nobody asked for them,
+			// so they must not become the reply of whatever is sent next.
 			c.failLocked(strayBytes(c.rbuf[c.rr:c.rw]))
 			return
 		}
@@ -518,21 +544,15 @@ func (c *PConn) readReplies(fd int, req, caller *Request) error {
 		}
 		if done {
 			req.got++
+			if req.got == req.N {
+				c.scanTrailingPushes(&req.Tape)
+			}
 			continue
 		}
-		if c.rr == c.rw {
-			c.rr, c.rw = 0, 0
+		if need == 0 {
+			continue // a push frame went to OnPush; the reply is still to come
 		}
-		if need > len(c.rbuf)-c.rr {
-			if need > len(c.rbuf) {
-				nb := make([]byte, max(need, 2*len(c.rbuf)))
-				c.rw = copy(nb, c.rbuf[c.rr:c.rw])
-				c.rbuf = nb
-			} else {
-				c.rw = copy(c.rbuf, c.rbuf[c.rr:c.rw])
-			}
-			c.rr = 0
-		}
+		c.makeRoom(need)
 		m, err := readSome(fd, c.rbuf[c.rw:])
 		if err == errTick {
 			now := nanotime()
@@ -568,6 +588,38 @@ func (c *PConn) readReplies(fd int, req, caller *Request) error {
 		c.rr, c.rw = 0, 0
 	}
 	return nil
+}
+
+// makeRoom makes the read buffer hold need bytes from c.rr (reading role).
+func (c *PConn) makeRoom(need int) {
+	if c.rr == c.rw {
+		c.rr, c.rw = 0, 0
+	}
+	if need > len(c.rbuf)-c.rr {
+		if need > len(c.rbuf) {
+			nb := make([]byte, max(need, 2*len(c.rbuf)))
+			c.rw = copy(nb, c.rbuf[c.rr:c.rw])
+			c.rbuf = nb
+		} else {
+			c.rw = copy(c.rbuf, c.rbuf[c.rr:c.rw])
+		}
+		c.rr = 0
+	}
+}
+
+// scanTrailingPushes hands to OnPush the push frames already buffered
+// after a request's last reply (an invalidation right behind a GET's
+// reply), so they are not taken for stray bytes; it stops at anything
+// else, which is the next request's, and at a frame not all here yet,
+// whose rest the next reader scans. Reading role, with the lock released.
+func (c *PConn) scanTrailingPushes(t *Tape) {
+	for c.rr < c.rw && (c.rd.InPush() || c.rbuf[c.rr] == KindPush) {
+		n, _, need, err := c.rd.Scan(c.rbuf[c.rr:c.rw], t)
+		c.rr += n
+		if err != nil || need != 0 {
+			return // an error shows again when the bytes are scanned for a reply
+		}
+	}
 }
 
 // setReadTick makes the socket's read tick d (at most one tick, at least a

@@ -66,6 +66,9 @@ func (c *PConn) connectedLocked(fd int, err error) error {
 	c.connecting = false
 	c.changed.Broadcast()
 	if err != nil {
+		if errors.Is(err, ErrTimeout) {
+			c.timedOut.Store(nanotime()) // for the callers that waited for it (admitLocked)
+		}
 		return err
 	}
 	if c.closed {
@@ -105,7 +108,12 @@ func (c *PConn) dialAndInit() (int, error) {
 		return -1, err
 	}
 	c.rcvTick = c.o.tick()
-	init, n := c.o.Init, c.o.InitCount
+	init, count, helloAt := c.o.Init, c.o.InitCount, -1
+	shared := c.o.share()
+	if c.o.Protocol == RESP3 && !shared.resp2Only.Load() {
+		init, helloAt = withHello(c.o.Init)
+		count++
+	}
 	if c.o.Tracking != nil {
 		// Client-side caching: CLIENT TRACKING for this connection (tracking.go).
 		extra, m, err := c.o.Tracking.initFor(c)
@@ -113,39 +121,81 @@ func (c *PConn) dialAndInit() (int, error) {
 			syscall.Close(fd)
 			return -1, err
 		}
-		init, n = append(init[:len(init):len(init)], extra...), n+m
+		init, count = append(init[:len(init):len(init)], extra...), count+m
 	}
-	if n > 0 {
-		if err := c.runInit(fd, init, n); err != nil {
+	proto := RESP2
+	if count > 0 {
+		var err error
+		if proto, err = c.runInit(fd, init, count, helloAt); err != nil {
 			syscall.Close(fd)
 			return -1, err
 		}
 	}
+	shared.proto.Store(int32(proto))
 	return fd, nil
 }
 
-func (c *PConn) runInit(fd int, init []byte, n int) error {
+// runInit sends the init commands (init, count of them, HELLO 3 the
+// helloAt-th or -1) and reads their replies; it returns the protocol the
+// connection speaks from now on.
+func (c *PConn) runInit(fd int, init []byte, count, helloAt int) (int, error) {
 	st := stallCheck{timeout: c.o.SocketTimeout, tick: c.o.tick()}
 	if err := writeAll(fd, init, nil, &st); err != nil {
-		return err
+		return 0, err
 	}
-	req := &Request{N: n}
+	req := &Request{N: count}
 	if err := c.readReplies(fd, req, nil); err != nil {
-		return err
+		return 0, err
 	}
-	if c.rr < c.rw {
-		return strayBytes(c.rbuf[c.rr:c.rw])
+	if c.rr < c.rw && !c.rd.InPush() {
+		return 0, strayBytes(c.rbuf[c.rr:c.rw])
 	}
 	// Report the first error reply, if any, naming the command it answered.
+	proto := RESP2
 	b := req.Tape.Buf
 	for i := 0; i < req.N && len(b) > 0; i++ {
 		if b[0] == KindError {
-			size := int(leUint64(b[1:]))
-			return &InitError{Msg: string(b[9 : 9+size]), Command: initCommandName(init, i)}
+			msg := string(b[9 : 9+int(leUint64(b[1:]))])
+			if i != helloAt || !helloUnknown(msg) {
+				return 0, &InitError{Msg: msg, Command: initCommandName(init, i)}
+			}
+			// The server does not speak RESP3: RESP2 from now on, for
+			// every connection of these Options, without asking again.
+			c.o.share().resp2Only.Store(true)
+		} else if i == helloAt {
+			proto = RESP3
 		}
 		b = skipEntry(b)
 	}
-	return nil
+	return proto, nil
+}
+
+// helloCommand is HELLO 3 as the bridge encodes commands.
+var helloCommand = []byte("*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n")
+
+// withHello returns init with HELLO 3 inserted after its leading AUTH
+// commands (a server that requires a password refuses HELLO before AUTH),
+// and HELLO's index among the commands.
+func withHello(init []byte) ([]byte, int) {
+	at, i := 0, 0
+	for _, cmd := range splitCommands(init) {
+		if len(cmd.words) == 0 || !strings.EqualFold(cmd.words[0], "AUTH") {
+			break
+		}
+		at += cmd.size
+		i++
+	}
+	out := make([]byte, 0, len(init)+len(helloCommand))
+	out = append(append(append(out, init[:at]...), helloCommand...), init[at:]...)
+	return out, i
+}
+
+// helloUnknown reports whether an error reply to HELLO 3 means the server
+// cannot speak RESP3 to us: it has no HELLO (before Redis 6, or renamed
+// away), no RESP3 (NOPROTO), or the user may not run HELLO (NOPERM).
+func helloUnknown(msg string) bool {
+	return strings.HasPrefix(msg, "NOPROTO") || strings.HasPrefix(msg, "NOPERM") ||
+		strings.HasPrefix(strings.ToLower(msg), "err unknown command")
 }
 
 // InitError is an error reply to one of Options.Init (AUTH, SELECT, ...).
@@ -158,8 +208,12 @@ type InitError struct {
 func (e *InitError) IsAuth() bool { return e.Command == "AUTH" }
 
 func (e *InitError) Error() string {
-	if e.IsAuth() || e.Command == "" {
-		return e.Msg // the message redis-py maps to its AuthenticationError
+	if e.IsAuth() || e.Command == "" || e.Command == "HELLO" {
+		// The message as redis-py maps it (AuthenticationError for AUTH;
+		// ConnectionError for "max number of clients reached", which a
+		// full server answers to the first command, HELLO when RESP3 is
+		// asked for, as redis-py sends it too).
+		return e.Msg
 	}
 	return e.Msg + " (reply to " + e.Command + ", sent while connecting)"
 }
@@ -188,7 +242,21 @@ func initCommandName(init []byte, i int) string {
 // stops at anything it does not understand (the bridge made these bytes).
 func initCommands(b []byte) [][]string {
 	var out [][]string
+	for _, cmd := range splitCommands(b) {
+		out = append(out, cmd.words)
+	}
+	return out
+}
+
+type rawCommand struct {
+	words []string
+	size  int // bytes of its encoding
+}
+
+func splitCommands(b []byte) []rawCommand {
+	var out []rawCommand
 	for len(b) > 0 && b[0] == '*' {
+		start := len(b)
 		n, rest, ok := respHeader(b[1:])
 		if !ok {
 			break
@@ -203,7 +271,7 @@ func initCommands(b []byte) [][]string {
 			cmd = append(cmd, string(rest[:size]))
 			b = rest[size+2:]
 		}
-		out = append(out, cmd)
+		out = append(out, rawCommand{cmd, start - len(b)})
 	}
 	return out
 }

@@ -173,15 +173,45 @@ func writeAll(fd int, p []byte, progress *atomic.Int64, st *stallCheck) error {
 	return nil
 }
 
-// peerOpen peeks at an idle connection without blocking: EOF, stray bytes
-// or an error all mean it cannot carry a new request in step.
-func peerOpen(fd int) bool {
+// What a non-blocking peek at an idle connection finds.
+const (
+	peekEmpty  = iota // nothing: the connection is open and in step
+	peekBytes         // bytes nobody asked for yet: push frames, or a stray reply
+	peekClosed        // EOF or an error: it cannot carry a new request
+)
+
+// peekIdle peeks at an idle connection without blocking.
+func peekIdle(fd int) int {
 	var b [1]byte
 	for {
-		_, _, err := syscall.Recvfrom(fd, b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		if err == syscall.EINTR {
+		n, _, err := syscall.Recvfrom(fd, b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		switch {
+		case err == syscall.EINTR:
 			continue
+		case err == syscall.EAGAIN:
+			return peekEmpty
+		case err == nil && n > 0:
+			return peekBytes
 		}
-		return err == syscall.EAGAIN
+		return peekClosed
+	}
+}
+
+// readNow reads what has arrived, without waiting: (0, nil) when nothing
+// has, io.EOF-like errIdleClosed when the peer hung up.
+func readNow(fd int, p []byte) (int, error) {
+	for {
+		n, _, err := syscall.Recvfrom(fd, p, syscall.MSG_DONTWAIT)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return 0, nil
+		case err != nil:
+			return 0, err
+		case n == 0:
+			return 0, errIdleClosed
+		}
+		return n, nil
 	}
 }

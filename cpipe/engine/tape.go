@@ -4,24 +4,43 @@ import "encoding/binary"
 
 // The tape is the engine's description of parsed replies, written once by the
 // RESP reader and walked once by the C bridge, which builds Python objects from
-// it without scanning text again. Grammar (integers are little-endian int64):
+// it without scanning text again. Grammar (integers are little-endian int64;
+// every entry but nil is its kind byte and 8 bytes, then a string's bytes):
 //
-//	entry  := bulk | simple | error | int | array | nil
-//	bulk   := '$' len bytes[len]
-//	simple := '+' len bytes[len]
-//	error  := '-' len bytes[len]
-//	int    := ':' value
-//	array  := '*' count entry{count}
-//	nil    := '_'                     (RESP2 null bulk "$-1" and null array "*-1")
+//	entry    := bulk | simple | error | int | array | nil           (RESP2)
+//	          | map | set | push | double | bool | bignum | verbatim (RESP3)
+//	bulk     := '$' len bytes[len]
+//	simple   := '+' len bytes[len]
+//	error    := '-' len bytes[len]    (RESP2 error and RESP3 blob error '!')
+//	int      := ':' value
+//	array    := '*' count entry{count}
+//	nil      := '_'                   (RESP2 "$-1" and "*-1", RESP3 null "_")
+//	map      := '%' pairs (entry entry){pairs}     key, value, key, value ...
+//	set      := '~' count entry{count}
+//	push     := '>' count entry{count}  (a push nested in a reply; a top-level
+//	                                     push frame is handed to OnPush as one
+//	                                     such entry, never left in a reply tape)
+//	double   := ',' bits              (IEEE-754 float64 bits; inf, -inf, nan too)
+//	bool     := '#' 0|1
+//	bignum   := '(' len digits[len]   (the reply's text: [+-]digits)
+//	verbatim := '=' len bytes[len]    (with its "fmt:" prefix, e.g. "txt:hello")
 //
-// A request of n commands leaves n top-level entries back to back.
+// RESP3 attributes leave no entry. A request of n commands leaves n
+// top-level entries back to back.
 const (
-	KindBulk   = '$'
-	KindSimple = '+'
-	KindError  = '-'
-	KindInt    = ':'
-	KindArray  = '*'
-	KindNil    = '_'
+	KindBulk     = '$'
+	KindSimple   = '+'
+	KindError    = '-'
+	KindInt      = ':'
+	KindArray    = '*'
+	KindNil      = '_'
+	KindMap      = '%'
+	KindSet      = '~'
+	KindPush     = '>'
+	KindDouble   = ','
+	KindBool     = '#'
+	KindBigNum   = '('
+	KindVerbatim = '='
 )
 
 // GrowFunc returns a buffer of capacity >= newCap holding old's bytes. The

@@ -139,6 +139,13 @@ func (t *Tracker) sleep(d time.Duration) {
 func (t *Tracker) dialInvalidation() (fd int, id int64, rest []byte, err error) {
 	o := t.g.o
 	o.Tracking = nil
+	// RESP2, always: the invalidations come as pub/sub messages on this
+	// connection (HELLO 3 would turn them and SUBSCRIBE's confirmation into
+	// push frames), and a fresh shared state, so what this connection
+	// settles on never changes the protocol the group reports.
+	o.Protocol = RESP2
+	o.shared = nil
+	o.OnPush = nil
 	p := NewPConn(&o)
 	fd, err = p.dialAndInit()
 	if err != nil {

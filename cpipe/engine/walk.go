@@ -9,10 +9,13 @@ func skipEntry(b []byte) []byte {
 	switch b[0] {
 	case KindNil:
 		return b[1:]
-	case KindInt:
+	case KindInt, KindDouble, KindBool:
 		return b[9:]
-	case KindArray:
+	case KindArray, KindSet, KindPush, KindMap:
 		n := int(leUint64(b[1:]))
+		if b[0] == KindMap {
+			n *= 2
+		}
 		b = b[9:]
 		for i := 0; i < n; i++ {
 			b = skipEntry(b)

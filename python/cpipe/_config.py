@@ -70,6 +70,11 @@ class EngineConfig:
     silent reconnect between WATCH and EXEC would drop the watch and let EXEC
     succeed unconditionally."""
 
+    protocol: int = 2
+    """The RESP version asked for: 2, or 3 (the engine sends HELLO 3 after
+    AUTH on every connect; a server that refuses it as unknown is spoken to
+    in RESP2, quietly, and the engine's protocol() says 2)."""
+
     def dedicated(self) -> "EngineConfig":
         """The same server and init commands, on one connection of its own
         that never reconnects: for a WATCH pipeline."""

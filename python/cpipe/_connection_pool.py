@@ -16,6 +16,8 @@ from typing import Any, Optional
 
 import redis
 
+from ._redis_options import redis_has_legacy_responses
+
 
 def connection_kwargs_for(options: dict[str, Any]) -> tuple[type, dict[str, Any]]:
     """redis-py's connection class and kwargs for the engine's connection options."""
@@ -29,9 +31,13 @@ def connection_kwargs_for(options: dict[str, Any]) -> tuple[type, dict[str, Any]
         "encoding_errors": "strict",
         "decode_responses": options["decode_responses"],
         "client_name": options["client_name"],
-        # RESP2: the replies cpipe's engine reads, and the shapes its callbacks expect.
-        "protocol": 2,
+        # The user's protocol= as redis-py keeps it (None: redis-py's
+        # default), so redis-py's own connections from this pool (PubSub)
+        # and libraries reading it see what a redis.Redis would have.
+        "protocol": options.get("protocol"),
     }
+    if redis_has_legacy_responses():
+        kwargs["legacy_responses"] = options.get("legacy_responses", True)
     if options["unix_socket_path"]:
         kwargs["path"] = options["unix_socket_path"]
         return redis.UnixDomainSocketConnection, kwargs

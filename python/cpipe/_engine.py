@@ -44,6 +44,7 @@ class NativeModule(Protocol):
     def mark_forked(self) -> None: ...
     def open(self, config: "EngineConfig", /) -> int: ...
     def close(self, handle: int, /) -> None: ...
+    def protocol(self, handle: int, /) -> int: ...
     def execute(self, handle: int, encoding: "Encoding", max_bulk: int, /, *command: "Arg") -> Any: ...
     def execute_many(self, handle: int, encoding: "Encoding", max_bulk: int,
                      commands: Iterable[Sequence["Arg"]], /) -> list[Any]: ...
@@ -114,10 +115,23 @@ def _load() -> NativeModule:
             )
             if (mod.QUEUED, mod.BLOCKING) != (QUEUED, BLOCKING):
                 raise ImportError("cpipe._native does not match this cpipe: rebuild it (make inplace)")
-            os.register_at_fork(after_in_child=_after_fork_in_child)
+            os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
             _loaded_pid = os.getpid()
             _module = mod
     return _module
+
+
+def _before_fork() -> None:
+    """In the parent, just before fork(): each client that asked for RESP3
+    and has connected learns what its server speaks now, while Go may still
+    be called, so a forked child's fallback (redis-py's connections) asks
+    for the same protocol its callbacks expect."""
+    for client in list(_clients):
+        if getattr(client, "_protocol_pending", False):
+            try:
+                client._settle_protocol()
+            except Exception:  # a fork must never fail for this
+                pass
 
 
 def _after_fork_in_child() -> None:

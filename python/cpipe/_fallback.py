@@ -5,7 +5,8 @@ its parent started cpipe's engine must never call into Go (see _engine).
 Rather than failing every client there (gunicorn --preload, Celery prefork
 and multiprocessing 'fork' workers cannot create their clients before the
 fork), such a process sends its commands through redis.Connection /
-redis.asyncio.Connection (RESP2, raw replies: cpipe's command methods apply
+redis.asyncio.Connection (with the client's protocol=, or RESP2 once the
+parent's engine fell back to it; raw replies: cpipe's command methods apply
 their own callbacks) under the same cpipe objects, after ONE
 ForkFallbackWarning per process. `fork_fallback=False` keeps ForkError.
 
@@ -29,6 +30,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from . import errors
+from ._redis_options import redis_has_legacy_responses
 
 if TYPE_CHECKING:
     import asyncio
@@ -101,8 +103,12 @@ def _connection_factory(options: dict, asyncio_: bool) -> Callable[[], Any]:
         "socket_connect_timeout": options["socket_connect_timeout"],
         "encoding": options["encoding"],
         "decode_responses": options["decode_responses"],
-        "protocol": 2,
+        # The user's protocol=, so redis-py's replies have the shapes the
+        # client's callbacks (picked for the same setting) expect.
+        "protocol": options.get("protocol", 2),
     }
+    if redis_has_legacy_responses():
+        kwargs["legacy_responses"] = options.get("legacy_responses", True)
     if options["unix_socket_path"]:
         return lambda: mod.UnixDomainSocketConnection(path=options["unix_socket_path"], **kwargs)
     return lambda: mod.Connection(host=options["host"], port=options["port"], **kwargs)

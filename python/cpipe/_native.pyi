@@ -37,6 +37,9 @@ def open(config: EngineConfig, /) -> int:
     Reads config's attributes by name: TypeError or ValueError naming one."""
 
 def close(handle: int, /) -> None: ...
+def protocol(handle: int, /) -> int:
+    """The RESP version the handle's connections speak: 3, 2 (asked for, or
+    the server refused HELLO 3), or 0 before the first connect."""
 def execute(handle: int, encoding: Encoding, max_bulk: int, /, *command: Arg) -> Any:
     """One command; an error reply raises."""
 

@@ -51,7 +51,7 @@ def _check_cache_config(name: str, value: Any) -> None:
 
 
 _TLS = "TLS is not in cpipe's engine yet; use redis.Redis for a TLS connection"
-_RESP3 = "cpipe's engine speaks RESP2; RESP3 is not implemented yet (client-side caching works over RESP2: cache_config=)"
+_MAINT = "cpipe's engine does not handle maintenance notifications (push frames it drops)"
 
 # Options handled by the constructor itself are not here (host, port, db,
 # username, password, timeouts, encoding, decode_responses, client_name,
@@ -77,16 +77,20 @@ PASSIVE_OPTIONS: dict[str, Callable[[str, Any], None]] = {
     "driver_info": _accept,
     "event_dispatcher": _accept,
     "redis_connect_func": _refuse_unless(_unset, "the engine connects by itself; there is no connect hook"),
-    "legacy_responses": _refuse_unless(lambda v: v is True, "only redis-py's legacy (RESP2) reply shapes exist"),
+    # redis-py 8.1's: RESP2-era reply shapes (True, its default) or its
+    # unified ones; the callback table follows it (_replies.reply_callbacks).
+    "legacy_responses": _refuse_unless(
+        lambda v: isinstance(v, bool), "legacy_responses must be True or False"),
     # Client-side caching is cpipe's own (cpipe.cache): cache_config= is read
     # by the constructor; a ready-made redis-py cache object cannot be used.
     "cache": _refuse_unless(_unset, "pass cache_config=CacheConfig(...) instead: cpipe's cache is its own "
                                     "(cpipe.cache.ClientCache), not a redis-py CacheInterface object"),
     "cache_config": _check_cache_config,
-    # redis-py's default ("auto") turns them on only with RESP3, which cpipe does not speak.
+    # redis-py's default ("auto") enables them only where the server sends
+    # them; cpipe never asks for them.
     "maint_notifications_config": _refuse_unless(
-        lambda v: _unset(v) or getattr(v, "enabled", None) in ("auto", False), _RESP3),
-    "oss_cluster_maint_notifications_handler": _refuse_unless(_unset, _RESP3),
+        lambda v: _unset(v) or getattr(v, "enabled", None) in ("auto", False), _MAINT),
+    "oss_cluster_maint_notifications_handler": _refuse_unless(_unset, _MAINT),
     "ssl": _refuse_unless(lambda v: not v, _TLS),
 }
 
@@ -107,8 +111,38 @@ def check_passive_options(owner: str, options: dict[str, Any]) -> None:
 
 
 def check_protocol(protocol: Any) -> None:
-    if protocol not in (None, 2, "2"):
-        raise InvalidOptionError(f"protocol={protocol!r} is not supported by cpipe: {_RESP3}; use protocol=2")
+    """protocol= as redis-py takes it: None (redis-py's default), 2 or 3, or "2"/"3"."""
+    if protocol is None or (protocol in (2, 3, "2", "3") and not isinstance(protocol, bool)):
+        return
+    raise InvalidOptionError(f"protocol must be 2, 3 or None (redis-py's default), not {protocol!r}")
+
+
+def redis_has_legacy_responses() -> bool:
+    """Whether the running redis-py takes legacy_responses= (8.1 on)."""
+    try:
+        from redis._parsers.response_callbacks import get_response_callbacks  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def default_protocol() -> int:
+    """The RESP version redis-py speaks when protocol=None: 3 from the
+    releases whose callbacks follow the protocol (get_response_callbacks,
+    redis-py 8.1) and set DEFAULT_RESP_VERSION to 3; 2 before."""
+    try:
+        from redis._parsers.response_callbacks import get_response_callbacks  # noqa: F401
+        from redis.utils import DEFAULT_RESP_VERSION
+    except ImportError:
+        return 2
+    return 3 if DEFAULT_RESP_VERSION in (3, "3") else 2
+
+
+def wire_protocol(protocol: Any) -> int:
+    """The RESP version the engine asks for, for a checked protocol= value."""
+    if protocol is None:
+        return default_protocol()
+    return int(protocol)
 
 
 def credentials(provider: Any, username: Optional[str], password: Optional[str]) -> tuple:

@@ -5,7 +5,8 @@ sent: `keys=` (for its client-side cache), `NEVER_DECODE` (read this reply
 as bytes even when the client decodes), `EMPTY_RESPONSE` (the value to
 return instead of raising when the server answers with an error), and
 callback options such as `withscores`. This module applies them exactly as
-redis-py's `parse_response` does, and holds the RESP2 callback table.
+redis-py's `parse_response` does, and picks the callback table redis-py
+would for the same protocol= and legacy_responses= settings.
 """
 from __future__ import annotations
 
@@ -21,19 +22,50 @@ _READ_OPTIONS = ("keys", NEVER_DECODE, EMPTY_RESPONSE)
 _dict_get = dict.get
 
 
-def resp2_callbacks() -> dict[str, Callable[..., Any]]:
-    """redis-py's response callbacks for RESP2 replies, from the running redis-py.
+def reply_callbacks(protocol: Any = 2, legacy_responses: bool = True) -> dict[str, Callable[..., Any]]:
+    """redis-py's response callbacks for a client made with protocol= and
+    legacy_responses=, from the running redis-py.
 
     redis-py 8.1 builds the table with get_response_callbacks(protocol,
-    legacy); 5.0 to 8.0 merge _RedisCallbacks with _RedisCallbacksRESP2.
+    legacy): protocol=None means RESP3 on the wire but RESP2-era ("legacy")
+    shapes, protocol=3 RESP3 shapes (zrange withscores gives lists, ...).
+    5.0 to 8.0 merge _RedisCallbacks with _RedisCallbacksRESP3 for
+    protocol=3 and with _RedisCallbacksRESP2 otherwise.
     """
     try:
         from redis._parsers.response_callbacks import get_response_callbacks
     except ImportError:
-        from redis._parsers.helpers import _RedisCallbacks, _RedisCallbacksRESP2
+        from redis._parsers import helpers
 
-        return {**_RedisCallbacks, **_RedisCallbacksRESP2}
-    return get_response_callbacks(user_protocol=2, legacy_responses=True)
+        extra = helpers._RedisCallbacksRESP3 if protocol in (3, "3") else helpers._RedisCallbacksRESP2
+        return {**helpers._RedisCallbacks, **extra}
+    return get_response_callbacks(user_protocol=protocol, legacy_responses=legacy_responses)
+
+
+def resp2_callbacks() -> dict[str, Callable[..., Any]]:
+    """redis-py's response callbacks for RESP2 replies (protocol=2)."""
+    return reply_callbacks(2, True)
+
+
+def use_resp2_callbacks(callbacks: Any, protocol: Any, legacy_responses: bool) -> None:
+    """Switch a client's table, in place, to RESP2 replies: the server refused
+    HELLO 3, so the replies meant for `protocol`'s callbacks arrive as RESP2.
+
+    In place, so pipelines holding the table see it; entries the user set
+    (set_response_callback) stay as they are. The shapes are then redis-py's
+    with protocol=2 (for protocol=None with legacy shapes: the same ones).
+    """
+    meant = reply_callbacks(protocol, legacy_responses)
+    now = reply_callbacks(2, legacy_responses)
+    for name, cb in meant.items():
+        if callbacks.get(name) is cb and now.get(name) is not cb:
+            if name in now:
+                callbacks[name] = now[name]
+            else:
+                del callbacks[name]
+    for name, cb in now.items():
+        if name not in meant and name not in callbacks:
+            callbacks[name] = cb
 
 
 def find_callback(callbacks: dict, name: Any) -> Optional[Callable[..., Any]]:
@@ -78,4 +110,6 @@ def decode_reply(value: Any, encoding: str) -> Any:
         return value.decode(encoding)
     if isinstance(value, list):
         return [decode_reply(v, encoding) for v in value]
+    if isinstance(value, dict):  # a RESP3 map
+        return {decode_reply(k, encoding): decode_reply(v, encoding) for k, v in value.items()}
     return value

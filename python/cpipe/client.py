@@ -7,6 +7,7 @@ the command to the engine instead of to a redis-py connection.
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 from functools import partial
@@ -27,8 +28,17 @@ from ._redis_options import (
     credentials,
     options_from_pool,
     options_from_url,
+    wire_protocol,
 )
-from ._replies import EMPTY_RESPONSE, NEVER_DECODE, callback_options, find_callback, resp2_callbacks, wire_args
+from ._replies import (
+    EMPTY_RESPONSE,
+    NEVER_DECODE,
+    callback_options,
+    find_callback,
+    reply_callbacks,
+    use_resp2_callbacks,
+    wire_args,
+)
 from .errors import ConnectionError, DataError, ForkError, ResponseError, TimeoutError
 
 # Errors a configured redis-py Retry retries, as redis-py's default does.
@@ -167,6 +177,13 @@ class EngineClient:
         self._socket_timeout = socket_timeout or 0.0
         self._encoding = encoding if decode_responses else None
         self._fork_fallback = bool(fork_fallback)
+        # protocol= as given (what redis-py keeps in connection_kwargs and
+        # picks its callbacks by); the engine asks for wire_protocol's.
+        self._protocol = protocol
+        self._legacy_responses = redis_py_options.get("legacy_responses", True)
+        wire = wire_protocol(protocol)
+        # Until the first connect says whether the server took HELLO 3.
+        self._protocol_pending = wire == 3
         self._retry = _make_retry(retry, retry_on_timeout, retry_on_error)
         self._closed = False
         self._fallback: Any = None
@@ -176,6 +193,7 @@ class EngineClient:
             "username": username, "password": password, "client_name": client_name,
             "socket_timeout": socket_timeout, "socket_connect_timeout": socket_connect_timeout,
             "decode_responses": bool(decode_responses), "encoding": encoding,
+            "protocol": protocol, "legacy_responses": self._legacy_responses,
         }
         # What the engine is opened with, kept to reopen (asyncio: after the loop died).
         self._config = EngineConfig(
@@ -183,9 +201,11 @@ class EngineClient:
             connect_timeout=socket_connect_timeout or 0.0, socket_timeout=self._socket_timeout,
             init_commands=tuple(_init_commands(db, username, password, client_name)),
             size=self._size, autopipeline=bool(autopipeline), max_queued=max_queued,
+            protocol=wire,
         )
         # What redis-py's own methods and helpers read of a client.
-        self.response_callbacks = CaseInsensitiveDict(resp2_callbacks())  # type: ignore[arg-type]  # typed dict[str, str]
+        self.response_callbacks = CaseInsensitiveDict(
+            reply_callbacks(protocol, self._legacy_responses))  # type: ignore[arg-type]  # typed dict[str, str]
         self.connection_pool = self._connection_pool_class(self, self._connect_options, self._size)
         if self._retry is not None:
             # In the facade's kwargs, as in a redis-py pool's: a client made
@@ -253,6 +273,26 @@ class EngineClient:
     def get_cache(self) -> Any:
         """The client-side cache (cpipe.cache.ClientCache) when made with cache_config=, else None."""
         return getattr(self, "_client_cache", None)
+
+    def _settle_protocol(self, handle: int = 0) -> None:
+        """After a command, while RESP3 was asked for and no connect has
+        answered yet: learn what the engine speaks (of the client's handle,
+        or of `handle`, a dedicated connection's). A server that refused
+        HELLO 3 sends RESP2 from now on, so the callbacks become redis-py's
+        RESP2 ones, and the client's later handles ask for RESP2 at once."""
+        if self._fallback is not None:
+            self._protocol_pending = False  # redis-py's connections speak what was asked
+            return
+        spoken = self._native.protocol(self._h) if self._h else 0
+        if not spoken and handle:
+            spoken = self._native.protocol(handle)
+        if not spoken:
+            return  # not connected yet (the command failed first)
+        self._protocol_pending = False
+        if spoken == 2:
+            use_resp2_callbacks(self.response_callbacks, self._protocol, self._legacy_responses)
+            self._config = dataclasses.replace(self._config, protocol=2)
+            self._connect_options["protocol"] = 2  # a forked child's redis-py connections too
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Any:
@@ -355,6 +395,8 @@ class Redis(HotCommands, EngineClient, redis.Redis):
             if self._retry is None:
                 raise
             reply = self._with_retry(self._exec, args)
+        if self._protocol_pending:
+            self._settle_protocol()
         cb = find_callback(self.response_callbacks, args[0])
         return reply if cb is None else cb(reply)
 
@@ -374,6 +416,8 @@ class Redis(HotCommands, EngineClient, redis.Redis):
             if self._retry is None:
                 raise
             reply = self._with_retry(exec_, wire)
+        if self._protocol_pending:
+            self._settle_protocol()
         cb = find_callback(self.response_callbacks, args[0])
         if cb is None:
             return reply
@@ -426,6 +470,7 @@ class Redis(HotCommands, EngineClient, redis.Redis):
             partial(native.execute_many, h, self._encoding, self._max_bulk),
             partial(native.execute_many, h, None, self._max_bulk),
             partial(native.close, h),
+            h,
         )
 
     def _return_dedicated(self, conn: Any) -> None:

@@ -45,11 +45,12 @@ _NO_OPTIONS: Any = ()
 class DedicatedConnection:
     """One engine connection used by one pipeline at a time (WATCH ... EXEC)."""
 
-    __slots__ = ("execute", "execute_raw", "execute_many", "execute_many_raw", "_close", "broken", "reused")
+    __slots__ = ("execute", "execute_raw", "execute_many", "execute_many_raw", "_close", "broken", "reused",
+                 "handle")
 
     def __init__(self, execute: Callable[..., Any], execute_raw: Callable[..., Any],
                  execute_many: Callable[[list], list], execute_many_raw: Callable[[list], list],
-                 close: Callable[[], None]) -> None:
+                 close: Callable[[], None], handle: int = 0) -> None:
         self.execute = execute
         self.execute_raw = execute_raw
         self.execute_many = execute_many
@@ -57,6 +58,7 @@ class DedicatedConnection:
         self._close = close
         self.broken = False  # failed once: never handed out again
         self.reused = False  # an idle spare: the server may have closed it meanwhile
+        self.handle = handle  # the engine's (0: a fork fallback's), for the protocol it speaks
 
     def close(self) -> None:
         close, self._close = self._close, None
@@ -241,10 +243,15 @@ class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
         client's batch; _convert decodes the others).
         """
         conn = self.connection
+        client = self._client
         try:
             if conn is not None:
-                return conn.execute_many_raw(wire) if raw else conn.execute_many(wire)
-            return self._client._exec_many_raw(wire) if raw else self._client._exec_many(wire)
+                replies = conn.execute_many_raw(wire) if raw else conn.execute_many(wire)
+            else:
+                replies = client._exec_many_raw(wire) if raw else client._exec_many(wire)
+            if client._protocol_pending:
+                client._settle_protocol(conn.handle if conn is not None else 0)
+            return replies
         except (ConnectionError, TimeoutError) as e:
             if conn is not None:
                 conn.broken = True

@@ -39,10 +39,10 @@ def _callers(r, n: int):
 def test_callers_past_the_bound_wait_then_time_out(size):
     with StallServer() as stall:
         if size == 1:
-            r = cpipe.Client(host="127.0.0.1", port=stall.port, autopipeline=True,
+            r = cpipe.Client(host="127.0.0.1", port=stall.port, protocol=2, autopipeline=True,
                              max_queued=BOUND, socket_timeout=1.5)
         else:
-            r = cpipe.Pool(host="127.0.0.1", port=stall.port, size=size,
+            r = cpipe.Pool(host="127.0.0.1", port=stall.port, protocol=2, size=size,
                            max_queued=BOUND, socket_timeout=1.5)
         try:
             threads, outcomes = _callers(r, 24)
@@ -69,7 +69,7 @@ def test_submit_past_the_bound_waits_then_times_out():
     """Pool.submit blocks its caller at the bound (up to socket_timeout);
     every future then fails with TimeoutError."""
     with StallServer() as stall:
-        pool = cpipe.Pool(host="127.0.0.1", port=stall.port, size=1, max_queued=BOUND, socket_timeout=1)
+        pool = cpipe.Pool(host="127.0.0.1", port=stall.port, protocol=2, size=1, max_queued=BOUND, socket_timeout=1)
         try:
             futs = []
             t0 = time.monotonic()
@@ -102,7 +102,7 @@ def test_submit_past_the_bound_waits_then_times_out():
 
 def test_recovers_when_the_server_answers_again():
     with StallServer() as stall:
-        r = cpipe.Client(host="127.0.0.1", port=stall.port, autopipeline=True,
+        r = cpipe.Client(host="127.0.0.1", port=stall.port, protocol=2, autopipeline=True,
                          max_queued=BOUND, socket_timeout=1)
         try:
             threads, outcomes = _callers(r, 8)
@@ -146,7 +146,7 @@ def test_small_bound_with_a_real_server_stays_correct(server):
 def test_waiting_for_room_is_bounded_by_socket_timeout(size):
     """However many callers wait for room, each fails after about socket_timeout."""
     with StallServer() as stall:
-        r = cpipe.Pool(host="127.0.0.1", port=stall.port, size=size, max_queued=BOUND, socket_timeout=1)
+        r = cpipe.Pool(host="127.0.0.1", port=stall.port, protocol=2, size=size, max_queued=BOUND, socket_timeout=1)
         try:
             threads, outcomes = _callers(r, 80)
             for t in threads:

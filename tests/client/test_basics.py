@@ -89,7 +89,7 @@ def test_nested_arrays_eval(real_server, make_client):
 
 
 def test_nested_arrays_xrange_and_command_info(real_server, make_client):
-    c = make_client(real_server)
+    c = make_client(real_server, protocol=2)  # RESP2's shapes, compared with a RESP2 connection's
     c.call("DEL", "st")
     c.call("XADD", "st", "1-1", "f1", "v1", "f2", "v2")
     c.call("XADD", "st", "2-1", "f", b"\x00\xff")

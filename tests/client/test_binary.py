@@ -26,7 +26,11 @@ def test_all_bytes_in_one_key_and_value(client):
     assert client.call("GET", ALL_BYTES) == ALL_BYTES * 4
     assert client.call("STRLEN", ALL_BYTES) == 1024
     client.call("HSET", "h", ALL_BYTES, ALL_BYTES[::-1])
-    assert client.call("HGETALL", "h") == [ALL_BYTES, ALL_BYTES[::-1]]
+    raw = client.call("HGETALL", "h")  # the wire's shape: a RESP3 map or a RESP2 array
+    if client._native.protocol(client._h) == 3:
+        assert raw == {ALL_BYTES: ALL_BYTES[::-1]}
+    else:
+        assert raw == [ALL_BYTES, ALL_BYTES[::-1]]
     assert client.hgetall("h") == {ALL_BYTES: ALL_BYTES[::-1]}
 
 

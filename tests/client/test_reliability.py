@@ -330,7 +330,8 @@ MALFORMED = [
     b"$99999999999999\r\n",          # beyond proto-max-bulk-len: refuse, do not allocate
     b"+OK\n",                        # LF without CR
     b"$3\r\nabcXY",                  # bulk not followed by CRLF
-    b"%2\r\n+a\r\n+b\r\n+c\r\n+d\r\n",  # RESP3 map on a RESP2 connection
+    b"%-1\r\n",                      # RESP3 has no null map (its null is "_")
+    b",1_000\r\n",                   # a RESP3 double the server cannot mean
 ]
 
 

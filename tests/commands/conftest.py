@@ -1,7 +1,8 @@
 """Fixtures for the differential command tests.
 
 `cmd_client` is the client under test, `cpipe.Client`; `rp` is redis-py on
-the same server. The command methods are redis-py's own on both (cpipe
+the same server, with the same protocol= setting (`protocol`: redis-py's
+default, which is RESP3 with RESP2-era reply shapes on redis-py 8.1, and 2). The command methods are redis-py's own on both (cpipe
 builds on redis-py's command layer), so these tests check that the engine
 underneath gives every method the reply redis-py's connection gives it.
 """
@@ -16,10 +17,10 @@ from tests._servers import ServerProcess, free_port, start_real_server, wait_for
 
 from .differ import Differ
 
-def make_cmd_client(port: int, decode: bool):
+def make_cmd_client(port: int, decode: bool, protocol=None):
     import cpipe
 
-    return cpipe.Client(host="127.0.0.1", port=port, decode_responses=decode)
+    return cpipe.Client(host="127.0.0.1", port=port, decode_responses=decode, protocol=protocol)
 
 
 @pytest.fixture(scope="session")
@@ -55,11 +56,11 @@ def newer_server():
 
 
 @pytest.fixture
-def diff_newer(newer_server, decode):
+def diff_newer(newer_server, decode, protocol):
     pool = redis.ConnectionPool(port=newer_server.port, protocol=2, max_connections=1)
     control = redis.Redis(connection_pool=pool)
-    rp = redis.Redis(port=newer_server.port, protocol=2, decode_responses=decode)
-    client = make_cmd_client(newer_server.port, decode)
+    rp = redis.Redis(port=newer_server.port, protocol=protocol, decode_responses=decode)
+    client = make_cmd_client(newer_server.port, decode, protocol)
     yield Differ(rp, client, control)
     for c in (control, rp, client):
         close = getattr(c, "close", None)
@@ -81,16 +82,21 @@ def decode(request):
     return request.param
 
 
+@pytest.fixture(params=[None, 2], ids=["default-protocol", "resp2"])
+def protocol(request):
+    return request.param
+
+
 @pytest.fixture
-def rp(cmd_server, decode):
-    client = redis.Redis(port=cmd_server.port, protocol=2, decode_responses=decode)
+def rp(cmd_server, decode, protocol):
+    client = redis.Redis(port=cmd_server.port, protocol=protocol, decode_responses=decode)
     yield client
     client.close()
 
 
 @pytest.fixture
-def cmd_client(cmd_server, decode):
-    client = make_cmd_client(cmd_server.port, decode)
+def cmd_client(cmd_server, decode, protocol):
+    client = make_cmd_client(cmd_server.port, decode, protocol)
     yield client
     close = getattr(client, "close", None)
     if close:

@@ -6,8 +6,8 @@
 
 The test files come from the sdist of the installed redis-py release
 (downloaded once with pip into build/redis-py-tests/, which git ignores).
-One real server is started; the files run twice on it, both over RESP2
-(`--protocol 2`, what cpipe's engine speaks): first as redis-py ships them
+One real server is started; the files run twice on it, both with the same
+`--protocol` (2 unless --protocol 3 is given): first as redis-py ships them
 (the baseline), then with redispy_cpipe.py loaded, which makes redis-py's
 fixtures build cpipe clients. A test that passes on the baseline and fails
 on cpipe is a regression unless tests/compat/README.md lists it under
@@ -193,6 +193,10 @@ class Run:
     clients_handed_out: dict[str, int] = field(default_factory=dict)
 
 
+# The RESP version redis-py's fixtures ask for, on both clients (--protocol).
+PROTOCOL = "2"
+
+
 def python_path(*first: Path) -> str:
     # pytest runs from the tests' directory: relative entries (PYTHONPATH=python
     # for an in-place build) would point elsewhere there.
@@ -211,7 +215,7 @@ def run_pytest(client: str, suite: Path, deps: Path, url: str, targets: list[str
     plugins = ["-p", "redispy_results", "--compat-results", str(results)]
     if client == "cpipe":
         plugins += ["-p", "redispy_cpipe"]
-    server = ["--redis-url", url, "--protocol", "2"]
+    server = ["--redis-url", url, "--protocol", PROTOCOL]
     if "--redis-mod-url" in (suite / "tests" / "conftest.py").read_text(encoding="utf-8"):
         # Module tests are deselected; pointed here, its probe finds no modules.
         server += ["--redis-mod-url", url]
@@ -360,7 +364,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="run one client only (no comparison): for triage")
     parser.add_argument("--tb", default="line", choices=["line", "short", "long", "no"],
                         help="pytest's traceback style in the logs (line: formatting redis-py's is slow)")
+    parser.add_argument("--protocol", default="2", choices=["2", "3"],
+                        help="the RESP version both runs use (redis-py's --protocol option)")
     args = parser.parse_args(argv)
+    global PROTOCOL
+    PROTOCOL = args.protocol
 
     # The installed release's tests: they test the client cpipe builds on.
     version = redis_py_version()

@@ -82,10 +82,12 @@ def test_unix_socket_pool_and_from_pool(tmp_path):
 @pytest.mark.parametrize("options, needle", [
     ({"ssl": True}, "TLS"),
     ({"ssl": True, "ssl_certfile": "x"}, "TLS"),
-    ({"protocol": 3}, "RESP2"),
+    ({"protocol": 4}, "protocol must be 2, 3 or None"),
+    ({"protocol": "resp3"}, "protocol must be 2, 3 or None"),
+    ({"protocol": True}, "protocol must be 2, 3 or None"),
     ({"cache_config": object()}, "redis.cache.CacheConfig"),
     ({"encoding_errors": "replace"}, "strictly"),
-    ({"legacy_responses": False}, "legacy"),
+    ({"legacy_responses": "no"}, "legacy_responses must be True or False"),
     ({"socket_keepalive_options": {1: 2}}, "keepalive"),
     ({"health_check_interval": -1}, "health_check_interval"),
 ])

@@ -6,7 +6,8 @@ path (Client.call, execute_command, pipelines, the gopipe queue,
 Pool.submit, asyncio). The error names the API to use instead.
 
 "Nothing was sent" is checked on a fake server that records every request
-it reads; that connections stay in step is checked on a real server.
+it reads (it speaks RESP2 only, so its clients ask for protocol=2 and send
+no HELLO); that connections stay in step is checked on a real server.
 """
 from __future__ import annotations
 
@@ -112,7 +113,7 @@ def check_refused(exc: pytest.ExceptionInfo, cmd: tuple) -> None:
 
 @pytest.mark.parametrize("cmd", refused_commands(), ids=_ids(refused_commands()))
 def test_call_refuses_and_sends_nothing(fake, cmd):
-    c = cpipe.Client(host="127.0.0.1", port=fake.port, socket_timeout=5)
+    c = cpipe.Client(host="127.0.0.1", port=fake.port, socket_timeout=5, protocol=2)
     try:
         with pytest.raises(cpipe.DataError) as exc:
             c.call(*cmd)
@@ -125,7 +126,7 @@ def test_call_refuses_and_sends_nothing(fake, cmd):
 
 @pytest.mark.parametrize("cmd", refused_commands(), ids=_ids(refused_commands()))
 def test_pool_submit_and_call_refuse_and_send_nothing(fake, cmd):
-    p = cpipe.Pool(host="127.0.0.1", port=fake.port, size=2, socket_timeout=5)
+    p = cpipe.Pool(host="127.0.0.1", port=fake.port, size=2, socket_timeout=5, protocol=2)
     try:
         with pytest.raises(cpipe.DataError) as exc:
             p.submit(*cmd)
@@ -142,7 +143,7 @@ def test_pool_submit_and_call_refuse_and_send_nothing(fake, cmd):
 @pytest.mark.parametrize("position", [0, 1, 2])
 @pytest.mark.parametrize("transaction", [False, True])
 def test_pipeline_holding_one_refuses_all_of_it(fake, position, transaction):
-    c = cpipe.Client(host="127.0.0.1", port=fake.port, socket_timeout=5)
+    c = cpipe.Client(host="127.0.0.1", port=fake.port, socket_timeout=5, protocol=2)
     try:
         pipe = c.pipeline(transaction=transaction)
         cmds = [("SET", "a", "1"), ("GET", "a")]
@@ -164,7 +165,7 @@ def test_pipeline_holding_one_refuses_all_of_it(fake, position, transaction):
 
 
 def test_execute_command_refuses(fake):
-    c = cpipe.Client(host="127.0.0.1", port=fake.port, socket_timeout=5)
+    c = cpipe.Client(host="127.0.0.1", port=fake.port, socket_timeout=5, protocol=2)
     try:
         with pytest.raises(cpipe.DataError, match="CLIENT REPLY"):
             c.execute_command("CLIENT REPLY", "OFF")  # a two-word name is sent as two words
@@ -180,7 +181,7 @@ def test_execute_command_refuses(fake):
                                  ("client", "reply", "off"), (bytearray(b"HELLO"), 3)])
 def test_asyncio_refuses_and_sends_nothing(fake, cmd, loop_kind):
     async def main():
-        r = ca.Client(host="127.0.0.1", port=fake.port, socket_timeout=5)
+        r = ca.Client(host="127.0.0.1", port=fake.port, socket_timeout=5, protocol=2)
         try:
             with pytest.raises(cpipe.DataError):
                 await r.call(*cmd)
@@ -194,7 +195,7 @@ def test_asyncio_refuses_and_sends_nothing(fake, cmd, loop_kind):
             await r.aclose()
         # A fresh client queues its first command until it has connected;
         # what follows is checked at once all the same.
-        r = ca.Client(host="127.0.0.1", port=fake.port, socket_timeout=5)
+        r = ca.Client(host="127.0.0.1", port=fake.port, socket_timeout=5, protocol=2)
         try:
             first = r.call("PING")
             with pytest.raises(cpipe.DataError):

@@ -121,7 +121,7 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
         Straight to the engine's submission (the callback runs when the reply
         is delivered); with a Retry, or in a forked child, execute_command's way.
         """
-        if self._retry is not None or self._fallback is not None:
+        if self._retry is not None or self._fallback is not None or self._protocol_pending:
             return await self.execute_command(*args)
         cb = _dict_get(self.response_callbacks, args[0])  # type: ignore[call-overload]
         value = await self._send(cb, False, False, args)
@@ -155,6 +155,8 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
             if self._retry is None:
                 raise
             reply = await self._with_retry(run, wire)
+        if self._protocol_pending:
+            self._settle_protocol()
         callbacks: Any = self.response_callbacks  # a redis-py CaseInsensitiveDict
         cb = find_callback(callbacks, args[0])
         if cb is None:

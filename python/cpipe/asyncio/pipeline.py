@@ -160,9 +160,13 @@ class Pipeline(AsyncHotCommands, RaiseAnyFirstError, redis.asyncio.client.Pipeli
         client's batch; _convert decodes the others).
         """
         conn = self.connection
-        target = conn if conn is not None else self._client
+        client = self._client
+        target = conn if conn is not None else client
         try:
-            return await (target._run_many_raw(wire) if raw else target._run_many(wire))
+            replies = await (target._run_many_raw(wire) if raw else target._run_many(wire))
+            if client._protocol_pending:
+                client._settle_protocol(conn._h if conn is not None else 0)
+            return replies
         except _CONNECTION_ERRORS as e:
             if conn is not None:
                 conn.broken = True
