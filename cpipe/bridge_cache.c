@@ -193,7 +193,7 @@ typedef struct {
     PyObject *entries;    // the cache's OrderedDict
     PyObject *move;       // entries.move_to_end
     PyObject *callbacks;  // the client's response callbacks (a dict), or None: return the raw reply
-    PyObject *copy;       // cache._copy, for list replies
+    PyObject *copy;       // cache._copy, for list and dict (RESP3 map) replies
     PyObject *fallback;   // callable(*args): the Python path
     vectorcallfunc vectorcall;
 } CachedCommand;
@@ -234,7 +234,7 @@ static PyObject *cc_call(CachedCommand *self, PyObject *const *args, size_t narg
     else { Py_DECREF(e); return NULL; }
     st->hits++;
     PyObject *v = PyList_GET_ITEM(e, 0);
-    PyObject *r = PyList_CheckExact(v) ? PyObject_CallOneArg(self->copy, v) : Py_NewRef(v);
+    PyObject *r = PyList_CheckExact(v) || PyDict_CheckExact(v) ? PyObject_CallOneArg(self->copy, v) : Py_NewRef(v);
     Py_DECREF(e);
     if (!r || self->callbacks == Py_None) return r;
     PyObject *cb = PyDict_GetItemWithError(self->callbacks, args[0]);  // _cmd's names are upper case

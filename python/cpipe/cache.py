@@ -125,10 +125,18 @@ class _Ticket:
 E_VALUE, E_TYPED, E_KEY, E_SIZE, E_RKEYS = range(5)
 
 
+# The reply types a caller could change in place: RESP2 arrays, RESP3 maps.
+_MUTABLE = (list, dict)
+
+
 def _copy(v: Any) -> Any:
-    """A reply as the caller may own it: lists are copied (their items are immutable or lists)."""
-    if type(v) is list:
-        return [_copy(x) if type(x) is list else x for x in v]
+    """A reply as the caller may own it: lists and dicts (RESP3 maps) are
+    copied, all the way down; everything else in a reply is immutable."""
+    t = type(v)
+    if t is list:
+        return [_copy(x) if type(x) in _MUTABLE else x for x in v]
+    if t is dict:
+        return {k: _copy(x) if type(x) in _MUTABLE else x for k, x in v.items()}
     return v
 
 
@@ -345,7 +353,7 @@ class ClientCache(_rc.CacheInterface):
             pass
         self._stats.py_hits += 1
         v = e[E_VALUE]
-        return _copy(v) if type(v) is list else v
+        return _copy(v) if type(v) in _MUTABLE else v
 
     def begin_read(self, args: tuple) -> Any:
         """Before a cacheable read goes out: its ticket (None: it will not be stored), or _MISS
@@ -479,7 +487,7 @@ class ClientCache(_rc.CacheInterface):
                     pass
                 stats.py_hits += 1
                 v = e[E_VALUE]
-                return _copy(v) if type(v) is list else v
+                return _copy(v) if type(v) in _MUTABLE else v
             return slow(exec_, args, key)
 
         return cached

@@ -46,6 +46,7 @@ def test_monitor_matches_redis_py(real_server):
 
 def test_monitor_listen_and_close(real_server):
     c = cpipe.Redis(port=real_server.port, db=0)
+    c.ping()  # connected first: the connect's own HELLO 3 is not what this test watches for
     m = c.monitor()
     with m:
         c.set("mon:a", "1")
@@ -69,6 +70,7 @@ def test_monitor_connection_loss_raises(real_server):
 def test_async_monitor(real_server):
     async def main():
         c = cpipe.asyncio.Redis(port=real_server.port)
+        await c.ping()  # connected first (its HELLO 3 would be the first command seen)
         async with c.monitor() as m:
             await c.set("amon:k", "v")
             cmd = await m.next_command()
