@@ -13,6 +13,15 @@ import cpipe
 from ._util import drain
 
 
+@pytest.fixture(autouse=True)
+def python_sigint_handler():
+    """Python's own SIGINT handler for the test: a library tested earlier in
+    the session (an rq or huey worker) may have left its own installed."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _sigint_soon(delay: float) -> threading.Timer:
     t = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
     t.start()
