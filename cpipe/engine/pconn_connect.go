@@ -103,9 +103,23 @@ func (c *PConn) refuseReconnectLocked() error {
 // dialAndInit runs with the lock released; c.connecting gives it the
 // reader's buffer and state.
 func (c *PConn) dialAndInit() (int, error) {
-	fd, err := dial(c.o)
+	for {
+		fd, again, err := c.dialAndInitOnce()
+		if !again {
+			return fd, err
+		}
+	}
+}
+
+// dialAndInitOnce is one attempt of dialAndInit. again: HELLO 3 fell back
+// to RESP2 in a batch that enabled in-band tracking (CLIENT TRACKING ON
+// without REDIRECT), which a RESP2 connection would never hear from; the
+// connection was closed, and the next attempt, now in RESP2 (the fallback
+// is remembered in resp2Only, so there is at most one more), redirects.
+func (c *PConn) dialAndInitOnce() (fd int, again bool, err error) {
+	fd, err = dial(c.o)
 	if err != nil {
-		return -1, err
+		return -1, false, err
 	}
 	c.rcvTick = c.o.tick()
 	init, count, helloAt := c.o.Init, c.o.InitCount, -1
@@ -114,25 +128,41 @@ func (c *PConn) dialAndInit() (int, error) {
 		init, helloAt = withHello(c.o.Init)
 		count++
 	}
+	inBand := false
 	if c.o.Tracking != nil {
 		// Client-side caching: CLIENT TRACKING for this connection (tracking.go).
-		extra, m, err := c.o.Tracking.initFor(c)
+		extra, m, err := c.o.Tracking.initFor(c, helloAt >= 0)
 		if err != nil {
 			syscall.Close(fd)
-			return -1, err
+			return -1, false, err
 		}
+		inBand = m > 0 && helloAt >= 0
 		init, count = append(init[:len(init):len(init)], extra...), count+m
 	}
 	proto := RESP2
 	if count > 0 {
-		var err error
 		if proto, err = c.runInit(fd, init, count, helloAt); err != nil {
 			syscall.Close(fd)
-			return -1, err
+			if inBand && shared.resp2Only.Load() {
+				// HELLO fell back and the in-band CLIENT TRACKING was refused
+				// in RESP2: the RESP2 attempt says what is really wrong, if anything.
+				c.rr, c.rw = 0, 0
+				c.rd.Reset()
+				c.o.Tracking.fellBack(c)
+				return -1, true, nil
+			}
+			return -1, false, err
 		}
 	}
+	if inBand && proto != RESP3 {
+		syscall.Close(fd)
+		c.rr, c.rw = 0, 0
+		c.rd.Reset()
+		c.o.Tracking.fellBack(c)
+		return -1, true, nil
+	}
 	shared.proto.Store(int32(proto))
-	return fd, nil
+	return fd, false, nil
 }
 
 // runInit sends the init commands (init, count of them, HELLO 3 the

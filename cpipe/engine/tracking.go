@@ -23,8 +23,22 @@ import (
 //     owns the invalidation connection (tracking_conn.go), and it takes part
 //     in every connect of the group's shared connections through
 //     Options.Tracking: each new connection gets CLIENT TRACKING ON
-//     REDIRECT <id of the invalidation connection> [BCAST PREFIX ...] among
-//     its init commands, so every reconnect re-enables tracking.
+//     [BCAST PREFIX ...] among its init commands, so every reconnect
+//     re-enables tracking. How the invalidations come depends on the
+//     protocol the connect asks for:
+//   - RESP3 (HELLO 3 in the same init batch): in band, as push frames
+//     ">2 invalidate <keys>" on the tracked connection itself, read by
+//     whoever holds its reading role and handed to the tracker through
+//     Options.OnPush (set by EnableTracking). Idle connections are watched
+//     by one goroutine (tracking_inband.go) that drains their pushes as
+//     they arrive. No invalidation connection is opened.
+//   - RESP2: REDIRECT <id of the invalidation connection>, a RESP2
+//     connection subscribed to __redis__:invalidate (tracking_conn.go),
+//     opened on the first connect that needs it.
+//     If HELLO 3 falls back to RESP2 in a batch that already enabled
+//     in-band tracking, that connection would get no invalidations at all:
+//     dialAndInit closes it, flushes, and connects again, now in RESP2 with
+//     REDIRECT (the fallback is remembered: no later connect asks HELLO).
 //
 // What makes the host flush its whole cache (the sink's flush flag):
 //
@@ -218,10 +232,14 @@ type Tracker struct {
 	started   bool
 	closed    bool
 	// used maps each shared connection that connected to the redirect id
-	// its tracking was enabled with.
+	// its tracking was enabled with; 0: in band (RESP3 pushes).
 	used   map[*PConn]int64
 	shared map[*PConn]bool
 	done   chan struct{} // closed when the invalidation goroutine exits
+	// watching: the in-band watcher (tracking_inband.go) runs; watchDone is
+	// closed when it exits.
+	watching  bool
+	watchDone chan struct{}
 }
 
 var errTrackingClosed = errors.New("client-side caching: the client was closed")
@@ -232,16 +250,35 @@ func (g *Group) EnableTracking(sink *TrackingSink, mode TrackingMode) *Tracker {
 	t := &Tracker{g: g, sink: sink, mode: mode, used: map[*PConn]int64{}, shared: map[*PConn]bool{},
 		done: make(chan struct{})}
 	t.changed = sync.NewCond(&t.mu)
+	t.watchDone = make(chan struct{})
 	for _, c := range g.conns {
 		t.shared[c] = true
 	}
 	g.o.Tracking = t
+	// In-band invalidations (RESP3) come as push frames on the tracked
+	// connections: they go to the sink; any other push goes where it went
+	// before (a hook already set, or the dropped count).
+	prev, shared := g.o.OnPush, g.o.share()
+	g.o.OnPush = func(frame []byte) {
+		if t.HandleInvalidationFrame(frame) {
+			return
+		}
+		if prev != nil {
+			prev(frame)
+		} else {
+			shared.dropped.Add(1)
+		}
+	}
 	return t
 }
 
-// trackingCommand is CLIENT TRACKING ON REDIRECT id [BCAST [PREFIX p]...].
+// trackingCommand is CLIENT TRACKING ON [REDIRECT id] [BCAST [PREFIX p]...];
+// id 0: in band (no REDIRECT).
 func (t *Tracker) trackingCommand(id int64) []byte {
-	words := [][]byte{[]byte("CLIENT"), []byte("TRACKING"), []byte("ON"), []byte("REDIRECT"), itoa(id)}
+	words := [][]byte{[]byte("CLIENT"), []byte("TRACKING"), []byte("ON")}
+	if id != 0 {
+		words = append(words, []byte("REDIRECT"), itoa(id))
+	}
 	if t.mode.BCast {
 		words = append(words, []byte("BCAST"))
 		for _, p := range t.mode.Prefixes {
@@ -253,16 +290,25 @@ func (t *Tracker) trackingCommand(id int64) []byte {
 
 // initFor is called by every connect of a connection of the group, before
 // its init commands run (Options.Tracking): a shared connection gets the
-// CLIENT TRACKING command, with the invalidation connection's id; that
-// connection is opened first if it is not up. Side connections (blocking
-// commands) are not tracked: nothing read there is cached.
-func (t *Tracker) initFor(c *PConn) ([]byte, int, error) {
+// CLIENT TRACKING command. resp3: the batch asks HELLO 3, so tracking is
+// in band (no REDIRECT; the in-band watcher is started); otherwise with
+// the invalidation connection's id, that connection being opened first if
+// it is not up. Side connections (blocking commands) are not tracked:
+// nothing read there is cached.
+func (t *Tracker) initFor(c *PConn, resp3 bool) ([]byte, int, error) {
 	if !t.shared[c] {
 		return nil, 0, nil
 	}
-	id, err := t.redirectID()
-	if err != nil {
-		return nil, 0, err
+	var id int64
+	if resp3 {
+		if err := t.startWatching(); err != nil {
+			return nil, 0, err
+		}
+	} else {
+		var err error
+		if id, err = t.redirectID(); err != nil {
+			return nil, 0, err
+		}
 	}
 	t.mu.Lock()
 	_, before := t.used[c]
@@ -319,7 +365,7 @@ func (t *Tracker) repoint(id int64) {
 	t.mu.Lock()
 	var stale []*PConn
 	for c, used := range t.used {
-		if used != id {
+		if used != id && used != 0 { // in-band connections redirect nowhere
 			stale = append(stale, c)
 		}
 	}
@@ -346,12 +392,15 @@ func (t *Tracker) close() {
 		return
 	}
 	t.closed = true
-	started := t.started
+	started, watching := t.started, t.watching
 	t.changed.Broadcast()
 	t.mu.Unlock()
 	t.conn.shutdown()
 	if started {
 		<-t.done
+	}
+	if watching {
+		<-t.watchDone
 	}
 	t.sink.Flush()
 }
@@ -404,8 +453,13 @@ func encodeCommand(dst []byte, words [][]byte) []byte {
 // Tracker is its only implementation.
 type connTracker interface {
 	// initFor returns init commands to send after Options.Init on c's new
-	// connection (RESP, n of them), or an error that fails the connect.
-	initFor(c *PConn) (init []byte, n int, err error)
+	// connection (RESP, n of them), or an error that fails the connect;
+	// resp3: the same batch asks HELLO 3 (in-band tracking).
+	initFor(c *PConn, resp3 bool) (init []byte, n int, err error)
+	// fellBack is told that c's connect asked HELLO 3 with in-band
+	// tracking and the server answered in RESP2: that connection is
+	// dropped and connected again (with REDIRECT).
+	fellBack(c *PConn)
 	// lost is told, with c.mu held, that c failed.
 	lost(c *PConn)
 	// close ends tracking; Group.Close calls it after closing the connections.

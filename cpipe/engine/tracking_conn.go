@@ -286,12 +286,14 @@ func (t *Tracker) probeShared() {
 // a RESP2 pub/sub message on __redis__:invalidate, or a RESP3 push frame
 // "invalidate" (the entry kind of its header is not looked at, so the
 // RESP3 reader's push kind works as is). Anything else (the PING's pong, a
-// subscription confirmation) is ignored.
-func (t *Tracker) HandleInvalidationFrame(frame []byte) {
+// subscription confirmation) is ignored; it reports whether the frame was
+// an invalidation.
+func (t *Tracker) HandleInvalidationFrame(frame []byte) bool {
 	keys, null, ok := parseInvalidation(frame)
 	if ok {
 		t.sink.invalidate(keys, null)
 	}
+	return ok
 }
 
 // parseInvalidation reads ["message", channel, payload] or

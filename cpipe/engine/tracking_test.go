@@ -213,3 +213,108 @@ func TestTrackerFlushesWhenAnIdleSharedConnectionIsClosedByTheServer(t *testing.
 		t.Fatalf("after the loss: %v", err)
 	}
 }
+
+// trackingGet reads key on g (tracked by the server from then on).
+func trackingGet(t *testing.T, g *Group, key string) {
+	t.Helper()
+	if err := g.Do(request(cmd("GET", key)), false, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTrackerInBandOverRESP3AgainstRedis(t *testing.T) {
+	o := redisServer(t)
+	o.Protocol = RESP3
+	g := NewGroup(o, 2, false)
+	defer g.Close()
+	sink := NewTrackingSink(nil, 0, 0)
+	tr := g.EnableTracking(sink, TrackingMode{})
+	for _, c := range g.conns {
+		if err := c.Do(request(cmd("GET", "k"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g.Protocol() != RESP3 {
+		t.Fatalf("protocol %d", g.Protocol())
+	}
+	tr.mu.Lock()
+	started, used := tr.started, len(tr.used)
+	for _, id := range tr.used {
+		if id != 0 {
+			t.Errorf("a connection redirects to %d over RESP3", id)
+		}
+	}
+	tr.mu.Unlock()
+	if started || used != 2 {
+		t.Fatalf("invalidation connection started=%v, tracked connections %d", started, used)
+	}
+	// Another client's write: the push arrives on the idle connections
+	// themselves and the watcher hands it to the sink.
+	if r := inlineCommand(t, o, "SET k v2"); r != "+OK\r\n" {
+		t.Fatalf("SET: %q", r)
+	}
+	waitFor(t, 5*time.Second, "the in-band invalidation", func() bool { return sink.Events() > 0 })
+	waitFor(t, 5*time.Second, "both connections' invalidations", func() bool {
+		return sink.Stats().Invalidations >= 2
+	})
+	if _, flush, keys := sink.Drain(); flush || len(keys) == 0 || string(keys[0]) != "k" {
+		t.Fatalf("flush=%v keys=%q", flush, keys)
+	}
+	if g.DroppedPushes() != 0 {
+		t.Fatalf("%d pushes dropped", g.DroppedPushes())
+	}
+	// FLUSHALL: a null invalidation, everything goes.
+	trackingGet(t, g, "k")
+	inlineCommand(t, o, "FLUSHALL")
+	waitFor(t, 5*time.Second, "the null invalidation", func() bool {
+		_, flush, _ := sink.Drain()
+		return flush
+	})
+	// The server drops the idle tracked connections: the cache is flushed
+	// without any command being sent.
+	flushes := sink.Stats().Flushes
+	inlineCommand(t, o, "CLIENT KILL SKIPME yes TYPE normal")
+	waitFor(t, 5*time.Second, "the flush at the loss", func() bool { return sink.Stats().Flushes > flushes })
+	trackingGet(t, g, "k") // reconnects, in band again
+	tr.mu.Lock()
+	started = tr.started
+	tr.mu.Unlock()
+	if started {
+		t.Fatal("the invalidation connection was opened over RESP3")
+	}
+}
+
+func TestTrackerFallsBackToRedirectWhenHelloIsUnknown(t *testing.T) {
+	o := redisServer(t, "--rename-command", "HELLO", "")
+	o.Protocol = RESP3
+	g := NewGroup(o, 1, false)
+	defer g.Close()
+	sink := NewTrackingSink(nil, 0, 0)
+	tr := g.EnableTracking(sink, TrackingMode{})
+	trackingGet(t, g, "k")
+	if g.Protocol() != RESP2 {
+		t.Fatalf("protocol %d", g.Protocol())
+	}
+	tr.mu.Lock()
+	started := tr.started
+	var redirect int64
+	for _, id := range tr.used {
+		redirect = id
+	}
+	tr.mu.Unlock()
+	if !started || redirect == 0 {
+		t.Fatalf("after the fallback: invalidation connection started=%v, redirect %d", started, redirect)
+	}
+	if sink.Stats().Flushes == 0 {
+		t.Fatal("the in-band attempt that fell back did not flush")
+	}
+	sink.Drain()
+	before := sink.Events()
+	if r := inlineCommand(t, o, "SET k v2"); r != "+OK\r\n" {
+		t.Fatalf("SET: %q", r)
+	}
+	waitFor(t, 5*time.Second, "the invalidation through REDIRECT", func() bool { return sink.Events() > before })
+	if _, _, keys := sink.Drain(); len(keys) != 1 || string(keys[0]) != "k" {
+		t.Fatalf("keys %q", keys)
+	}
+}

@@ -26,6 +26,19 @@ def own_server(request):
     srv.stop()
 
 
+@pytest.fixture(params=[2, 3, None], ids=["resp2", "resp3", "protocol-default"])
+def proto(request) -> dict:
+    """The protocol= to open the cached client with (None: redis-py's default,
+    RESP3 on redis-py 8.1): RESP2 tracks with REDIRECT to an invalidation
+    connection, RESP3 in band (invalidation pushes on the tracked connection)."""
+    return {} if request.param is None else {"protocol": request.param}
+
+
+def in_band(proto: dict) -> bool:
+    """Whether a client opened with proto tracks in band (RESP3) on these servers."""
+    return proto.get("protocol", 3) == 3
+
+
 @pytest.fixture
 def real_own_server():
     """A redis-server of our own, for what the reference server lacks (ACLs, restart with a dir)."""
@@ -61,7 +74,12 @@ def tracking_clients(w: Any) -> list[dict]:
     return [c for c in w.client_list() if "t" in c.get("flags", "")]
 
 
+def in_band_clients(w: Any) -> list[dict]:
+    """The server's clients that track keys without REDIRECT (RESP3 pushes)."""
+    return [c for c in tracking_clients(w) if int(c.get("redir", -1)) <= 0]  # Redis 7.0 lists 0
+
+
 def redirect_clients(w: Any) -> list[dict]:
     """The server's clients subscribed to __redis__:invalidate (our invalidation connections)."""
-    ids = {c["redir"] for c in tracking_clients(w)}
+    ids = {c["redir"] for c in tracking_clients(w) if int(c["redir"]) > 0}
     return [c for c in w.client_list() if c["id"] in ids]

@@ -14,13 +14,13 @@ from .conftest import tracking_clients
 
 @pytest.mark.parametrize("loop_kind", LOOP_KINDS)
 @pytest.mark.parametrize("kind", ["Redis", "Pool"])
-def test_async_hits_invalidation_and_own_writes(own_server, writer, loop_kind, kind):
+def test_async_hits_invalidation_and_own_writes(own_server, writer, loop_kind, kind, proto):
     writer.set("k", "v1")
     writer.hset("h", mapping={"a": "1"})
 
     async def main():
         cls = getattr(cpipe.asyncio, kind)
-        r = cls(host="127.0.0.1", port=own_server.port, socket_timeout=10, cache_config=CacheConfig(max_size=100))
+        r = cls(host="127.0.0.1", port=own_server.port, socket_timeout=10, cache_config=CacheConfig(max_size=100), **proto)
         try:
             cache = r.get_cache()
             assert await r.get("k") == b"v1"
@@ -50,12 +50,12 @@ def test_async_hits_invalidation_and_own_writes(own_server, writer, loop_kind, k
     run(loop_kind, main())
 
 
-def test_async_flush_when_the_tracking_connection_is_killed(own_server, writer):
+def test_async_flush_when_the_tracking_connection_is_killed(own_server, writer, proto):
     writer.set("k", "v1")
 
     async def main():
         r = cpipe.asyncio.Redis(host="127.0.0.1", port=own_server.port, socket_timeout=10,
-                                cache_config=CacheConfig(max_size=100))
+                                cache_config=CacheConfig(max_size=100), **proto)
         try:
             cache = r.get_cache()
             assert await r.get("k") == b"v1" and await r.get("k") == b"v1"

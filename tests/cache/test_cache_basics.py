@@ -8,7 +8,7 @@ import cpipe
 from cpipe.cache import CacheConfig, ClientCache
 from cpipe._options import InvalidOptionError
 
-from .conftest import wait_until
+from .conftest import in_band, in_band_clients, redirect_clients, wait_until
 
 
 def make(server, **kw):
@@ -33,11 +33,16 @@ def test_redis_py_cache_config_is_accepted_and_hits_are_counted(own_server, writ
         assert cache.size == 0
 
 
-def test_another_clients_write_is_seen_once_its_invalidation_arrives(own_server, writer):
+def test_another_clients_write_is_seen_once_its_invalidation_arrives(own_server, writer, proto):
     writer.set("k", "old")
-    with make(own_server) as r:
+    with make(own_server, **proto) as r:
         assert r.get("k") == b"old"
         assert r.get("k") == b"old"  # a hit
+        # RESP3: in band, no invalidation connection; RESP2: REDIRECT to one.
+        if in_band(proto):
+            assert len(in_band_clients(writer)) == 1 and redirect_clients(writer) == []
+        else:
+            assert in_band_clients(writer) == [] and len(redirect_clients(writer)) == 1
         writer.set("k", "new")
         wait_until(lambda: r.get("k") == b"new", what="the invalidation")
         assert r.get_cache().stats.invalidations >= 1
@@ -45,8 +50,8 @@ def test_another_clients_write_is_seen_once_its_invalidation_arrives(own_server,
         assert r.get_cache().stats.hits >= 2
 
 
-def test_a_client_reads_its_own_writes_at_once(own_server):
-    with make(own_server) as r:
+def test_a_client_reads_its_own_writes_at_once(own_server, proto):
+    with make(own_server, **proto) as r:
         for i in range(200):
             r.set("mine", i)
             assert r.get("mine") == str(i).encode()  # no wait: the write dropped the entry
@@ -59,9 +64,9 @@ def test_a_client_reads_its_own_writes_at_once(own_server):
         assert r.get("mine") is None
 
 
-def test_mget_is_invalidated_by_any_of_its_keys(own_server, writer):
+def test_mget_is_invalidated_by_any_of_its_keys(own_server, writer, proto):
     writer.mset({"a": "1", "b": "2", "c": "3"})
-    with make(own_server) as r:
+    with make(own_server, **proto) as r:
         assert r.mget("a", "b", "c") == [b"1", b"2", b"3"]
         assert r.mget("a", "b", "c") == [b"1", b"2", b"3"]
         hits = r.get_cache().stats.hits
@@ -127,9 +132,9 @@ def test_int_and_str_arguments_are_not_confused(own_server, writer):
         wait_until(lambda: r.get(1) == b"uno" and r.get("1") == b"uno", what="invalidation of an int-spelled key")
 
 
-def test_flushdb_by_another_client_flushes_the_whole_cache(own_server, writer):
+def test_flushdb_by_another_client_flushes_the_whole_cache(own_server, writer, proto):
     writer.mset({f"k{i}": i for i in range(20)})
-    with make(own_server) as r:
+    with make(own_server, **proto) as r:
         for i in range(20):
             assert r.get(f"k{i}") == str(i).encode()
         cache = r.get_cache()
@@ -140,9 +145,9 @@ def test_flushdb_by_another_client_flushes_the_whole_cache(own_server, writer):
         assert all(r.get(f"k{i}") is None for i in range(20))
 
 
-def test_own_flushdb_flushes_at_once(own_server, writer):
+def test_own_flushdb_flushes_at_once(own_server, writer, proto):
     writer.set("k", "v")
-    with make(own_server) as r:
+    with make(own_server, **proto) as r:
         assert r.get("k") == b"v"
         r.flushdb()
         assert r.get("k") is None
@@ -181,9 +186,9 @@ def test_byte_bound_evicts_and_refuses_an_oversized_reply(own_server, writer):
         assert cache.bytes <= 2000
 
 
-def test_pipeline_reads_are_not_cached_and_pipeline_writes_invalidate(own_server, writer):
+def test_pipeline_reads_are_not_cached_and_pipeline_writes_invalidate(own_server, writer, proto):
     writer.set("k", "v1")
-    with make(own_server) as r:
+    with make(own_server, **proto) as r:
         cache = r.get_cache()
         with r.pipeline(transaction=False) as p:
             p.get("k").get("k")
@@ -208,10 +213,10 @@ def test_uncacheable_commands_are_not_cached(own_server, writer):
         assert r.get_cache().stats.hits == 0
 
 
-def test_bcast_mode_with_prefixes(own_server, writer):
+def test_bcast_mode_with_prefixes(own_server, writer, proto):
     writer.mset({"user:1": "a", "other": "b"})
     cfg = CacheConfig(max_size=100, tracking_mode="bcast", prefixes=["user:"])
-    with make(own_server, cache_config=cfg) as r:
+    with make(own_server, cache_config=cfg, **proto) as r:
         assert r.get("user:1") == b"a"
         assert r.get("user:1") == b"a"
         assert r.get("other") == b"b"
@@ -243,9 +248,9 @@ def test_a_redis_py_cache_object_is_refused():
         cpipe.Redis(port=1, cache=CacheFactory().get_cache())
 
 
-def test_pool_shares_one_cache(own_server, writer):
+def test_pool_shares_one_cache(own_server, writer, proto):
     writer.set("k", "v1")
-    with cpipe.Pool(host="127.0.0.1", port=own_server.port, size=4, cache_config=RedisPyCacheConfig()) as p:
+    with cpipe.Pool(host="127.0.0.1", port=own_server.port, size=4, cache_config=RedisPyCacheConfig(), **proto) as p:
         assert [p.get("k") for _ in range(10)] == [b"v1"] * 10
         assert p.get_cache().stats.hits == 9
         assert len([c for c in writer.client_list() if "t" in c["flags"]]) >= 1

@@ -6,11 +6,13 @@ import time
 from functools import partial
 
 import pytest
+import redis
 from redis.cache import CacheConfig
 
 import cpipe
+from tests._servers import start_real_server
 
-from .conftest import redirect_clients, tracking_clients, wait_until
+from .conftest import in_band_clients, redirect_clients, tracking_clients, wait_until
 
 
 def make(server, **kw):
@@ -18,9 +20,9 @@ def make(server, **kw):
                        cache_config=CacheConfig(max_size=1000), **kw)
 
 
-def test_killing_the_tracking_connection_flushes_the_cache(own_server, writer):
+def test_killing_the_tracking_connection_flushes_the_cache(own_server, writer, proto):
     writer.set("k", "v1")
-    with make(own_server) as r:
+    with make(own_server, **proto) as r:
         cache = r.get_cache()
         assert r.get("k") == b"v1" and r.get("k") == b"v1"
         flushes = cache.stats.flushes
@@ -37,8 +39,9 @@ def test_killing_the_tracking_connection_flushes_the_cache(own_server, writer):
 
 
 def test_killing_the_redirect_connection_flushes_and_tracking_recovers(own_server, writer):
+    """RESP2 only: over RESP3 there is no redirect connection (in band)."""
     writer.set("k", "v1")
-    with make(own_server) as r:
+    with make(own_server, protocol=2) as r:
         cache = r.get_cache()
         assert r.get("k") == b"v1" and r.get("k") == b"v1"
         (old,) = redirect_clients(writer)
@@ -58,9 +61,9 @@ def test_killing_the_redirect_connection_flushes_and_tracking_recovers(own_serve
         wait_until(lambda: r.get("k") == b"v3", what="invalidation through the new redirect")
 
 
-def test_server_restart_flushes_and_caching_resumes(own_server, writer):
+def test_server_restart_flushes_and_caching_resumes(own_server, writer, proto):
     writer.set("k", "v1")
-    with make(own_server) as r:
+    with make(own_server, **proto) as r:
         cache = r.get_cache()
         assert r.get("k") == b"v1" and r.get("k") == b"v1"
         own_server.restart()  # no persistence: the key is gone
@@ -77,9 +80,9 @@ def _get_or_none(r, key):
         return "error"
 
 
-def test_a_reply_in_flight_when_its_key_is_invalidated_is_not_stored(own_server, writer):
+def test_a_reply_in_flight_when_its_key_is_invalidated_is_not_stored(own_server, writer, proto):
     writer.set("k", "old")
-    with make(own_server) as r:
+    with make(own_server, **proto) as r:
         cache = r.get_cache()
         assert r.get("k") == b"old"  # cached; the server now tracks k for us
         r.get_cache().delete_by_redis_keys(["k"])
@@ -99,9 +102,9 @@ def test_a_reply_in_flight_when_its_key_is_invalidated_is_not_stored(own_server,
         assert r.get("k") == b"new"
 
 
-def test_a_flush_while_a_read_is_in_flight_keeps_it_out(own_server, writer):
+def test_a_flush_while_a_read_is_in_flight_keeps_it_out(own_server, writer, proto):
     writer.set("k", "v")
-    with make(own_server) as r:
+    with make(own_server, **proto) as r:
         cache = r.get_cache()
         real = partial(r._native.execute, r._h, None, r._max_bulk)
 
@@ -117,7 +120,7 @@ def test_a_flush_while_a_read_is_in_flight_keeps_it_out(own_server, writer):
         assert r.get("k") is None
 
 
-def test_no_read_returns_a_value_older_than_an_acknowledged_and_processed_write(own_server, writer):
+def test_no_read_returns_a_value_older_than_an_acknowledged_and_processed_write(own_server, writer, proto):
     """A writer thread (another client) and reader threads on one cached client, bounded in count.
 
     Invariant: once a write is acknowledged and the engine has received its
@@ -128,7 +131,7 @@ def test_no_read_returns_a_value_older_than_an_acknowledged_and_processed_write(
     """
     writes = 300
     writer.set("n", 0)
-    with make(own_server) as r:
+    with make(own_server, **proto) as r:
         cache = r.get_cache()
         r.get("n")
         errors: list = []
@@ -167,19 +170,62 @@ def test_no_read_returns_a_value_older_than_an_acknowledged_and_processed_write(
         assert cache.stats.hits > 0 and cache.stats.invalidations > 0
 
 
-def test_a_server_refusing_tracking_fails_commands_with_a_clear_error(real_own_server):
-    """A user without the CLIENT command: caching cannot work, and the error says why."""
-    import redis
+@pytest.fixture
+def no_hello_server():
+    """redis-server 7.0 with HELLO renamed away: 'unknown command', as an old server answers."""
+    srv = start_real_server("--rename-command", "HELLO", "")
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.parametrize("protocol", [None, 3], ids=["protocol-default", "resp3"])
+def test_resp3_asked_of_a_server_without_hello_tracks_with_redirect(no_hello_server, protocol):
+    """HELLO 3 falls back to RESP2 after the in-band CLIENT TRACKING was in the
+    same connect: that connection would hear no invalidation. It is connected
+    again with REDIRECT, and invalidations arrive."""
+    w = redis.Redis(host="127.0.0.1", port=no_hello_server.port, protocol=2)
+    try:
+        w.set("k", "v1")
+        with make(no_hello_server, protocol=protocol) as r:
+            cache = r.get_cache()
+            assert r.get("k") == b"v1"  # read while the fallback flushed: not stored
+            assert cache.stats.flushes >= 1  # the in-band attempt was dropped with the cache
+            assert r.get("k") == b"v1" and r.get("k") == b"v1"
+            assert cache.stats.hits >= 1
+            (tracked,) = tracking_clients(w)
+            assert len(redirect_clients(w)) == 1 and in_band_clients(w) == []
+            w.set("k", "v2")
+            wait_until(lambda: r.get("k") == b"v2", what="the invalidation through REDIRECT")
+            assert r.get("k") == b"v2"
+            hits = cache.stats.hits
+            assert r.get("k") == b"v2" and cache.stats.hits == hits + 1
+            # A reconnect speaks RESP2 at once (the fallback is remembered): REDIRECT again.
+            w.client_kill_filter(_id=tracked["id"])
+            wait_until(lambda: cache.size == 0, what="the flush after CLIENT KILL")
+            assert r.get("k") == b"v2"
+            w.set("k", "v3")
+            wait_until(lambda: r.get("k") == b"v3", what="invalidation after the reconnect")
+            assert in_band_clients(w) == []
+    finally:
+        w.close()
+
+
+@pytest.mark.parametrize("protocol, error, message", [
+    (2, cpipe.ConnectionError, "client-side caching: opening the invalidation connection: CLIENT ID: NOPERM"),
+    (3, redis.exceptions.NoPermissionError, r"client\|tracking.*\(reply to CLIENT TRACKING ON, sent while connecting\)"),
+], ids=["resp2", "resp3"])
+def test_a_server_refusing_tracking_fails_commands_with_a_clear_error(real_own_server, protocol, error, message):
+    """A user without the CLIENT command: caching cannot work, and the error says why
+    (RESP2: opening the invalidation connection; RESP3: the in-band CLIENT TRACKING)."""
 
     own_server = real_own_server
     writer = redis.Redis(host="127.0.0.1", port=own_server.port)
     writer.acl_setuser("nocl", enabled=True, passwords=["+pw"], keys="*", channels="*",
                        commands=["+@all", "-client"])
     r = cpipe.Redis(host="127.0.0.1", port=own_server.port, username="nocl", password="pw",
-                    socket_timeout=5, cache_config=CacheConfig())
+                    socket_timeout=5, cache_config=CacheConfig(), protocol=protocol)
     try:
-        with pytest.raises(cpipe.ConnectionError, match="client-side caching: opening the invalidation "
-                                                        "connection: CLIENT ID: NOPERM"):
+        with pytest.raises(error, match=message):
             r.get("k")
     finally:
         r.close()
