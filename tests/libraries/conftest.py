@@ -15,6 +15,7 @@ run). Each test also checks that the library kept our very object.
 """
 from __future__ import annotations
 
+import signal
 import threading
 import time
 import traceback
@@ -83,6 +84,22 @@ class ConnectionRecorder:
             return await connect(conn, *args, **kwargs)
 
         return recording_connect
+
+
+# Worker libraries (rq, huey, dramatiq) install handlers for these while a
+# worker runs and do not always put Python's back.
+_WORKER_SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1]
+
+
+@pytest.fixture(autouse=True)
+def signal_handlers_restored():
+    """Put back the signal handlers a library's worker replaced, so later
+    tests (Ctrl-C reaching a blocked call) see Python's own."""
+    before = {s: signal.getsignal(s) for s in _WORKER_SIGNALS}
+    yield
+    for s, handler in before.items():
+        if signal.getsignal(s) is not handler and handler is not None:
+            signal.signal(s, handler)
 
 
 @pytest.fixture(autouse=True)
