@@ -202,7 +202,55 @@ def disconnect_pubsubs(client: Any) -> None:
             pass
 
 
-class PubSub(redis.client.PubSub):
+class EngineSubscriberState:
+    """The engine side of a PubSub, sync or asyncio: the attributes that
+    init_engine_state sets (declared here for the type checker)."""
+
+    _native: Any
+    _config: Any
+    _reply_encoding: Optional[str]
+    _max_bulk: int
+    _engine_args: tuple
+    _batch: int
+    _sub: int
+    _metrics: bool
+    _disconnected: bool
+    _sub_lock: threading.Lock
+    _buffer: collections.deque
+    on_reconnect: Optional[Callable[[dict], Any]]
+    reconnects: int
+
+
+def init_engine_state(ps: EngineSubscriberState, client: Any, shard_hint: Any, ignore_subscribe_messages: bool, encoder: Any,
+                      push_handler_func: Any, event_dispatcher: Any, max_queued_messages: int,
+                      max_queued_bytes: int, reconnect_timeout: Optional[float],
+                      on_reconnect: Optional[Callable[[dict], Any]], batch: int) -> dict[str, Any]:
+    """The engine side of a PubSub, sync or asyncio, set before redis-py's
+    __init__ (which calls reset()); returns the keyword arguments for it."""
+    if on_reconnect is not None and not callable(on_reconnect):
+        raise DataError(f"on_reconnect must be callable, not {on_reconnect!r}")
+    mm, mb, rt, b = subscriber_options(max_queued_messages, max_queued_bytes, reconnect_timeout, batch)
+    ps._native = client._native
+    ps._config = client._config
+    ps._reply_encoding = client._encoding
+    ps._max_bulk = client._max_bulk
+    ps._engine_args = (mm, mb, rt)
+    ps._batch = b
+    ps._sub = 0
+    ps._metrics = False  # redis-py's per-message metric is on (see metrics_enabled)
+    ps._disconnected = False  # closed by disconnect(): reconnect on next use
+    ps._sub_lock = threading.Lock()
+    ps._buffer = collections.deque()
+    ps.on_reconnect = on_reconnect
+    ps.reconnects = 0  # reconnect notices seen
+    kwargs: dict[str, Any] = {"shard_hint": shard_hint, "ignore_subscribe_messages": ignore_subscribe_messages,
+                              "encoder": encoder, "push_handler_func": push_handler_func}
+    if event_dispatcher is not None:
+        kwargs["event_dispatcher"] = event_dispatcher  # redis-py 6+
+    return kwargs
+
+
+class PubSub(EngineSubscriberState, redis.client.PubSub):
     """redis-py's PubSub on an engine subscriber connection (see the module docstring).
 
     Thread-safety is redis-py's: one thread reads messages (get_message,
@@ -216,28 +264,11 @@ class PubSub(redis.client.PubSub):
                  max_queued_messages: int = 0, max_queued_bytes: int = 0,
                  reconnect_timeout: Optional[float] = DEFAULT_RECONNECT_TIMEOUT,
                  on_reconnect: Optional[Callable[[dict], Any]] = None, batch: int = DEFAULT_BATCH) -> None:
-        if on_reconnect is not None and not callable(on_reconnect):
-            raise DataError(f"on_reconnect must be callable, not {on_reconnect!r}")
-        mm, mb, rt, b = subscriber_options(max_queued_messages, max_queued_bytes, reconnect_timeout, batch)
         # Before redis-py's __init__, which calls reset().
-        self._native = client._native
-        self._config = client._config
-        self._reply_encoding = client._encoding
-        self._max_bulk = client._max_bulk
-        self._engine_args = (mm, mb, rt)
-        self._batch = b
-        self._sub = 0
-        self._metrics = False  # redis-py's per-message metric is on (see metrics_enabled)
-        self._disconnected = False  # closed by disconnect(): reconnect on next use
-        self._sub_lock = threading.Lock()
-        self._buffer: collections.deque = collections.deque()
-        self.on_reconnect = on_reconnect
-        self.reconnects = 0  # reconnect notices seen
-        kwargs: dict[str, Any] = {"shard_hint": shard_hint, "ignore_subscribe_messages": ignore_subscribe_messages,
-                                  "encoder": encoder, "push_handler_func": push_handler_func}
-        if event_dispatcher is not None:
-            kwargs["event_dispatcher"] = event_dispatcher  # redis-py 6+
-        super().__init__(client.connection_pool, **kwargs)
+        redis_kwargs = init_engine_state(self, client, shard_hint, ignore_subscribe_messages, encoder,
+                                         push_handler_func, event_dispatcher, max_queued_messages,
+                                         max_queued_bytes, reconnect_timeout, on_reconnect, batch)
+        super().__init__(client.connection_pool, **redis_kwargs)
 
     # -- the engine connection ------------------------------------------------
 

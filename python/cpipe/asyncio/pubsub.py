@@ -12,21 +12,18 @@ and `parse_response` then takes a whole batch without waiting. Commands
 from __future__ import annotations
 
 import asyncio
-import collections
 import functools
 import inspect
 import os
-import threading
 from typing import Any, AsyncIterator, Callable, Optional
 
 import redis.asyncio.client
 from redis.utils import str_if_bytes
 
 from .. import _engine
-from ..errors import DataError
-from ..pubsub import (DEFAULT_BATCH, DEFAULT_RECONNECT_TIMEOUT, EngineSubscriberConnection, as_server_reply,
-                      command_name, forget_pending_unsubscribes, is_reconnect_notice, metrics_enabled,
-                      reconnect_notice, subscriber_options, track)
+from ..pubsub import (DEFAULT_BATCH, DEFAULT_RECONNECT_TIMEOUT, EngineSubscriberConnection,
+                      EngineSubscriberState, as_server_reply, command_name, forget_pending_unsubscribes,
+                      init_engine_state, is_reconnect_notice, metrics_enabled, reconnect_notice, track)
 
 # redis-py 8's pub/sub metric (a coroutine in redis.asyncio), as its handle_message records it.
 _record: Any = getattr(redis.asyncio.client, "record_pubsub_message", None)
@@ -40,7 +37,7 @@ class AsyncEngineSubscriberConnection(EngineSubscriberConnection):
         EngineSubscriberConnection.disconnect(self)
 
 
-class PubSub(redis.asyncio.client.PubSub):
+class PubSub(EngineSubscriberState, redis.asyncio.client.PubSub):
     """redis-py's asyncio PubSub on an engine subscriber connection.
 
     It belongs to the loop that first used it, as the client does.
@@ -51,30 +48,13 @@ class PubSub(redis.asyncio.client.PubSub):
                  max_queued_messages: int = 0, max_queued_bytes: int = 0,
                  reconnect_timeout: Optional[float] = DEFAULT_RECONNECT_TIMEOUT,
                  on_reconnect: Optional[Callable[[dict], Any]] = None, batch: int = DEFAULT_BATCH) -> None:
-        if on_reconnect is not None and not callable(on_reconnect):
-            raise DataError(f"on_reconnect must be callable, not {on_reconnect!r}")
-        mm, mb, rt, b = subscriber_options(max_queued_messages, max_queued_bytes, reconnect_timeout, batch)
-        self._native = client._native
-        self._config = client._config
-        self._reply_encoding = client._encoding
-        self._max_bulk = client._max_bulk
-        self._engine_args = (mm, mb, rt)
-        self._batch = b
-        self._sub = 0
-        self._metrics = False  # redis-py's per-message metric is on (see cpipe.pubsub.metrics_enabled)
-        self._disconnected = False  # closed by disconnect(): reconnect on next use
-        self._sub_lock = threading.Lock()
-        self._buffer: collections.deque = collections.deque()
+        redis_kwargs = init_engine_state(self, client, shard_hint, ignore_subscribe_messages, encoder,
+                                         push_handler_func, event_dispatcher, max_queued_messages,
+                                         max_queued_bytes, reconnect_timeout, on_reconnect, batch)
         self._pipe: Optional[tuple[int, int]] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._arrived: Optional[asyncio.Event] = None
-        self.on_reconnect = on_reconnect
-        self.reconnects = 0
-        kwargs: dict[str, Any] = {"shard_hint": shard_hint, "ignore_subscribe_messages": ignore_subscribe_messages,
-                                  "encoder": encoder, "push_handler_func": push_handler_func}
-        if event_dispatcher is not None:
-            kwargs["event_dispatcher"] = event_dispatcher  # redis-py 6+
-        super().__init__(client.connection_pool, **kwargs)
+        super().__init__(client.connection_pool, **redis_kwargs)
 
     # -- the engine connection ------------------------------------------------
 
