@@ -220,6 +220,24 @@ class EngineSubscriberState:
     on_reconnect: Optional[Callable[[dict], Any]]
     reconnects: int
 
+    def _close_subscriber(self) -> None:
+        raise NotImplementedError
+
+    def __del__(self) -> None:
+        try:
+            self._close_subscriber()
+        except Exception:
+            pass
+
+
+# pubsub() keywords only the engine's PubSub takes (redis-py's would refuse them).
+ENGINE_OPTIONS = ("max_queued_messages", "max_queued_bytes", "reconnect_timeout", "on_reconnect", "batch")
+
+
+def without_engine_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """pubsub()'s keywords for redis-py's own PubSub (a forked child has no engine)."""
+    return {k: v for k, v in kwargs.items() if k not in ENGINE_OPTIONS}
+
 
 def init_engine_state(ps: EngineSubscriberState, client: Any, shard_hint: Any, ignore_subscribe_messages: bool, encoder: Any,
                       push_handler_func: Any, event_dispatcher: Any, max_queued_messages: int,
@@ -442,18 +460,11 @@ class PubSub(EngineSubscriberState, redis.client.PubSub):
         self.connection = None
         super().reset()
 
-    def __del__(self) -> None:
-        try:
-            self._close_subscriber()
-        except Exception:
-            pass
-
 
 def make_pubsub(client: Any, **kwargs: Any) -> Any:
     """client.pubsub(): cpipe's PubSub, or redis-py's own in a forked child (no engine there)."""
     if getattr(client, "_fallback", None) is not None or _engine.forked_child():
-        kwargs = {k: v for k, v in kwargs.items()
-                  if k not in ("max_queued_messages", "max_queued_bytes", "reconnect_timeout", "on_reconnect", "batch")}
+        kwargs = without_engine_options(kwargs)
         return redis.client.PubSub(client.connection_pool, **kwargs)
     return track(client, PubSub(client, **kwargs))
 

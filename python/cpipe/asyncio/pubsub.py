@@ -23,7 +23,8 @@ from redis.utils import str_if_bytes
 from .. import _engine
 from ..pubsub import (DEFAULT_BATCH, DEFAULT_RECONNECT_TIMEOUT, EngineSubscriberConnection,
                       EngineSubscriberState, as_server_reply, command_name, forget_pending_unsubscribes,
-                      init_engine_state, is_reconnect_notice, metrics_enabled, reconnect_notice, track)
+                      init_engine_state, is_reconnect_notice, metrics_enabled, reconnect_notice, track,
+                      without_engine_options)
 
 # redis-py 8's pub/sub metric (a coroutine in redis.asyncio), as its handle_message records it.
 _record: Any = getattr(redis.asyncio.client, "record_pubsub_message", None)
@@ -269,17 +270,10 @@ class PubSub(EngineSubscriberState, redis.asyncio.client.PubSub):
         self.connection = None
         await super().aclose()
 
-    def __del__(self) -> None:
-        try:
-            self._close_subscriber()
-        except Exception:
-            pass
-
 
 def make_pubsub(client: Any, **kwargs: Any) -> Any:
     """client.pubsub(): cpipe's asyncio PubSub, or redis-py's own in a forked child."""
     if getattr(client, "_fallback", None) is not None or _engine.forked_child():
-        kwargs = {k: v for k, v in kwargs.items()
-                  if k not in ("max_queued_messages", "max_queued_bytes", "reconnect_timeout", "on_reconnect", "batch")}
+        kwargs = without_engine_options(kwargs)
         return redis.asyncio.client.PubSub(client.connection_pool, **kwargs)
     return track(client, PubSub(client, **kwargs))
