@@ -100,6 +100,8 @@ def check_passive_options(owner: str, options: dict[str, Any]) -> None:
     ssl_on = bool(options.get("ssl"))
     for name, value in options.items():
         check = PASSIVE_OPTIONS.get(name)
+        if name == "legacy_responses" and not redis_has_legacy_responses():
+            check = None  # this redis-py (before 8.1) has no such option: refused as it refuses it
         if check is not None:
             check(name, value)
         elif name.startswith("ssl_"):

@@ -25,6 +25,37 @@ PROTOCOLS = [None, 2, 3]
 IDS = ["protocol-None", "protocol-2", "protocol-3"]
 
 
+def _takes_legacy_responses() -> bool:
+    """redis-py 8.1 takes legacy_responses=; older releases refuse it (TypeError)."""
+    try:
+        redis.Redis(port=1, legacy_responses=True).close()  # connects lazily: nothing is sent
+    except TypeError:
+        return False
+    return True
+
+
+HAS_LEGACY_RESPONSES = _takes_legacy_responses()
+
+
+def redis_py_wire(port: int, protocol=None, **kw) -> int:
+    """The RESP version redis-py itself speaks with protocol= (None: its
+    default, RESP3 from redis-py 8 on, RESP2 before), as the server reports
+    it in CLIENT INFO: what cpipe must speak with the same setting."""
+    r = redis.Redis(port=port, protocol=protocol, **kw)
+    try:
+        return int(r.client_info()["resp"])
+    finally:
+        r.close()
+
+
+def _asyncio_kwargs(protocol, **kw):
+    """protocol=None left out: redis-py 5.0's asyncio client sends
+    `HELLO None` when given it explicitly."""
+    if protocol is not None:
+        kw["protocol"] = protocol
+    return kw
+
+
 def _seed(r: redis.Redis) -> None:
     r.flushall()
     r.set("s", "value")
@@ -192,7 +223,7 @@ def test_reply_types_per_protocol(pair, protocol):
         assert isinstance(withscores[0], tuple)
     assert math.isinf(ours.zscore("z", "inf"))
     spoken = ours._native.protocol(ours._h)
-    assert spoken == (2 if protocol == 2 else 3)
+    assert spoken == redis_py_wire(ctl.connection_pool.connection_kwargs["port"], protocol)
 
 
 def test_big_number_is_an_int(pair, protocol):
@@ -202,7 +233,7 @@ def test_big_number_is_an_int(pair, protocol):
     ours, theirs, ctl = pair
     script = "redis.setresp(3); return {big_number='-123456789012345678901234567890'}"
     got = ours.eval(script, 0)
-    if protocol == 2:
+    if redis_py_wire(ctl.connection_pool.connection_kwargs["port"], protocol) == 2:
         assert got == theirs.eval(script, 0)
         return
     assert got == -123456789012345678901234567890 and type(got) is int
@@ -262,7 +293,7 @@ def test_error_in_a_resp3_reply_is_in_place(pair):
 
 
 def test_asyncio_same_replies(resp_server, protocol, decode):
-    kw = {"host": "127.0.0.1", "port": resp_server.port, "protocol": protocol, "decode_responses": decode}
+    kw = _asyncio_kwargs(protocol, host="127.0.0.1", port=resp_server.port, decode_responses=decode)
     names = ["hgetall", "zrange withscores", "zscore", "smembers", "xinfo groups", "config get", "eval resp3 map",
              "incrbyfloat", "get missing", "blpop"]
     ctl = redis.Redis(port=resp_server.port, protocol=2)
@@ -410,7 +441,7 @@ def test_right_password_then_resp3(auth_server, protocol):
         r = redis.Redis(port=auth_server.port, password="s3cret", protocol=protocol, db=1, client_name="resp3-user")
         assert c.client_getname() == r.client_getname()  # bytes with protocol=3 (no str_if_bytes there)
         r.close()
-        assert c._native.protocol(c._h) == 3
+        assert c._native.protocol(c._h) == redis_py_wire(auth_server.port, protocol, password="s3cret")
         assert int(c.client_info()["db"]) == 1
     finally:
         c.close()
@@ -432,15 +463,16 @@ def test_no_password_resp3_fails_at_connect_as_redis_py(auth_server):
 
 # -- the option ----------------------------------------------------------------
 
-@pytest.mark.parametrize("value, wire", [(None, 3), (2, 2), (3, 3), ("2", 2), ("3", 3)])
-def test_protocol_spellings(resp_server, value, wire):
+@pytest.mark.parametrize("value", [None, 2, 3, "2", "3"])
+def test_protocol_spellings(resp_server, value):
     c = cpipe.Redis(port=resp_server.port, protocol=value)
     r = redis.Redis(port=resp_server.port, protocol=value)
     try:
         assert c.ping() is True
-        assert c._native.protocol(c._h) == wire
+        assert c._native.protocol(c._h) == redis_py_wire(resp_server.port, value)
         assert c.connection_pool.connection_kwargs["protocol"] == r.connection_pool.connection_kwargs["protocol"]
-        assert c.connection_pool.get_protocol() == r.connection_pool.get_protocol()
+        if hasattr(r.connection_pool, "get_protocol"):  # redis-py 5.1 on
+            assert c.connection_pool.get_protocol() == r.connection_pool.get_protocol()
         assert c.connection_pool.connection_kwargs.get("legacy_responses") == \
             r.connection_pool.connection_kwargs.get("legacy_responses")
     finally:
@@ -448,14 +480,14 @@ def test_protocol_spellings(resp_server, value, wire):
         r.close()
 
 
-@pytest.mark.parametrize("query, wire", [("?protocol=3", 3), ("?protocol=2", 2), ("", 3)])
-def test_protocol_in_url(resp_server, query, wire):
+@pytest.mark.parametrize("query, protocol", [("?protocol=3", 3), ("?protocol=2", 2), ("", None)])
+def test_protocol_in_url(resp_server, query, protocol):
     c = cpipe.Redis.from_url(f"redis://127.0.0.1:{resp_server.port}/0{query}")
     try:
         c.flushall()
         c.hset("h", "a", "1")
         assert c.hgetall("h") == {b"a": b"1"}
-        assert c._native.protocol(c._h) == wire
+        assert c._native.protocol(c._h) == redis_py_wire(resp_server.port, protocol)
     finally:
         c.close()
 
@@ -468,6 +500,12 @@ def test_bad_protocol_refused_before_connecting(bad):
 
 @pytest.mark.parametrize("legacy", [True, False])
 def test_legacy_responses(resp_server, legacy):
+    if not HAS_LEGACY_RESPONSES:
+        # Refused as this redis-py refuses it, rather than taken and ignored.
+        for make in (cpipe.Redis, redis.Redis):
+            with pytest.raises(TypeError, match="legacy_responses"):
+                make(port=resp_server.port, legacy_responses=legacy)
+        return
     for protocol in PROTOCOLS:
         kw = {"port": resp_server.port, "protocol": protocol, "legacy_responses": legacy}
         c, r = cpipe.Redis(**kw), redis.Redis(**kw)
