@@ -52,6 +52,7 @@ test-go: export CGO_CFLAGS := -I$(shell $(PYTHON) -c 'import sysconfig; print(sy
 test-go: export CGO_LDFLAGS := -Wl,--unresolved-symbols=ignore-all
 test-go: venv
 	go vet ./cpipe/...
+	@unformatted=$$($$(go env GOROOT)/bin/gofmt -l cpipe); test -z "$$unformatted" || { echo "gofmt needed: $$unformatted"; exit 1; }
 	go test -count=1 ./cpipe/...
 	# The role protocol (cpipe/engine/doc.go) under the race detector.
 	go test -race -count=1 ./cpipe/engine

@@ -84,9 +84,7 @@
 //
 // A top-level RESP3 push frame (a CLIENT TRACKING invalidation, a pub/sub
 // message) is never a command's reply and never counted as one. The
-// reader hands it to Options.OnPush:
-//
-//	OnPush func(frame []byte)
+// reader hands it to Options.OnPush, a func(frame []byte):
 //
 //   - frame is the push's tape: one KindPush entry (count, then the
 //     elements' entries), in Go memory the callee owns from then on.

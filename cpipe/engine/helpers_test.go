@@ -25,7 +25,7 @@ type (
 	simpleV string
 	errV    string
 	// RESP3 entries.
-	mapV    []any  // key, value, key, value ...
+	mapV    []any // key, value, key, value ...
 	setV    []any
 	pushV   []any
 	doubleV uint64 // float64 bits, so NaN compares equal to itself

@@ -291,7 +291,7 @@ func TestResp3FallbackRemembered(t *testing.T) {
 	g := NewGroup(o, 3, true)
 	defer g.Close()
 	groupValues(t, g, cmd("PING")) // the first connect learns that HELLO is unknown
-	for i := 0; i < 3; i++ { // the others connect after it
+	for i := 0; i < 3; i++ {       // the others connect after it
 		var wg sync.WaitGroup
 		for j := 0; j < 6; j++ {
 			wg.Add(1)
