@@ -103,7 +103,9 @@ bench: build server
 	$(PY) -m pip install -q -r requirements-bench.txt
 	# credis pins hiredis<3, which would silently turn redis-py's hiredis parser off.
 	$(PY) -m pip install -q --no-deps credis
-	$(PY) bench/run.py --write bench/RESULTS.md
+	$(PY) bench/run.py --write bench/RESULTS.md --json build/bench.json
+	# The sweep cases' charts (bench/sweep_*.png, linked from bench/RESULTS.md).
+	$(PY) bench/plot.py build/bench.json --out bench
 
 # Old and new cpipe measured in one run (bench/README.md): OLD is the directory
 # holding the old build's cpipe package, built in place (e.g. OLD=../old/python).
