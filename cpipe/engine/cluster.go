@@ -17,9 +17,10 @@ import (
 // once on the named node, TRYAGAIN and CLUSTERDOWN are retried after a
 // short back-off while the socket timeout allows.
 //
-// Not yet here (see the README's "Redis Cluster" section): key positions
-// from COMMAND INFO (callers pass the slot), multi-key splitting, cluster
-// pipelines, the Python API and the C bridge.
+// DoArgs (cluster_command.go) finds a command's slot from the server's
+// COMMAND table and splits multi-key commands. Not yet here (see the
+// README's "Redis Cluster" section): cluster pipelines, the Python API and
+// the C bridge.
 type Cluster struct {
 	base      Options // per-node options; Host/Port replaced for each node
 	groupSize int
@@ -28,6 +29,7 @@ type Cluster struct {
 	mu     sync.Mutex
 	slots  *SlotMap
 	moved  map[int]string // MOVED redirects seen since the last refresh
+	keys   *KeyTable      // the server's COMMAND table, fetched once
 	groups map[string]*Group
 	seeds  []string // "host:port" tried, in order, when refreshing
 	closed bool
