@@ -276,9 +276,14 @@ func (c *Cluster) DoSlot(slot int, req *Request) error {
 	if err != nil {
 		return err
 	}
+	return c.follow(slot, addr, false, req)
+}
+
+// follow runs req on node addr (after ASKING when asking) and follows the
+// redirects its reply carries, as DoSlot describes.
+func (c *Cluster) follow(slot int, addr string, asking bool, req *Request) error {
 	deadline := time.Now().Add(c.base.SocketTimeout)
 	backoff := 10 * time.Millisecond
-	asking := false
 	for hop := 0; ; hop++ {
 		g, err := c.group(addr)
 		if err != nil {
