@@ -1,0 +1,144 @@
+package engine
+
+import (
+	"strings"
+	"sync"
+	"time"
+)
+
+// A cluster pipeline: commands grouped by the node owning their slot, one
+// request per node, all nodes written and read in parallel goroutines,
+// replies put back in the caller's order. A command answered MOVED, ASK,
+// TRYAGAIN or CLUSTERDOWN is re-sent alone (following its redirect), so
+// only the affected commands run twice; everything else keeps its first
+// reply.
+
+type pipelineCommand struct {
+	slot  int
+	reply []byte // its tape entry, once answered
+}
+
+// DoPipeline runs commands (each an argument list) and appends one reply
+// entry per command to out, in order. A command whose keys span slots or
+// cannot be told fails the whole pipeline before anything is sent.
+func (c *Cluster) DoPipeline(commands [][][]byte, out *Tape) error {
+	t, err := c.KeyTable()
+	if err != nil {
+		return err
+	}
+	cmds := make([]pipelineCommand, len(commands))
+	keylessSlot := -1
+	for i, args := range commands {
+		if len(args) == 0 {
+			return &UnknownKeysError{Command: "(empty command)"}
+		}
+		slot, keyless, cross, known := t.CommandSlot(args)
+		switch {
+		case !known:
+			return &UnknownKeysError{Command: strings.ToUpper(string(args[0]))}
+		case cross:
+			return &CrossSlotError{Command: strings.ToUpper(string(args[0]))}
+		case keyless:
+			if keylessSlot < 0 {
+				if keylessSlot, err = c.randomPrimary(); err != nil {
+					return err
+				}
+			}
+			slot = keylessSlot
+		}
+		cmds[i].slot = slot
+	}
+	byNode := map[string][]int{}
+	var order []string
+	for i := range cmds {
+		addr, err := c.primaryOf(cmds[i].slot)
+		if err != nil {
+			return err
+		}
+		if _, ok := byNode[addr]; !ok {
+			order = append(order, addr)
+		}
+		byNode[addr] = append(byNode[addr], i)
+	}
+	errs := make([]error, len(order))
+	var wg sync.WaitGroup
+	for n, addr := range order {
+		wg.Add(1)
+		go func(n int, addr string, idx []int) {
+			defer wg.Done()
+			errs[n] = c.sendToNode(addr, idx, commands, cmds)
+		}(n, addr, byNode[addr])
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	if err := c.resendRedirected(commands, cmds); err != nil {
+		return err
+	}
+	for i := range cmds {
+		appendTape(out, cmds[i].reply)
+	}
+	return nil
+}
+
+// sendToNode sends the commands idx as one request to addr and keeps each
+// one's reply entry.
+func (c *Cluster) sendToNode(addr string, idx []int, commands [][][]byte, cmds []pipelineCommand) error {
+	g, err := c.group(addr)
+	if err != nil {
+		return err
+	}
+	var data []byte
+	for _, i := range idx {
+		data = append(data, encodeArgs(commands[i])...)
+	}
+	req := &Request{Data: data, N: len(idx), Batch: true}
+	if err := g.Do(req, false, 0); err != nil {
+		return err
+	}
+	if req.Err != nil {
+		return req.Err
+	}
+	b := req.Tape.Buf
+	for _, i := range idx {
+		rest := skipEntry(b)
+		cmds[i].reply = b[:len(b)-len(rest)]
+		b = rest
+	}
+	return nil
+}
+
+// resendRedirected re-sends, one at a time in the caller's order, the
+// commands whose reply was a redirect or a retryable cluster error (as
+// redis-py's ClusterPipeline does): commands on one key keep their order.
+func (c *Cluster) resendRedirected(commands [][][]byte, cmds []pipelineCommand) error {
+	for i := range cmds {
+		r := parseRedirect(cmds[i].reply)
+		if r.kind == "" {
+			continue
+		}
+		req := &Request{Data: encodeArgs(commands[i]), N: 1}
+		var err error
+		switch r.kind {
+		case "MOVED":
+			c.movedTo(r.slot, r.addr)
+			err = c.follow(cmds[i].slot, r.addr, false, req)
+		case "ASK":
+			err = c.follow(cmds[i].slot, r.addr, true, req)
+		default: // TRYAGAIN, CLUSTERDOWN
+			time.Sleep(10 * time.Millisecond)
+			err = c.DoSlot(cmds[i].slot, req)
+		}
+		if err == nil {
+			err = req.Err
+		}
+		if err != nil {
+			return err
+		}
+		cmds[i].reply = req.Tape.Buf
+	}
+	return nil
+}
