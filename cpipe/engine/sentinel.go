@@ -179,9 +179,8 @@ func (s *Sentinel) Target(name string, replica bool) *SentinelTarget {
 	return t
 }
 
-// Release forgets t: switches are no longer applied to its groups (they
-// keep resolving through it until they are closed).
-func (s *Sentinel) Release(t *SentinelTarget) {
+// forget drops t from the targets switches are applied to.
+func (s *Sentinel) forget(t *SentinelTarget) {
 	s.mu.Lock()
 	delete(s.targets, t)
 	s.mu.Unlock()

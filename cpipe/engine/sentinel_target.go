@@ -95,6 +95,10 @@ func (t *SentinelTarget) NotFound(cause error) error {
 	return &SentinelError{NoReplica: true, Msg: msg}
 }
 
+// Release ends t's part in switches: its groups (which keep resolving
+// through it until they are closed) are no longer moved by +switch-master.
+func (t *SentinelTarget) Release() { t.s.forget(t) }
+
 func (t *SentinelTarget) attach(g *Group) {
 	t.mu.Lock()
 	t.groups[g] = struct{}{}
