@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Iterable, Optional
 
+import redis
 import redis.asyncio.sentinel as _async_sentinel
 import redis.sentinel as _sentinel
 
@@ -122,6 +123,7 @@ class EngineSentinel:
 
     # The client class a sentinel connection and master_for use by default.
     _client_class: Any = Redis
+    _redis_py_class: Any = redis.Redis
     _native_sentinel: SentinelEngine
     sentinels: list
     connection_kwargs: dict
@@ -147,6 +149,8 @@ class EngineSentinel:
     def _client_for(self, service_name: str, replica: bool, redis_class: Any, connection_pool_class: Any,
                     kwargs: dict) -> Any:
         check_service_name(service_name)
+        if redis_class is self._redis_py_class:
+            redis_class = self._client_class  # redis-py's default (its aliases pass it): cpipe's own
         if not (isinstance(redis_class, type) and issubclass(redis_class, self._client_class)):
             raise DataError(f"Sentinel: redis_class must be {self._client_class.__module__}."
                             f"{self._client_class.__name__} or a subclass, not {redis_class!r}")
