@@ -212,3 +212,37 @@ def test_readonly_in_a_pipeline_fails_the_whole_batch(topology, sentinels):
     wait_until("writes again", lambda: m.set("rop:k", "z"), timeout=15)
     m.close()
     solo.close()
+
+
+def test_asyncio_sentinel_as_redis_py(topology):
+    import asyncio
+
+    import redis.asyncio.sentinel
+
+    import cpipe.asyncio
+
+    async def main():
+        ours = cpipe.asyncio.Sentinel(topology.sentinel_addrs, socket_timeout=5)
+        theirs = redis.asyncio.sentinel.Sentinel(topology.sentinel_addrs, socket_timeout=5)
+        assert isinstance(ours, redis.asyncio.sentinel.Sentinel)
+        assert await ours.discover_master(SERVICE) == await theirs.discover_master(SERVICE)
+        assert await ours.discover_slaves(SERVICE) == await theirs.discover_slaves(SERVICE)
+        with pytest.raises(redis.asyncio.sentinel.MasterNotFoundError, match="No master found for 'nosuch'"):
+            await ours.discover_master("nosuch")
+        m = ours.master_for(SERVICE, socket_timeout=5)
+        assert isinstance(m, cpipe.asyncio.Redis)
+        assert await m.set("am:k", "v") is True
+        assert await m.get("am:k") == b"v"
+        got = await asyncio.gather(*(m.incr("am:n") for _ in range(50)))
+        assert sorted(got) == list(range(1, 51))
+        assert (await m.info("replication"))["role"] == "master"
+        assert await m.wait(1, 5000) == 1
+        r = ours.slave_for(SERVICE, socket_timeout=5)
+        assert await r.get("am:k") == b"v"
+        with pytest.raises(redis.exceptions.ReadOnlyError):
+            await r.set("am:k", "no")
+        await m.aclose()
+        await r.aclose()
+        await theirs.aclose() if hasattr(theirs, "aclose") else None
+
+    asyncio.run(asyncio.wait_for(main(), 60))
