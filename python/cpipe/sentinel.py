@@ -169,7 +169,8 @@ class EngineSentinel:
         # under cpipe's API knows no Sentinel: it raises ForkError there.
         options["fork_fallback"] = False
         target = SentinelTarget(self._native_sentinel, service_name, replica)
-        client = redis_class.__new__(redis_class)
+        cls: Any = redis_class
+        client = cls.__new__(cls)
         # Read by EngineClient.__init__ into EngineConfig.resolver: every
         # handle the client opens (shared, WATCH, pub/sub) connects through it.
         client._sentinel_resolver = target.handle
