@@ -10,6 +10,7 @@
 #include "encode.h"
 #include "options.h"
 #include "bridge_pubsub.h"
+#include "bridge_sentinel.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -194,6 +195,8 @@ int cp_bridge_interrupted(void) {
 // ---------------------------------------------------------------- errors
 
 static PyObject *exc_for_status(int64_t status) {
+    PyObject *sentinel = cp_sentinel_exception(status);  // MasterNotFoundError, SlaveNotFoundError
+    if (sentinel) return sentinel;
     return status == CP_TIMEOUT ? exc_timeout : status == CP_PROTOCOL ? exc_protocol : exc_connection;
 }
 
@@ -614,7 +617,7 @@ static PyObject *py_open(PyObject *self, PyObject *config) {
     if (check_ready() < 0) return NULL;
     struct cp_options o = {0};
     PyObject *host = NULL, *unix_path = NULL, *init = NULL, *r = NULL;
-    long long port, size, max_queued, protocol;
+    long long port, size, max_queued, protocol, resolver;
     enc_t e; enc_init(&e, CP_DEFAULT_MAX_BULK);
     if (config_text(config, "host", 0, &host, &o.host, &o.host_len) < 0 ||
         config_int(config, "port", 1, 65535, &port) < 0 ||
@@ -626,7 +629,8 @@ static PyObject *py_open(PyObject *self, PyObject *config) {
         config_bool(config, "autopipeline", &o.autopipeline) < 0 ||
         config_int(config, "max_queued", 0, CP_MAX_QUEUED, &max_queued) < 0 ||
         config_bool(config, "connect_once", &o.connect_once) < 0 ||
-        config_int(config, "protocol", 2, 3, &protocol) < 0) goto done;
+        config_int(config, "protocol", 2, 3, &protocol) < 0 ||
+        config_int(config, "resolver", 0, INT64_MAX, &resolver) < 0) goto done;
     if (!PyTuple_Check(init) && !PyList_Check(init)) {
         config_wrong_type(init, "init_commands", "a tuple of command tuples");
         goto done;
@@ -638,6 +642,7 @@ static PyObject *py_open(PyObject *self, PyObject *config) {
     o.size = (int)size;
     o.max_queued = max_queued;
     o.protocol = (int)protocol;
+    o.resolver = (uint64_t)resolver;
     o.init = e.buf;
     o.init_len = e.len;
     o.ninit = (int)n;
@@ -724,6 +729,7 @@ static PyMethodDef methods[] = {
     {"configure", py_configure, METH_VARARGS, "configure(error_factory, ConnectionError, TimeoutError, AuthenticationError, ProtocolError, DataError, ForkError)"},
     {"mark_forked", py_mark_forked, METH_NOARGS, "called in a forked child"},
     CP_PUBSUB_METHODS
+    CP_SENTINEL_METHODS
     {"tracking_state", cp_py_tracking_state, METH_VARARGS, "tracking_state(max_keys, max_bytes) -> TrackingState (client-side caching)"},
     {NULL, NULL, 0, NULL},
 };

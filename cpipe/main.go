@@ -84,6 +84,9 @@ func seconds(s C.double) time.Duration {
 func statusOf(err error) C.int {
 	var pe *engine.ProtocolError
 	var ie *engine.InitError
+	if status, ok := sentinelStatus(err); ok {
+		return status
+	}
 	switch {
 	case err == nil:
 		return C.CP_OK
@@ -137,6 +140,7 @@ func engineOptions(o *C.struct_cp_options) engine.Options {
 		MaxQueued:      int(o.max_queued),
 		ConnectOnce:    o.connect_once != 0,
 		Protocol:       int(o.protocol),
+		Resolver:       resolverOf(o.resolver), // Sentinel (sentinel_export.go)
 	}
 }
 

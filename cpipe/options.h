@@ -33,6 +33,7 @@ struct cp_options {
     int64_t max_queued;      // commands accepted but unanswered per connection; 0: the engine's default
     int connect_once;        // a connection that was up and is lost is never replaced
     int protocol;            // 2: RESP2; 3: HELLO 3 on connect, RESP2 if the server refuses it
+    uint64_t resolver;       // 0, or a Sentinel target (cp_sentinel_target) naming the server instead of host/port
 };
 
 #endif

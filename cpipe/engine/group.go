@@ -43,6 +43,9 @@ func NewGroup(o Options, size int, autopipeline bool) *Group {
 		g.conns[i] = NewPConn(&g.o)
 		g.idle <- g.conns[i]
 	}
+	if o.Resolver != nil {
+		o.Resolver.attach(g) // Sentinel: a switch of master fails the connections to the old one
+	}
 	return g
 }
 
@@ -351,6 +354,9 @@ func (g *Group) Close() {
 	}
 	if g.o.Tracking != nil {
 		g.o.Tracking.close() // after the connections: a re-point in progress fails at once
+	}
+	if g.o.Resolver != nil {
+		g.o.Resolver.detach(g)
 	}
 	g.sideMu.Lock()
 	side := g.side

@@ -60,6 +60,12 @@ type Options struct {
 	// push frames are dropped and counted (Group.DroppedPushes). Set before
 	// the first connect; never changed afterwards.
 	OnPush func(frame []byte)
+	// Resolver, when set, names the server every connect dials instead of
+	// Host, Port and UnixPath, checks what the connect reached, and watches
+	// replies for the sign that the server is no longer what it named
+	// (Sentinel: sentinel_conn.go, sentinel_target.go). Set before the
+	// first connect; never changed afterwards.
+	Resolver Resolver
 
 	// shared is what every connection of these Options learns and keeps
 	// (set up by NewGroup or NewPConn).

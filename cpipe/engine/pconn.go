@@ -103,6 +103,9 @@ type PConn struct {
 	connectedOnce bool
 	lost          error
 	queued        int // commands in pending+queue, bounded by Options.MaxQueued
+	// addr: the address the connection reached (with Options.Resolver, the
+	// one it named); written by the connecting caller, read under mu.
+	addr string
 
 	// Owned by the reading role.
 	rbuf     []byte
@@ -460,6 +463,14 @@ func (c *PConn) readLocked(target *Request) {
 			c.queue = c.queue[:0:0] // let the backing array go instead of creeping forward
 		}
 		c.queued -= head.N
+		if err := c.movedAway(&head.Tape, head.N); err != nil {
+			// A READONLY reply from what Options.Resolver named as a
+			// master (sentinel_conn.go): fail it, so the next connect asks again.
+			head.Err = err
+			c.completeLocked(head)
+			c.failLocked(err)
+			return
+		}
 		c.completeLocked(head)
 		if len(c.queue) == 0 && c.rr < c.rw && !c.rd.InPush() {
 			// Every request written so far is answered, yet bytes remain

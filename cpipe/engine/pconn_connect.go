@@ -117,7 +117,8 @@ func (c *PConn) dialAndInit() (int, error) {
 // connection was closed, and the next attempt, now in RESP2 (the fallback
 // is remembered in resp2Only, so there is at most one more), redirects.
 func (c *PConn) dialAndInitOnce() (fd int, again bool, err error) {
-	fd, err = dial(c.o)
+	var to dialed
+	fd, to, err = dialServer(c.o)
 	if err != nil {
 		return -1, false, err
 	}
@@ -161,6 +162,14 @@ func (c *PConn) dialAndInitOnce() (fd int, again bool, err error) {
 		c.o.Tracking.fellBack(c)
 		return -1, true, nil
 	}
+	if again, err := c.checkDialed(fd, to); again || err != nil {
+		// Sentinel: not the role asked for, or the master moved meanwhile (sentinel_conn.go).
+		syscall.Close(fd)
+		c.rr, c.rw = 0, 0
+		c.rd.Reset()
+		return -1, again, err
+	}
+	c.addr = to.addr
 	shared.proto.Store(int32(proto))
 	return fd, false, nil
 }

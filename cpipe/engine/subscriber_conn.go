@@ -256,7 +256,7 @@ func (s *Subscriber) connectInterruptible(interrupt func() bool) (int, []byte, e
 // the init commands: AUTH, SELECT, CLIENT SETNAME), then sends MONITOR in
 // monitor mode; an error reply fails the connect with an InitError.
 func (s *Subscriber) dialAndInit() (int, []byte, error) {
-	fd, err := dial(&s.o.Conn)
+	fd, _, err := dialServer(&s.o.Conn)
 	if err != nil {
 		return -1, nil, err
 	}

@@ -25,6 +25,9 @@ _LAZY = {
     "phget": ("compat", "phget"),
     "phset": ("compat", "phset"),
     "ForkFallbackWarning": ("_fallback", "ForkFallbackWarning"),
+    "Sentinel": ("sentinel", "Sentinel"),
+    "MasterNotFoundError": ("sentinel", "MasterNotFoundError"),
+    "SlaveNotFoundError": ("sentinel", "SlaveNotFoundError"),
 }
 
 
@@ -52,6 +55,6 @@ def from_url(url: str, **kwargs: Any) -> Any:
 __all__ = [
     "Client", "Redis", "Pipeline", "Pool", "from_url",
     "Connect", "ConnectPool", "hget", "hset", "add_command", "execute", "phget", "phset",
-    "ForkFallbackWarning",
+    "ForkFallbackWarning", "Sentinel", "MasterNotFoundError", "SlaveNotFoundError",
     *_errors.__all__,
 ]

@@ -75,6 +75,11 @@ class EngineConfig:
     AUTH on every connect; a server that refuses it as unknown is spoken to
     in RESP2, quietly, and the engine's protocol() says 2)."""
 
+    resolver: int = 0
+    """0, or a Sentinel target (cpipe.sentinel) that names the server every
+    connect dials instead of host and port: the service's master, checked
+    with ROLE, or its replicas."""
+
     def dedicated(self) -> "EngineConfig":
         """The same server and init commands, on one connection of its own
         that never reconnects: for a WATCH pipeline."""

@@ -107,6 +107,28 @@ def sub_stats(subscriber: int, /) -> Optional[tuple[int, int, int]]:
 def sub_close(subscriber: int, /) -> None:
     """Close; wakes a sub_poll waiting in any thread."""
 
+# -- Sentinel (bridge_sentinel.c, sentinel_export.go, engine/sentinel*.go)
+
+def sentinel_configure(master_not_found: type[BaseException], slave_not_found: type[BaseException], /) -> None:
+    """The classes raised for no master (CP_NO_MASTER) and no replica (CP_NO_REPLICA)."""
+
+def sentinel_open(handles: tuple[int, ...], min_other_sentinels: int, force_master_ip: Optional[str], /) -> int:
+    """An engine Sentinel over one open() handle per sentinel, which it takes
+    over (closing it closes them); nothing connects yet."""
+
+def sentinel_target(sentinel: int, service_name: str, replica: bool, /) -> int:
+    """A resolver for EngineConfig.resolver: the service's master, or its replicas."""
+
+def sentinel_release(resolver: int, /) -> None:
+    """Forget a resolver; handles opened with it keep it until closed."""
+
+def sentinel_close(sentinel: int, /) -> None:
+    """Stop the +switch-master listener and close the sentinels' connections."""
+
+def sentinel_discover(sentinel: int, service_name: str, replicas: bool, /) -> list[Any]:
+    """[ip, port] of the master (MasterNotFoundError if none), or with
+    replicas [[ip, port], ...] of those up (maybe empty)."""
+
 def tracking_state(max_keys: int, max_bytes: int, /) -> "TrackingState":
     """The engine's invalidation queue for one client-side cache (bridge_cache.c):
     at most max_keys keys / max_bytes bytes (0: the engine's defaults)."""

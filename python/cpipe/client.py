@@ -202,6 +202,7 @@ class EngineClient:
             init_commands=tuple(_init_commands(db, username, password, client_name)),
             size=self._size, autopipeline=bool(autopipeline), max_queued=max_queued,
             protocol=wire,
+            resolver=getattr(self, "_sentinel_resolver", 0),  # set by cpipe.sentinel before __init__
         )
         # What redis-py's own methods and helpers read of a client.
         self.response_callbacks = CaseInsensitiveDict(

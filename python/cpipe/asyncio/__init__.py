@@ -19,4 +19,13 @@ def from_url(url: str, **kwargs: Any) -> Client:
     return Client.from_url(url, **kwargs)
 
 
-__all__ = ["Client", "Redis", "Pool", "Pipeline", "from_url"]
+def __getattr__(name: str) -> Any:
+    # cpipe.asyncio.Sentinel (cpipe.asyncio.sentinel), imported on first use.
+    if name in ("Sentinel", "MasterNotFoundError", "SlaveNotFoundError"):
+        from . import sentinel
+
+        return getattr(sentinel, name)
+    raise AttributeError(f"module 'cpipe.asyncio' has no attribute {name!r}")
+
+
+__all__ = ["Client", "Redis", "Pool", "Pipeline", "from_url", "Sentinel"]
