@@ -162,17 +162,7 @@ func (c *Cluster) loadSlots(addr string) (*SlotMap, error) {
 	return m, nil
 }
 
-func clusterCommand(args ...string) []byte {
-	b := []byte("*" + strconv.Itoa(len(args)) + "\r\n")
-	for _, a := range args {
-		b = append(b, '$')
-		b = strconv.AppendInt(b, int64(len(a)), 10)
-		b = append(b, "\r\n"...)
-		b = append(b, a...)
-		b = append(b, "\r\n"...)
-	}
-	return b
-}
+func clusterCommand(args ...string) []byte { return appendRESP(nil, args) }
 
 // redirect is a cluster error reply's instruction.
 type redirect struct {

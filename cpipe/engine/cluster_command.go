@@ -66,8 +66,15 @@ func (c *Cluster) KeyTable() (*KeyTable, error) {
 // multi-key command (MSET: key value).
 var splitStep = map[string]int{"mget": 1, "del": 1, "exists": 1, "unlink": 1, "touch": 1, "mset": 2}
 
-func encodeArgs(args [][]byte) []byte {
-	b := []byte("*" + strconv.Itoa(len(args)) + "\r\n")
+func encodeArgs(args [][]byte) []byte { return appendRESP(nil, args) }
+
+// appendRESP appends args as one RESP array of bulk strings: the one
+// encoder of the cluster code's own commands (CLUSTER SHARDS, ASKING, the
+// split parts of a multi-key command).
+func appendRESP[T string | []byte](b []byte, args []T) []byte {
+	b = append(b, '*')
+	b = strconv.AppendInt(b, int64(len(args)), 10)
+	b = append(b, "\r\n"...)
 	for _, a := range args {
 		b = append(b, '$')
 		b = strconv.AppendInt(b, int64(len(a)), 10)
