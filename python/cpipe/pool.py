@@ -110,7 +110,11 @@ class Pool(Client):
     def _setup(self) -> None:
         super()._setup()
         self._submit = self._native.submit
-        self._q = self._native.queue_open(-1)  # this pool's completion queue
+        if not self._q:
+            # This pool's completion queue, kept when the handle is reopened
+            # (connection_pool.disconnect(), rotated credentials): the
+            # completion thread polls this one queue for the pool's life.
+            self._q = self._native.queue_open(-1)
 
     def _use_fork_fallback(self) -> None:
         from ._fallback import forget_now, submit_now
