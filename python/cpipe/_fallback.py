@@ -264,12 +264,14 @@ def orphan_futures(futures: dict) -> None:
     """Complete the futures a forked child inherited: their replies go to the parent."""
     from .futures import resolve_after_fork
 
-    for fut in list(futures.values()):
-        if fut.__class__ is tuple:
-            continue  # a fire_and_forget command's (index, args): Pool._adopt_after_fork's
-        if not fut.done():
-            resolve_after_fork(fut, errors.ConnectionError(
-                "the command was sent by the parent process before fork(); its reply went there"))
+    for registered in list(futures.values()):
+        # A staged batch is the list of its items (cpipe._staging).
+        for fut in (registered if registered.__class__ is list else (registered,)):
+            if fut.__class__ is tuple:
+                continue  # a fire_and_forget command's (index, args): its reply went to the parent
+            if not fut.done():
+                resolve_after_fork(fut, errors.ConnectionError(
+                    "the command was sent by the parent process before fork(); its reply went there"))
     futures.clear()
 
 
