@@ -28,7 +28,7 @@ import threading
 from typing import Any, Callable
 
 from .errors import ConnectionError
-from .futures import resolve
+from .futures import resolve, resolve_batch
 
 # Bounds of one staged batch; at either one the caller sends it.
 MAX_COMMANDS = 4096
@@ -88,8 +88,7 @@ class Stager:
         their replies (or the batch's error), then what was staged meanwhile
         is sent."""
         if value.__class__ is list and len(value) == len(items):
-            for item, reply in zip(items, value):
-                self._complete(item, reply)
+            resolve_batch(items, value, self._unread.add)
         else:
             error = value if isinstance(value, BaseException) else ConnectionError(
                 f"a staged batch of {len(items)} commands got {type(value).__name__} instead of its replies")

@@ -62,15 +62,39 @@ def resolve(fut: CommandFuture, value: Any) -> None:
     fut._state = FINISHED
     d = fut.__dict__
     if "_condition" in d or "_waiters" in d or "_done_callbacks" in d:
-        cond = fut._condition
-        with cond:
-            for waiter in fut._waiters:
-                if fut._exception is not None:
-                    waiter.add_exception(fut)
-                else:
-                    waiter.add_result(fut)
-            cond.notify_all()
-        fut._invoke_callbacks()
+        _wake(fut)
+
+
+def _wake(fut: CommandFuture) -> None:
+    """Someone waits on fut or added a callback: tell them it is done."""
+    cond = fut._condition
+    with cond:
+        for waiter in fut._waiters:
+            if fut._exception is not None:
+                waiter.add_exception(fut)
+            else:
+                waiter.add_result(fut)
+        cond.notify_all()
+    fut._invoke_callbacks()
+
+
+def resolve_batch(items: list, replies: list, forgotten: Callable[[tuple, BaseException], None]) -> None:
+    """resolve() for a staged batch's items and their replies, in one loop
+    (the completion thread's time is the callers' GIL). An item that is a
+    fire_and_forget record (a tuple) hands only an error to `forgotten`."""
+    for fut, value in zip(items, replies):
+        if fut.__class__ is tuple:
+            if isinstance(value, BaseException):
+                forgotten(fut, value)
+            continue
+        if isinstance(value, BaseException):
+            fut._exception = value
+        else:
+            fut._result = value
+        fut._state = FINISHED
+        d = fut.__dict__
+        if "_condition" in d or "_waiters" in d or "_done_callbacks" in d:
+            _wake(fut)
 
 
 def resolve_after_fork(fut: CommandFuture, value: Any) -> None:
