@@ -23,6 +23,15 @@ func (s *sock) handshake(o *Options, start int64) error {
 	if err != nil {
 		return &ConnError{fmt.Errorf("TLS to %s: %w", o.Addr(), err)}
 	}
+	if len(cfg.Certificates) == 0 {
+		// Remember whether the server asked for a certificate we do not
+		// have: under TLS 1.3 its refusal comes after the handshake, often
+		// as a reset that hides the alert, and the error must still say why.
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			s.certAsked = true
+			return &tls.Certificate{}, nil
+		}
+	}
 	w := &tlsWire{fd: s.fd, tick: o.tick(), until: maxDeadline}
 	switch {
 	case o.ConnectTimeout > 0:
@@ -75,10 +84,10 @@ func (s *sock) tlsRead(p []byte, now bool) (int, error) {
 		}
 		return 0, errTick
 	}
-	if now && (err == io.EOF || err == io.ErrUnexpectedEOF) {
+	if now && (err == io.EOF || err == io.ErrUnexpectedEOF) && !s.certAsked {
 		return 0, errIdleClosed
 	}
-	return 0, tlsError("", err, false)
+	return 0, s.failure(err)
 }
 
 // tlsPeek is peekIdle under TLS: a read that does not wait. Records that
@@ -114,9 +123,20 @@ func (s *sock) tlsWrite(p []byte, progress *atomic.Int64, st *stallCheck) error 
 	_, err := s.tc.Write(p)
 	s.tw.wctx.Store(nil)
 	if err != nil {
-		return tlsError("", err, false)
+		return s.failure(err)
 	}
 	return nil
+}
+
+// failure is the error of a failed TLS read or write.
+func (s *sock) failure(err error) error {
+	err = tlsError("", err, false)
+	var ce *ConnError
+	if s.certAsked && errors.As(err, &ce) && !strings.Contains(err.Error(), "client certificate") {
+		return &ConnError{fmt.Errorf("the server asked for a TLS client certificate and none was given "+
+			"(ssl_certfile, ssl_keyfile), then dropped the connection: %w", err)}
+	}
+	return err
 }
 
 // tlsError turns what crypto/tls returned into the engine's errors: our

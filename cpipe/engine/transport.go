@@ -31,6 +31,9 @@ type sock struct {
 	// the in-band watcher could not see it.
 	stage  []byte
 	sr, sw int
+	// certAsked: the server asked for a client certificate during the
+	// handshake and we had none (tls_sock.go: failure).
+	certAsked bool
 }
 
 func (s *sock) close() { syscall.Close(s.fd) }
