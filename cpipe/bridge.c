@@ -617,7 +617,7 @@ static int config_text(PyObject *config, const char *name, int may_be_none, PyOb
 static PyObject *py_open(PyObject *self, PyObject *config) {
     if (check_ready() < 0) return NULL;
     struct cp_options o = {0};
-    PyObject *host = NULL, *unix_path = NULL, *init = NULL, *r = NULL;
+    PyObject *host = NULL, *unix_path = NULL, *init = NULL, *tls = NULL, *r = NULL;
     long long port, size, max_queued, protocol, resolver;
     enc_t e; enc_init(&e, CP_DEFAULT_MAX_BULK);
     if (config_text(config, "host", 0, &host, &o.host, &o.host_len) < 0 ||
@@ -631,7 +631,8 @@ static PyObject *py_open(PyObject *self, PyObject *config) {
         config_int(config, "max_queued", 0, CP_MAX_QUEUED, &max_queued) < 0 ||
         config_bool(config, "connect_once", &o.connect_once) < 0 ||
         config_int(config, "protocol", 2, 3, &protocol) < 0 ||
-        config_int(config, "resolver", 0, INT64_MAX, &resolver) < 0) goto done;
+        config_int(config, "resolver", 0, INT64_MAX, &resolver) < 0 ||
+        config_text(config, "tls", 1, &tls, &o.tls, &o.tls_len) < 0) goto done;
     if (!PyTuple_Check(init) && !PyList_Check(init)) {
         config_wrong_type(init, "init_commands", "a tuple of command tuples");
         goto done;
@@ -653,6 +654,7 @@ done:
     Py_XDECREF(host);
     Py_XDECREF(unix_path);
     Py_XDECREF(init);
+    Py_XDECREF(tls);
     return r;
 }
 

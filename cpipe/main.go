@@ -141,7 +141,19 @@ func engineOptions(o *C.struct_cp_options) engine.Options {
 		ConnectOnce:    o.connect_once != 0,
 		Protocol:       int(o.protocol),
 		Resolver:       resolverOf(o.resolver), // Sentinel (sentinel_export.go)
+		TLS:            tlsOf(o),
 	}
+}
+
+// tlsOf reads the TLS settings (JSON of engine.TLSSettings; NULL:
+// plaintext). An unreadable file fails every connect with a ConnError
+// naming it; cpipe/_tls.py has loaded the same files with Python's ssl
+// module before, so that is rare.
+func tlsOf(o *C.struct_cp_options) *engine.TLSConfig {
+	if o.tls == nil {
+		return nil
+	}
+	return engine.TLSFromJSON(goString(o.tls, int(o.tls_len)))
 }
 
 // cp_protocol is the RESP version group h speaks: 3, or 2 (none asked

@@ -34,6 +34,8 @@ struct cp_options {
     int connect_once;        // a connection that was up and is lost is never replaced
     int protocol;            // 2: RESP2; 3: HELLO 3 on connect, RESP2 if the server refuses it
     uint64_t resolver;       // 0, or a Sentinel target (cp_sentinel_target) naming the server instead of host/port
+    const char *tls;         // NULL: plaintext; else tls_len bytes of JSON, engine.TLSSettings (cpipe/_tls.py)
+    int64_t tls_len;
 };
 
 #endif

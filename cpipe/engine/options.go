@@ -66,6 +66,12 @@ type Options struct {
 	// (Sentinel: sentinel_conn.go, sentinel_target.go). Set before the
 	// first connect; never changed afterwards.
 	Resolver Resolver
+	// TLS, when set, makes every connection of these Options a TLS one:
+	// crypto/tls over the same blocking descriptor (transport.go,
+	// tls_sock.go), the handshake within ConnectTimeout. A Resolver's
+	// endpoints and a cluster's nodes get it too, each checked against the
+	// host it dials. Nil: plaintext.
+	TLS *TLSConfig
 
 	// shared is what every connection of these Options learns and keeps
 	// (set up by NewGroup or NewPConn).

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -87,7 +86,7 @@ type PConn struct {
 	mu      sync.Mutex
 	changed *sync.Cond // roles released, queue space freed, connection failed
 
-	fd      int
+	fd      *sock
 	broken  error // set when the connection failed; fd is closed once no role uses it
 	closed  bool
 	pending []*Request // accepted, not written
@@ -130,7 +129,7 @@ type PConn struct {
 // NewPConn makes a connection with o, which it keeps (o is shared by a
 // Group's connections and must not change once one exists).
 func NewPConn(o *Options) *PConn {
-	c := &PConn{o: o, fd: -1}
+	c := &PConn{o: o}
 	c.changed = sync.NewCond(&c.mu)
 	shared := o.share()
 	c.rd.OnPush = func(frame []byte) {
@@ -199,7 +198,7 @@ func (c *PConn) Submit(req *Request, mayBlock bool) error {
 	req.markStart()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !mayBlock && (c.fd < 0 || c.broken != nil || (c.queued > 0 && c.queued+req.N > c.o.maxQueued())) {
+	if !mayBlock && (c.fd == nil || c.broken != nil || (c.queued > 0 && c.queued+req.N > c.o.maxQueued())) {
 		return ErrWouldBlock
 	}
 	if err := c.admitLocked(req); err != nil {
@@ -220,7 +219,7 @@ func (c *PConn) admitLocked(req *Request) error {
 		if c.closed {
 			return ErrClosed
 		}
-		if c.fd >= 0 && c.broken == nil && c.queued == 0 && !c.reading && !c.writing &&
+		if c.fd != nil && c.broken == nil && c.queued == 0 && !c.reading && !c.writing &&
 			req.start-c.progress.Load() > int64(idlePeekAfter) {
 			// The server may have closed this idle connection (restart,
 			// CLIENT KILL, its timeout), or sent bytes nobody asked for:
@@ -239,7 +238,7 @@ func (c *PConn) admitLocked(req *Request) error {
 				continue // the lock was released: look again
 			}
 		}
-		if c.fd < 0 || c.broken != nil {
+		if c.fd == nil || c.broken != nil {
 			if c.reading || c.writing || c.connecting {
 				// A failed connection's role holders are still unwinding, or
 				// another caller is connecting.
@@ -247,7 +246,7 @@ func (c *PConn) admitLocked(req *Request) error {
 				if err := c.waitChangedLocked(req, 0); err != nil {
 					return err
 				}
-				if waitedForConnect && !c.connecting && c.fd < 0 && c.timedOutSince(req.start) {
+				if waitedForConnect && !c.connecting && c.fd == nil && c.timedOutSince(req.start) {
 					// The connect we waited for timed out (a server that
 					// accepts and never answers the init commands): ours
 					// would too, so callers queued behind it fail together
@@ -340,7 +339,7 @@ func (c *PConn) writeInBackground() {
 	c.mu.Unlock()
 }
 
-func (c *PConn) writeBatchInBackground(fd int, batch []*Request) {
+func (c *PConn) writeBatchInBackground(fd *sock, batch []*Request) {
 	err := c.writeBatch(fd, batch, nil)
 	c.mu.Lock()
 	c.writtenLocked(batch)
@@ -359,7 +358,7 @@ func (c *PConn) writtenLocked(batch []*Request) {
 	c.changed.Broadcast()
 }
 
-func (c *PConn) writeBatch(fd int, batch []*Request, self *Request) error {
+func (c *PConn) writeBatch(fd *sock, batch []*Request, self *Request) error {
 	st := stallCheck{timeout: c.o.SocketTimeout, tick: c.o.tick(), caller: self}
 	if len(batch) == 1 {
 		return writeAll(fd, batch[0].Data, &c.wprogress, &st)
@@ -541,7 +540,7 @@ func (c *PConn) readLimit(req *Request) time.Duration {
 // readReplies scans the rest of req's replies from the socket. caller is
 // the request of the thread reading (nil for a goroutine): its Interrupt
 // is asked once per tick without bytes.
-func (c *PConn) readReplies(fd int, req, caller *Request) error {
+func (c *PConn) readReplies(fd *sock, req, caller *Request) error {
 	limit := c.readLimit(req)
 	if c.rbuf == nil {
 		c.rbuf = make([]byte, readBufSize)
@@ -637,7 +636,7 @@ func (c *PConn) scanTrailingPushes(t *Tape) {
 // millisecond), so a timeout nearer than a tick fires on time. Owned by the
 // reading role; a syscall only when the value changes, which on a healthy
 // connection it never does.
-func (c *PConn) setReadTick(fd int, d time.Duration) {
+func (c *PConn) setReadTick(fd *sock, d time.Duration) {
 	d = min(max(d, time.Millisecond), c.o.tick())
 	if d != c.rcvTick {
 		setRcvTimeout(fd, d)
@@ -671,8 +670,8 @@ func (c *PConn) failLocked(err error) {
 	if errors.Is(err, ErrTimeout) {
 		c.timedOut.Store(nanotime())
 	}
-	if c.fd >= 0 {
-		syscall.Shutdown(c.fd, syscall.SHUT_RDWR)
+	if c.fd != nil {
+		c.fd.shutdown()
 	}
 	for _, list := range [][]*Request{c.queue, c.pending} {
 		for _, r := range list {
@@ -708,9 +707,9 @@ func (c *PConn) Close() {
 	for c.reading || c.writing {
 		c.changed.Wait()
 	}
-	if c.fd >= 0 {
-		syscall.Close(c.fd)
-		c.fd = -1
+	if c.fd != nil {
+		c.fd.close()
+		c.fd = nil
 	}
 	c.mu.Unlock()
 }

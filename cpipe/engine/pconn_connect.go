@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"syscall"
 )
 
 // Connecting happens with the connection's lock released, so a caller that
@@ -12,7 +11,7 @@ import (
 // c.connecting keeps every other caller and both roles away meanwhile.
 
 type dialResult struct {
-	fd  int
+	fd  *sock
 	err error
 }
 
@@ -24,9 +23,9 @@ func (c *PConn) connectLocked(req *Request) error {
 	if c.o.ConnectOnce && c.connectedOnce {
 		return c.refuseReconnectLocked()
 	}
-	if c.fd >= 0 {
-		syscall.Close(c.fd)
-		c.fd = -1
+	if c.fd != nil {
+		c.fd.close()
+		c.fd = nil
 	}
 	c.broken = nil
 	c.rr, c.rw = 0, 0
@@ -62,7 +61,7 @@ func (c *PConn) connectLocked(req *Request) error {
 }
 
 // connectedLocked ends a connect: the connection is usable, or err says why not.
-func (c *PConn) connectedLocked(fd int, err error) error {
+func (c *PConn) connectedLocked(fd *sock, err error) error {
 	c.connecting = false
 	c.changed.Broadcast()
 	if err != nil {
@@ -72,7 +71,7 @@ func (c *PConn) connectedLocked(fd int, err error) error {
 		return err
 	}
 	if c.closed {
-		syscall.Close(fd)
+		fd.close()
 		return ErrClosed
 	}
 	c.fd = fd
@@ -85,9 +84,9 @@ func (c *PConn) connectedLocked(fd int, err error) error {
 // roles are free) and every request from now on gets the same ConnError,
 // naming why the connection was lost.
 func (c *PConn) refuseReconnectLocked() error {
-	if c.fd >= 0 {
-		syscall.Close(c.fd)
-		c.fd = -1
+	if c.fd != nil {
+		c.fd.close()
+		c.fd = nil
 	}
 	if c.lost == nil {
 		cause := c.broken
@@ -102,7 +101,7 @@ func (c *PConn) refuseReconnectLocked() error {
 
 // dialAndInit runs with the lock released; c.connecting gives it the
 // reader's buffer and state.
-func (c *PConn) dialAndInit() (int, error) {
+func (c *PConn) dialAndInit() (*sock, error) {
 	for {
 		fd, again, err := c.dialAndInitOnce()
 		if !again {
@@ -116,11 +115,11 @@ func (c *PConn) dialAndInit() (int, error) {
 // without REDIRECT), which a RESP2 connection would never hear from; the
 // connection was closed, and the next attempt, now in RESP2 (the fallback
 // is remembered in resp2Only, so there is at most one more), redirects.
-func (c *PConn) dialAndInitOnce() (fd int, again bool, err error) {
+func (c *PConn) dialAndInitOnce() (fd *sock, again bool, err error) {
 	var to dialed
 	fd, to, err = dialServer(c.o)
 	if err != nil {
-		return -1, false, err
+		return nil, false, err
 	}
 	c.rcvTick = c.o.tick()
 	init, count, helloAt := c.o.Init, c.o.InitCount, -1
@@ -134,8 +133,8 @@ func (c *PConn) dialAndInitOnce() (fd int, again bool, err error) {
 		// Client-side caching: CLIENT TRACKING for this connection (tracking.go).
 		extra, m, err := c.o.Tracking.initFor(c, helloAt >= 0)
 		if err != nil {
-			syscall.Close(fd)
-			return -1, false, err
+			fd.close()
+			return nil, false, err
 		}
 		inBand = m > 0 && helloAt >= 0
 		init, count = append(init[:len(init):len(init)], extra...), count+m
@@ -143,31 +142,31 @@ func (c *PConn) dialAndInitOnce() (fd int, again bool, err error) {
 	proto := RESP2
 	if count > 0 {
 		if proto, err = c.runInit(fd, init, count, helloAt); err != nil {
-			syscall.Close(fd)
+			fd.close()
 			if inBand && shared.resp2Only.Load() {
 				// HELLO fell back and the in-band CLIENT TRACKING was refused
 				// in RESP2: the RESP2 attempt says what is really wrong, if anything.
 				c.rr, c.rw = 0, 0
 				c.rd.Reset()
 				c.o.Tracking.fellBack(c)
-				return -1, true, nil
+				return nil, true, nil
 			}
-			return -1, false, err
+			return nil, false, err
 		}
 	}
 	if inBand && proto != RESP3 {
-		syscall.Close(fd)
+		fd.close()
 		c.rr, c.rw = 0, 0
 		c.rd.Reset()
 		c.o.Tracking.fellBack(c)
-		return -1, true, nil
+		return nil, true, nil
 	}
 	if again, err := c.checkDialed(fd, to); again || err != nil {
 		// Sentinel: not the role asked for, or the master moved meanwhile (sentinel_conn.go).
-		syscall.Close(fd)
+		fd.close()
 		c.rr, c.rw = 0, 0
 		c.rd.Reset()
-		return -1, again, err
+		return nil, again, err
 	}
 	c.addr = to.addr
 	shared.proto.Store(int32(proto))
@@ -177,7 +176,7 @@ func (c *PConn) dialAndInitOnce() (fd int, again bool, err error) {
 // runInit sends the init commands (init, count of them, HELLO 3 the
 // helloAt-th or -1) and reads their replies; it returns the protocol the
 // connection speaks from now on.
-func (c *PConn) runInit(fd int, init []byte, count, helloAt int) (int, error) {
+func (c *PConn) runInit(fd *sock, init []byte, count, helloAt int) (int, error) {
 	st := stallCheck{timeout: c.o.SocketTimeout, tick: c.o.tick()}
 	if err := writeAll(fd, init, nil, &st); err != nil {
 		return 0, err

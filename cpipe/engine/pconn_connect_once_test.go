@@ -90,8 +90,8 @@ func TestPConnConnectOnceFailedInFlight(t *testing.T) {
 	if n := srv.accepts.Load(); n != 1 {
 		t.Errorf("%d connections, want 1", n)
 	}
-	if c.fd >= 0 {
-		t.Errorf("the lost connection's socket %d is still open", c.fd)
+	if c.fd != nil {
+		t.Errorf("the lost connection's socket %d is still open", c.fd.fd)
 	}
 }
 

@@ -30,7 +30,7 @@ func (c *PConn) drainIdleLocked() {
 }
 
 // readPushesNow is the drain's reading: reading role, lock released.
-func (c *PConn) readPushesNow(fd int) error {
+func (c *PConn) readPushesNow(fd *sock) error {
 	if c.rbuf == nil {
 		c.rbuf = make([]byte, readBufSize)
 	}

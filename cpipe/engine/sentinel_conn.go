@@ -6,7 +6,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // What a connection does when Options.Resolver names its server (Sentinel):
@@ -54,14 +53,14 @@ type dialed struct {
 
 // dialServer dials Options' server, or the first endpoint of the
 // Resolver's answer that accepts the connection.
-func dialServer(o *Options) (int, dialed, error) {
+func dialServer(o *Options) (*sock, dialed, error) {
 	if o.Resolver == nil {
 		fd, err := dial(o)
 		return fd, dialed{addr: o.Addr()}, err
 	}
 	eps, epoch, err := o.Resolver.Resolve()
 	if err != nil {
-		return -1, dialed{}, err
+		return nil, dialed{}, err
 	}
 	var last error
 	for _, ep := range eps {
@@ -77,9 +76,9 @@ func dialServer(o *Options) (int, dialed, error) {
 		last = errors.New("no server to connect to")
 	}
 	if nf := o.Resolver.NotFound(last); nf != nil {
-		return -1, dialed{}, nf
+		return nil, dialed{}, nf
 	}
-	return -1, dialed{}, last
+	return nil, dialed{}, last
 }
 
 // roleCommand is ROLE as the bridge encodes commands.
@@ -91,7 +90,7 @@ var roleCommand = []byte("*1\r\n$4\r\nROLE\r\n")
 // answer. An error: the server does not have the role it was named for
 // (a demoted master a sentinel has not caught up with yet); the connect
 // fails rather than run commands on the wrong server.
-func (c *PConn) checkDialed(fd int, to dialed) (again bool, err error) {
+func (c *PConn) checkDialed(fd *sock, to dialed) (again bool, err error) {
 	r := c.o.Resolver
 	if r == nil {
 		return false, nil
@@ -111,7 +110,7 @@ func (c *PConn) checkDialed(fd int, to dialed) (again bool, err error) {
 // askRole sends ROLE and returns the first word of its reply; "" when the
 // server refuses it (an ACL without ROLE, a server without it): then the
 // role cannot be checked, and the connect goes on.
-func (c *PConn) askRole(fd int) (string, error) {
+func (c *PConn) askRole(fd *sock) (string, error) {
 	st := stallCheck{timeout: c.o.SocketTimeout, tick: c.o.tick()}
 	if err := writeAll(fd, roleCommand, nil, &st); err != nil {
 		return "", err
@@ -185,14 +184,14 @@ func (g *Group) failConnsNotAt(addr string, cause error) int {
 func (c *PConn) failIfNotAt(addr string, cause error) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || c.connecting || c.fd < 0 || c.broken != nil || c.addr == addr {
+	if c.closed || c.connecting || c.fd == nil || c.broken != nil || c.addr == addr {
 		return false
 	}
 	c.failLocked(cause)
 	if !c.reading && !c.writing {
 		// Nobody holds the socket: release it now rather than at the next connect.
-		syscall.Close(c.fd)
-		c.fd = -1
+		c.fd.close()
+		c.fd = nil
 	}
 	return true
 }

@@ -30,12 +30,30 @@ func (e *ConnError) Unwrap() error { return e.Err }
 
 // dial connects with Go's dialer (name resolution, IPv4/IPv6, EINTR, connect
 // timeout) and then takes the descriptor out of the runtime's poller as a
-// blocking fd of our own.
-func dial(o *Options) (int, error) {
+// blocking fd of our own; with Options.TLS it then runs the TLS handshake
+// over that fd (tls_sock.go), within the same connect timeout.
+func dial(o *Options) (*sock, error) {
 	d := net.Dialer{}
+	start := nanotime()
 	if o.ConnectTimeout > 0 {
 		d.Timeout = o.ConnectTimeout
 	}
+	fd, err := dialFd(o, &d)
+	if err != nil {
+		return nil, err
+	}
+	s := &sock{fd: fd}
+	if o.TLS != nil {
+		if err := s.handshake(o, start); err != nil {
+			syscall.Close(fd)
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// dialFd is dial's TCP (or unix socket) part.
+func dialFd(o *Options, d *net.Dialer) (int, error) {
 	var c net.Conn
 	var err error
 	if o.UnixPath != "" {
@@ -108,15 +126,24 @@ func timeval(d time.Duration) *syscall.Timeval {
 	return &tv
 }
 
-func setRcvTimeout(fd int, d time.Duration) error {
-	return syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, timeval(d))
+func setRcvTimeout(s *sock, d time.Duration) error {
+	return syscall.SetsockoptTimeval(s.fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, timeval(d))
 }
 
 // errTick: a read or write syscall waited one tick without progress.
 var errTick = errors.New("no progress within one tick")
 
 // readSome reads at least one byte into p, or returns errTick.
-func readSome(fd int, p []byte) (int, error) {
+func readSome(s *sock, p []byte) (int, error) {
+	if s.tc != nil {
+		return s.tlsRead(p, false)
+	}
+	return readFd(s.fd, p)
+}
+
+// readFd is readSome on a plaintext descriptor (and under TLS, on the
+// ciphertext: tlsWire.fill).
+func readFd(fd int, p []byte) (int, error) {
 	for {
 		n, err := syscall.Read(fd, p)
 		switch {
@@ -142,7 +169,16 @@ const progressChunk = 256 << 10
 // Each partial write stamps progress (when given) so a reader waiting on
 // the same connection can tell a slow transfer from a dead server. stalled
 // is asked after each tick without progress (nil: give up at once).
-func writeAll(fd int, p []byte, progress *atomic.Int64, st *stallCheck) error {
+func writeAll(s *sock, p []byte, progress *atomic.Int64, st *stallCheck) error {
+	if s.tc != nil {
+		return s.tlsWrite(p, progress, st)
+	}
+	return writeFd(s.fd, p, progress, st)
+}
+
+// writeFd is writeAll on a plaintext descriptor (and under TLS, each
+// encrypted record: tlsWire.Write).
+func writeFd(fd int, p []byte, progress *atomic.Int64, st *stallCheck) error {
 	since := int64(0)
 	for len(p) > 0 {
 		chunk := p
@@ -181,8 +217,12 @@ const (
 )
 
 // peekIdle peeks at an idle connection without blocking.
-func peekIdle(fd int) int {
+func peekIdle(s *sock) int {
+	if s.tc != nil {
+		return s.tlsPeek()
+	}
 	var b [1]byte
+	fd := s.fd
 	for {
 		n, _, err := syscall.Recvfrom(fd, b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		switch {
@@ -199,7 +239,11 @@ func peekIdle(fd int) int {
 
 // readNow reads what has arrived, without waiting: (0, nil) when nothing
 // has, io.EOF-like errIdleClosed when the peer hung up.
-func readNow(fd int, p []byte) (int, error) {
+func readNow(s *sock, p []byte) (int, error) {
+	if s.tc != nil {
+		return s.tlsRead(p, true)
+	}
+	fd := s.fd
 	for {
 		n, _, err := syscall.Recvfrom(fd, p, syscall.MSG_DONTWAIT)
 		switch {

@@ -39,8 +39,8 @@ type Subscriber struct {
 	o SubOptions
 
 	wmu      sync.Mutex
-	fd       int  // the connection writers use; -1 while not connected
-	running  bool // a reader goroutine owns the connection (or is reconnecting)
+	fd       *sock // the connection writers use; nil while not connected
+	running  bool  // a reader goroutine owns the connection (or is reconnecting)
 	channels *nameSet
 	patterns *nameSet
 	shards   *nameSet
@@ -56,7 +56,7 @@ type Subscriber struct {
 	closing  chan struct{} // closed by Close: interrupts backoff sleeps
 	notifyFd int
 	notified bool
-	liveFd   int // the reader's socket, for Close to shut down; -1: none
+	liveFd   *sock // the reader's socket, for Close to shut down; nil: none
 	// confirmed: what the server's replies say this connection is
 	// subscribed to (the reader's view; reset on every reconnect).
 	confirmed  [3]map[string]struct{}
@@ -121,7 +121,7 @@ func (o *SubOptions) reconnectFor() time.Duration {
 // carried: a subscriber speaks RESP2, whose messages are arrays.
 func NewSubscriber(o SubOptions) *Subscriber {
 	o.Conn.Init, o.Conn.InitCount = resp2Init(o.Conn.Init)
-	s := &Subscriber{o: o, fd: -1, liveFd: -1, notifyFd: o.NotifyFd, closing: make(chan struct{}),
+	s := &Subscriber{o: o, fd: nil, liveFd: nil, notifyFd: o.NotifyFd, closing: make(chan struct{}),
 		channels: newNameSet(), patterns: newNameSet(), shards: newNameSet()}
 	s.cond = sync.NewCond(&s.mu)
 	for i := range s.confirmed {
@@ -259,10 +259,10 @@ func (s *Subscriber) Close() {
 		s.notifyLocked() // an event loop waiting for messages learns of the close
 	}
 	s.notifyFd = -1 // the fd is the caller's: it may be closed and its number reused
-	if s.liveFd >= 0 {
+	if s.liveFd != nil {
 		// Wakes the reader (and a writer) blocked in a syscall; the reader
 		// closes the descriptor itself, so its number is never reused under it.
-		syscall.Shutdown(s.liveFd, syscall.SHUT_RDWR)
+		s.liveFd.shutdown()
 	}
 	s.cond.Broadcast()
 	s.mu.Unlock()

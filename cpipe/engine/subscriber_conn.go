@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // The subscriber's connection: connecting (dial, the client's init
@@ -60,7 +59,7 @@ func (s *Subscriber) Send(data []byte, interrupt func() bool) error {
 	if !s.running {
 		return s.startLocked(data, cmds, interrupt)
 	}
-	if s.fd < 0 { // reconnecting: the re-subscription will carry the change
+	if s.fd == nil { // reconnecting: the re-subscription will carry the change
 		for _, c := range cmds {
 			if strings.ToUpper(c[0]) == "PING" {
 				return &ConnError{errors.New("the pub/sub connection is reconnecting")}
@@ -73,7 +72,7 @@ func (s *Subscriber) Send(data []byte, interrupt func() bool) error {
 	if err != nil {
 		// The reader sees the socket fail too and reconnects; subscription
 		// changes are carried by the re-subscription, a PING is not.
-		syscall.Shutdown(s.fd, syscall.SHUT_RDWR)
+		s.fd.shutdown()
 		for _, c := range cmds {
 			if strings.ToUpper(c[0]) == "PING" {
 				return err
@@ -135,7 +134,7 @@ func (s *Subscriber) startLocked(data []byte, cmds [][]string, interrupt func() 
 	}
 	resub, expect := s.resubscriptionLocked()
 	if err := writeAll(fd, append(resub, data...), nil, &stallCheck{timeout: s.o.Conn.SocketTimeout, tick: s.o.Conn.tick()}); err != nil {
-		syscall.Close(fd)
+		fd.close()
 		s.restoreErr(lost)
 		return err
 	}
@@ -145,7 +144,7 @@ func (s *Subscriber) startLocked(data []byte, cmds [][]string, interrupt func() 
 		rs = &resubState{expect: expect, cause: lost, since: s.lostAt, attempts: 1, counts: s.counts()}
 	}
 	if !s.install(fd) {
-		syscall.Close(fd)
+		fd.close()
 		return ErrClosed
 	}
 	s.running = true
@@ -171,7 +170,7 @@ func (s *Subscriber) restoreErr(err error) {
 }
 
 // install makes fd the live connection (wmu held); false if closed meanwhile.
-func (s *Subscriber) install(fd int) bool {
+func (s *Subscriber) install(fd *sock) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -223,12 +222,12 @@ func appendCommand(b []byte, name string, args []string) []byte {
 // caller watches interrupt each tick; an abandoned connect's socket is
 // closed when it completes.
 type subDialResult struct {
-	fd    int
+	fd    *sock
 	extra []byte
 	err   error
 }
 
-func (s *Subscriber) connectInterruptible(interrupt func() bool) (int, []byte, error) {
+func (s *Subscriber) connectInterruptible(interrupt func() bool) (*sock, []byte, error) {
 	if interrupt == nil {
 		return s.dialAndInit()
 	}
@@ -244,10 +243,10 @@ func (s *Subscriber) connectInterruptible(interrupt func() bool) (int, []byte, e
 		if interrupt() {
 			go func() {
 				if r := <-done; r.err == nil {
-					syscall.Close(r.fd)
+					r.fd.close()
 				}
 			}()
-			return -1, nil, ErrInterrupted
+			return nil, nil, ErrInterrupted
 		}
 	}
 }
@@ -255,10 +254,10 @@ func (s *Subscriber) connectInterruptible(interrupt func() bool) (int, []byte, e
 // dialAndInit connects as the client's other connections do (dial, then
 // the init commands: AUTH, SELECT, CLIENT SETNAME), then sends MONITOR in
 // monitor mode; an error reply fails the connect with an InitError.
-func (s *Subscriber) dialAndInit() (int, []byte, error) {
+func (s *Subscriber) dialAndInit() (*sock, []byte, error) {
 	fd, _, err := dialServer(&s.o.Conn)
 	if err != nil {
-		return -1, nil, err
+		return nil, nil, err
 	}
 	init, n := s.o.Conn.Init, s.o.Conn.InitCount
 	if s.o.Monitor {
@@ -269,28 +268,28 @@ func (s *Subscriber) dialAndInit() (int, []byte, error) {
 		return fd, nil, nil
 	}
 	if err := writeAll(fd, init, nil, &stallCheck{timeout: s.o.Conn.SocketTimeout, tick: s.o.Conn.tick()}); err != nil {
-		syscall.Close(fd)
-		return -1, nil, err
+		fd.close()
+		return nil, nil, err
 	}
 	tape, extra, err := s.readInitReplies(fd, n)
 	if err != nil {
-		syscall.Close(fd)
-		return -1, nil, err
+		fd.close()
+		return nil, nil, err
 	}
 	if len(extra) > 0 && !s.o.Monitor {
 		// Nothing is subscribed yet: no bytes may follow the init replies.
-		syscall.Close(fd)
-		return -1, nil, strayBytes(extra)
+		fd.close()
+		return nil, nil, strayBytes(extra)
 	}
 	for i := 0; i < n && len(tape) > 0; i++ {
 		if tape[0] == KindError {
 			l := int(leUint64(tape[1:]))
-			syscall.Close(fd)
+			fd.close()
 			name := initCommandName(s.o.Conn.Init, i)
 			if i == s.o.Conn.InitCount {
 				name = "MONITOR"
 			}
-			return -1, nil, &InitError{Msg: string(tape[9 : 9+l]), Command: name}
+			return nil, nil, &InitError{Msg: string(tape[9 : 9+l]), Command: name}
 		}
 		tape = skipEntry(tape)
 	}
@@ -300,7 +299,7 @@ func (s *Subscriber) dialAndInit() (int, []byte, error) {
 // readInitReplies reads n replies. Bytes after them are returned (the
 // first MONITOR lines may come in the same read as its +OK): the reader
 // goroutine starts with them.
-func (s *Subscriber) readInitReplies(fd int, n int) ([]byte, []byte, error) {
+func (s *Subscriber) readInitReplies(fd *sock, n int) ([]byte, []byte, error) {
 	var rd Reader
 	var t Tape
 	buf := make([]byte, 4096)

@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"fmt"
-	"syscall"
 	"time"
 )
 
@@ -36,17 +35,17 @@ type resubState struct {
 }
 
 // readLoop owns the connection fd until Close, or until it gives up.
-func (s *Subscriber) readLoop(fd int, extra []byte, rs *resubState) {
+func (s *Subscriber) readLoop(fd *sock, extra []byte, rs *resubState) {
 	for {
 		cause := s.readConn(fd, extra, rs)
 		s.wmu.Lock()
-		s.fd = -1
+		s.fd = nil
 		s.mu.Lock()
-		s.liveFd = -1
+		s.liveFd = nil
 		closed := s.closed
 		s.mu.Unlock()
 		s.wmu.Unlock()
-		syscall.Close(fd)
+		fd.close()
 		if closed {
 			return
 		}
@@ -84,7 +83,7 @@ func (s *Subscriber) giveUp(err error, lostAt time.Time) {
 // reconnect dials with backoff until it succeeds, Close, or the
 // ReconnectFor bound; then it re-subscribes under wmu, so commands sent
 // meanwhile (recorded in the sets) are carried too.
-func (s *Subscriber) reconnect(cause error, lostAt time.Time) (int, []byte, *resubState, error) {
+func (s *Subscriber) reconnect(cause error, lostAt time.Time) (*sock, []byte, *resubState, error) {
 	delay := subBackoffFirst
 	attempts := 0
 	limit := s.o.reconnectFor()
@@ -107,22 +106,22 @@ func (s *Subscriber) reconnect(cause error, lostAt time.Time) (int, []byte, *res
 			if ok {
 				return fd, extra, &resubState{expect: expect, cause: cause, since: lostAt, attempts: attempts, counts: counts}, nil
 			}
-			syscall.Close(fd)
+			fd.close()
 			if s.isClosed() {
-				return -1, nil, nil, ErrClosed
+				return nil, nil, nil, ErrClosed
 			}
 			err = werr
 		}
 		last = err
 		if limit > 0 && time.Since(lostAt)+delay > limit {
-			return -1, nil, nil, &ConnError{fmt.Errorf("the pub/sub connection to %s was lost (%v) and not replaced within %v (%d attempts; last: %w)",
+			return nil, nil, nil, &ConnError{fmt.Errorf("the pub/sub connection to %s was lost (%v) and not replaced within %v (%d attempts; last: %w)",
 				s.o.Conn.Addr(), cause, limit, attempts, last)}
 		}
 		t := time.NewTimer(delay)
 		select {
 		case <-s.closing:
 			t.Stop()
-			return -1, nil, nil, ErrClosed
+			return nil, nil, nil, ErrClosed
 		case <-t.C:
 		}
 		if delay *= 2; delay > subBackoffCap {
@@ -133,7 +132,7 @@ func (s *Subscriber) reconnect(cause error, lostAt time.Time) (int, []byte, *res
 
 // readConn reads messages until the connection fails or Close; it
 // returns why it stopped.
-func (s *Subscriber) readConn(fd int, extra []byte, rs *resubState) error {
+func (s *Subscriber) readConn(fd *sock, extra []byte, rs *resubState) error {
 	if rs != nil && rs.expect == 0 {
 		if !s.enqueue(rs.notice(), 1) {
 			return ErrClosed

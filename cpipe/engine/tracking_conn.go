@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -44,10 +43,10 @@ const (
 // the goroutine that reads it.
 type invalidationConn struct {
 	mu sync.Mutex
-	fd int // 0: none (a descriptor is never 0 here: stdin holds it)
+	fd *sock // 0: none (a descriptor is never 0 here: stdin holds it)
 }
 
-func (ic *invalidationConn) set(fd int) {
+func (ic *invalidationConn) set(fd *sock) {
 	ic.mu.Lock()
 	ic.fd = fd
 	ic.mu.Unlock()
@@ -56,17 +55,17 @@ func (ic *invalidationConn) set(fd int) {
 // release closes the descriptor; only the owning goroutine calls it.
 func (ic *invalidationConn) release() {
 	ic.mu.Lock()
-	if ic.fd > 0 {
-		syscall.Close(ic.fd)
+	if ic.fd != nil {
+		ic.fd.close()
 	}
-	ic.fd = 0
+	ic.fd = nil
 	ic.mu.Unlock()
 }
 
 func (ic *invalidationConn) shutdown() {
 	ic.mu.Lock()
-	if ic.fd > 0 {
-		syscall.Shutdown(ic.fd, syscall.SHUT_RDWR)
+	if ic.fd != nil {
+		ic.fd.shutdown()
 	}
 	ic.mu.Unlock()
 }
@@ -95,7 +94,7 @@ func (t *Tracker) run() {
 		}
 		if t.closed {
 			t.mu.Unlock()
-			syscall.Close(fd)
+			fd.close()
 			return
 		}
 		t.conn.set(fd)
@@ -136,7 +135,7 @@ func (t *Tracker) sleep(d time.Duration) {
 // dialInvalidation connects with the group's options (AUTH, SELECT, ...;
 // not tracking), asks for the connection's id and subscribes. rest is what
 // was read past the subscription's confirmation.
-func (t *Tracker) dialInvalidation() (fd int, id int64, rest []byte, err error) {
+func (t *Tracker) dialInvalidation() (fd *sock, id int64, rest []byte, err error) {
 	o := t.g.o
 	o.Tracking = nil
 	// RESP2, always: the invalidations come as pub/sub messages on this
@@ -149,7 +148,7 @@ func (t *Tracker) dialInvalidation() (fd int, id int64, rest []byte, err error) 
 	p := NewPConn(&o)
 	fd, err = p.dialAndInit()
 	if err != nil {
-		return -1, 0, nil, err
+		return nil, 0, nil, err
 	}
 	cmd := encodeCommand(nil, [][]byte{[]byte("CLIENT"), []byte("ID")})
 	cmd = encodeCommand(cmd, [][]byte{[]byte("SUBSCRIBE"), []byte(invalidateChannel)})
@@ -162,8 +161,8 @@ func (t *Tracker) dialInvalidation() (fd int, id int64, rest []byte, err error) 
 		id, err = subscribedID(req.Tape.Buf)
 	}
 	if err != nil {
-		syscall.Close(fd)
-		return -1, 0, nil, err
+		fd.close()
+		return nil, 0, nil, err
 	}
 	if p.rr < p.rw {
 		rest = append([]byte(nil), p.rbuf[p.rr:p.rw]...)
@@ -198,7 +197,7 @@ func subscribedID(tape []byte) (int64, error) {
 
 // readInvalidations reads the subscribed connection until it fails or the
 // tracker is closed, feeding the sink.
-func (t *Tracker) readInvalidations(fd int, rest []byte) {
+func (t *Tracker) readInvalidations(fd *sock, rest []byte) {
 	buf := make([]byte, max(readBufSize, len(rest)))
 	rw := copy(buf, rest)
 	rr := 0

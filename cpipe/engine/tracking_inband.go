@@ -60,8 +60,11 @@ func (t *Tracker) watch() {
 	defer close(t.watchDone)
 	var fds []pollFd
 	var conns []*PConn
+	var socks []*sock
+	var ahead []bool // TLS: bytes already read into the process, which poll(2) does not see
 	for !t.isClosed() {
-		fds, conns = fds[:0], conns[:0]
+		fds, conns, socks, ahead = fds[:0], conns[:0], socks[:0], ahead[:0]
+		anyAhead := false
 		busy := false
 		for _, c := range t.g.conns {
 			t.mu.Lock()
@@ -72,8 +75,11 @@ func (t *Tracker) watch() {
 			}
 			c.mu.Lock()
 			if c.idleLocked() {
-				fds = append(fds, pollFd{fd: int32(c.fd), events: pollIn})
+				fds = append(fds, pollFd{fd: int32(c.fd.fd), events: pollIn})
 				conns = append(conns, c)
+				socks = append(socks, c.fd)
+				ahead = append(ahead, c.fd.buffered())
+				anyAhead = anyAhead || ahead[len(ahead)-1]
 			} else if !c.closed {
 				busy = true
 			}
@@ -87,7 +93,16 @@ func (t *Tracker) watch() {
 			time.Sleep(wait)
 			continue
 		}
+		if anyAhead {
+			wait = 0
+		}
 		n := pollWait(fds, wait)
+		for i := range ahead {
+			if ahead[i] {
+				fds[i].revent |= pollIn
+				n = max(n, 1)
+			}
+		}
 		if n <= 0 {
 			continue
 		}
@@ -96,7 +111,7 @@ func (t *Tracker) watch() {
 			if fds[i].revent&(pollIn|pollPri|pollErr|pollHup) == 0 {
 				continue
 			}
-			if conns[i].drainIfIdle(int(fds[i].fd)) {
+			if conns[i].drainIfIdle(socks[i]) {
 				drained = true
 			}
 		}
@@ -121,14 +136,14 @@ func pollWait(fds []pollFd, d time.Duration) int {
 
 // idleLocked: c is connected and nobody uses it.
 func (c *PConn) idleLocked() bool {
-	return c.fd >= 0 && c.broken == nil && !c.closed && !c.connecting && !c.reading && !c.writing &&
+	return c.fd != nil && c.broken == nil && !c.closed && !c.connecting && !c.reading && !c.writing &&
 		c.queued == 0
 }
 
 // drainIfIdle reads what the idle connection c (still on fd) received:
 // its push frames go to OnPush; a server that closed it fails it (and the
 // tracker flushes). It reports whether it acted.
-func (c *PConn) drainIfIdle(fd int) bool {
+func (c *PConn) drainIfIdle(fd *sock) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.fd != fd || !c.idleLocked() {

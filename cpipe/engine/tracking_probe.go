@@ -10,7 +10,7 @@ package engine
 // about once per tick; the next command reconnects as after any failure.
 func (c *PConn) probeIdle() {
 	c.mu.Lock()
-	if c.fd >= 0 && c.broken == nil && !c.closed && !c.connecting && !c.reading && !c.writing &&
+	if c.fd != nil && c.broken == nil && !c.closed && !c.connecting && !c.reading && !c.writing &&
 		c.queued == 0 && peekIdle(c.fd) == peekClosed {
 		c.failLocked(errIdleClosed)
 	}

@@ -80,6 +80,12 @@ class EngineConfig:
     connect dials instead of host and port: the service's master, checked
     with ROLE, or its replicas."""
 
+    tls: Optional[str] = field(default=None, repr=False)
+    """None: plaintext. Else TLS on every connection, as engine.TLSSettings
+    in JSON (cpipe._tls.tls_settings): certificates, verification, hostname
+    check, minimum version; the handshake counts in connect_timeout. Not in
+    the repr: it may hold ssl_password."""
+
     def dedicated(self) -> "EngineConfig":
         """The same server and init commands, on one connection of its own
         that never reconnects: for a WATCH pipeline."""

@@ -43,6 +43,9 @@ def connection_kwargs_for(options: dict[str, Any]) -> tuple[type, dict[str, Any]
         return redis.UnixDomainSocketConnection, kwargs
     kwargs["host"] = options["host"]
     kwargs["port"] = options["port"]
+    if options.get("ssl"):
+        kwargs.update(options["ssl_options"])
+        return redis.SSLConnection, kwargs
     return redis.Connection, kwargs
 
 

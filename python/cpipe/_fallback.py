@@ -111,6 +111,9 @@ def _connection_factory(options: dict, asyncio_: bool) -> Callable[[], Any]:
         kwargs["legacy_responses"] = options.get("legacy_responses", True)
     if options["unix_socket_path"]:
         return lambda: mod.UnixDomainSocketConnection(path=options["unix_socket_path"], **kwargs)
+    if options.get("ssl"):
+        ssl_options = options["ssl_options"]
+        return lambda: mod.SSLConnection(host=options["host"], port=options["port"], **kwargs, **ssl_options)
     return lambda: mod.Connection(host=options["host"], port=options["port"], **kwargs)
 
 

@@ -50,7 +50,6 @@ def _check_cache_config(name: str, value: Any) -> None:
         check_cache_config(value)
 
 
-_TLS = "TLS is not in cpipe's engine yet; use redis.Redis for a TLS connection"
 _MAINT = "cpipe's engine does not handle maintenance notifications (push frames it drops)"
 
 # Options handled by the constructor itself are not here (host, port, db,
@@ -91,23 +90,19 @@ PASSIVE_OPTIONS: dict[str, Callable[[str, Any], None]] = {
     "maint_notifications_config": _refuse_unless(
         lambda v: _unset(v) or getattr(v, "enabled", None) in ("auto", False), _MAINT),
     "oss_cluster_maint_notifications_handler": _refuse_unless(_unset, _MAINT),
-    "ssl": _refuse_unless(lambda v: not v, _TLS),
+    # ssl= and the ssl_* options are cpipe._tls's (taken out of the options
+    # before these checks: cpipe._tls.split_options).
 }
 
 
 def check_passive_options(owner: str, options: dict[str, Any]) -> None:
     """Check every option not handled by name; an unknown one is a TypeError, as Python's."""
-    ssl_on = bool(options.get("ssl"))
     for name, value in options.items():
         check = PASSIVE_OPTIONS.get(name)
         if name == "legacy_responses" and not redis_has_legacy_responses():
             check = None  # this redis-py (before 8.1) has no such option: refused as it refuses it
         if check is not None:
             check(name, value)
-        elif name.startswith("ssl_"):
-            # redis-py ignores the ssl_* options unless ssl=True, and that one is refused.
-            if ssl_on:
-                raise InvalidOptionError(f"{name} is not supported by cpipe: {_TLS}")
         else:
             raise TypeError(f"{owner}() got an unexpected keyword argument {name!r}")
 
@@ -181,13 +176,14 @@ def options_from_pool(pool: Any) -> dict[str, Any]:
     """
     kwargs = dict(getattr(pool, "connection_kwargs", None) or {})
     connection_class = getattr(pool, "connection_class", None)
+    options: dict[str, Any] = {}
     if connection_class is not None:
+        import redis.asyncio.connection as rac
         import redis.connection as rc
 
-        ssl_class = getattr(rc, "SSLConnection", None)
-        if ssl_class is not None and issubclass(connection_class, ssl_class):
-            raise InvalidOptionError(f"connection_pool with {connection_class.__name__} is not supported by cpipe: {_TLS}")
-    options: dict[str, Any] = {}
+        ssl_classes = tuple(c for c in (getattr(rc, "SSLConnection", None), getattr(rac, "SSLConnection", None)) if c)
+        if issubclass(connection_class, ssl_classes):
+            options["ssl"] = True  # redis-py's pool speaks TLS through its connection class
     for name, value in kwargs.items():
         name = _POOL_RENAMES.get(name, name)
         # redis-py keeps bookkeeping of its own there too (maintenance
@@ -217,8 +213,6 @@ def options_from_url(url: str, **kwargs: Any) -> dict[str, Any]:
 
     parts = urlparse(url)
     shown = _redacted(url, parts)
-    if parts.scheme == "rediss":
-        raise InvalidOptionError(f"URL scheme rediss:// is not supported by cpipe: {_TLS}")
     try:
         port = parts.port
     except ValueError as exc:
@@ -243,6 +237,8 @@ def options_from_url(url: str, **kwargs: Any) -> dict[str, Any]:
         raise InvalidOptionError(f"{what}{exc} ({shown})") from None
     parsed.pop("connection_class", None)
     options = dict(kwargs)
+    if parts.scheme == "rediss":
+        options["ssl"] = True  # redis-py's parser says so with connection_class=SSLConnection
     for name, value in parsed.items():
         options[_POOL_RENAMES.get(name, name)] = read_url_option(name, value)
     return options

@@ -30,6 +30,8 @@ from ._redis_options import (
     options_from_url,
     wire_protocol,
 )
+from ._tls import split_options as split_tls_options
+from ._tls import tls_settings
 from ._replies import (
     EMPTY_RESPONSE,
     NEVER_DECODE,
@@ -159,6 +161,7 @@ class EngineClient:
             max_connections = pooled.get("max_connections", max_connections)
         # Checked before anything else, so a bad option never starts Go.
         owner = type(self).__name__
+        ssl_on, ssl_given = split_tls_options(redis_py_options)
         check_passive_options(owner, redis_py_options)
         check_protocol(protocol)
         port, db, socket_timeout, socket_connect_timeout, max_queued, encoding = check_client_options(
@@ -167,6 +170,7 @@ class EngineClient:
             proto_max_bulk_len = integer("proto_max_bulk_len", proto_max_bulk_len, 1, sys.maxsize)
         if max_connections is not None:
             integer("max_connections", max_connections, 1)
+        tls, ssl_options = tls_settings(ssl_on, ssl_given, unix_socket_path)
         username, password = credentials(credential_provider, username, password)
         # Asked again when a reconnect's AUTH is refused (_fresh_credentials).
         self._credential_provider = credential_provider
@@ -197,6 +201,9 @@ class EngineClient:
             "socket_timeout": socket_timeout, "socket_connect_timeout": socket_connect_timeout,
             "decode_responses": bool(decode_responses), "encoding": encoding,
             "protocol": protocol, "legacy_responses": self._legacy_responses,
+            # TLS: redis-py's connections (a forked child's, the pool
+            # facade's) get the same ssl_* options, as SSLConnection.
+            "ssl": tls is not None, "ssl_options": ssl_options,
         }
         # What the engine is opened with, kept to reopen (asyncio: after the loop died).
         self._config = EngineConfig(
@@ -204,7 +211,7 @@ class EngineClient:
             connect_timeout=socket_connect_timeout or 0.0, socket_timeout=self._socket_timeout,
             init_commands=tuple(_init_commands(db, username, password, client_name)),
             size=self._size, autopipeline=bool(autopipeline), max_queued=max_queued,
-            protocol=wire,
+            protocol=wire, tls=tls,
             resolver=getattr(self, "_sentinel_resolver", 0),  # set by cpipe.sentinel before __init__
         )
         # What redis-py's own methods and helpers read of a client.

@@ -80,8 +80,9 @@ def test_unix_socket_pool_and_from_pool(tmp_path):
 
 
 @pytest.mark.parametrize("options, needle", [
-    ({"ssl": True}, "TLS"),
-    ({"ssl": True, "ssl_certfile": "x"}, "TLS"),
+    ({"ssl": True, "ssl_ciphers": "HIGH"}, "ssl_ciphers"),
+    ({"ssl": True, "ssl_certfile": "x"}, "ssl_certfile"),  # a file that cannot be loaded
+    ({"ssl": "yes"}, "ssl must be True or False"),
     ({"protocol": 4}, "protocol must be 2, 3 or None"),
     ({"protocol": "resp3"}, "protocol must be 2, 3 or None"),
     ({"protocol": True}, "protocol must be 2, 3 or None"),

@@ -19,6 +19,7 @@ from .._connection_pool import connection_kwargs_for
 _ASYNC_CONNECTION = {
     redis.Connection: redis.asyncio.Connection,
     redis.UnixDomainSocketConnection: redis.asyncio.UnixDomainSocketConnection,
+    redis.SSLConnection: redis.asyncio.SSLConnection,
 }
 
 
