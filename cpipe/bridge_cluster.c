@@ -58,6 +58,15 @@ static int parse_target(PyObject *node, PyObject *slot_obj, const char **p, Py_s
     return 0;
 }
 
+// A blocking command (BLPOP ...) in a cluster pipeline would hold a node's
+// shared connection for everyone: refused before anything is sent.
+static int refuse_blocking_batch(const batch_kind_t *kind) {
+    if (!kind->blocking) return 0;
+    PyErr_SetString(exc_keys ? exc_keys : PyExc_ValueError,
+                    "a cluster pipeline cannot hold a blocking command (BLPOP, XREAD BLOCK, WAIT, ...): send it on its own");
+    return -1;
+}
+
 // The call, with the GIL released; the tape is the caller's to free.
 static int run(uint64_t h, enc_t *e, int64_t n, int mode, const char *node, Py_ssize_t node_len, int slot,
                const batch_kind_t *kind, char **tape, int64_t *tape_len, char *err) {
@@ -107,6 +116,7 @@ PyObject *py_cluster_execute_many(PyObject *self, PyObject *const *args, Py_ssiz
     batch_kind_t kind = {0, -1};
     if (enc_pipeline(&e, args[4], &n, &kind) < 0) { enc_free(&e); return NULL; }
     if (n == 0) { enc_free(&e); return PyList_New(0); }
+    if (refuse_blocking_batch(&kind) < 0) { enc_free(&e); return NULL; }
     batch_kind_t plain = {0, -1};  // a node's share of a pipeline runs on its shared connections
     char *tape = NULL; int64_t tape_len = 0; char err[ERRCAP];
     int status = run(h, &e, n, transaction ? CP_CLUSTER_TRANSACTION : CP_CLUSTER_PIPELINE, NULL, 0, -1, &plain,
@@ -141,8 +151,10 @@ PyObject *py_cluster_submit(PyObject *self, PyObject *const *args, Py_ssize_t na
     batch_kind_t kind = {0, -1};
     if (enc_pipeline(&e, args[7], &n, &kind) < 0) { enc_free(&e); return NULL; }
     if (mode == CP_CLUSTER_ONE && n != 1) { enc_free(&e); PyErr_SetString(PyExc_ValueError, "cluster_submit: mode 0 takes one command"); return NULL; }
+    if (mode != CP_CLUSTER_ONE && refuse_blocking_batch(&kind) < 0) { enc_free(&e); return NULL; }
     char err[ERRCAP];
-    int status = cp_cluster_submit(h, qh, e.buf, e.len, n, (int)mode, (char *)node, (int)node_len, slot, tag, err, ERRCAP);
+    int status = cp_cluster_submit(h, qh, e.buf, e.len, n, (int)mode, (char *)node, (int)node_len, slot,
+                                   kind.blocking, kind.block_for, tag, err, ERRCAP);
     enc_free(&e);
     if (status != CP_OK) return cp_bridge_raise(status, err);
     return PyLong_FromLong(1);  // _engine.QUEUED; never BLOCKING: no connection of its own to cancel

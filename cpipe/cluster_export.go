@@ -140,17 +140,19 @@ func cp_cluster_exec(h C.uint64_t, data *C.char, dataLen C.int64_t, ncmds C.int6
 
 // cp_cluster_submit is cp_cluster_exec without waiting: the data is
 // copied, the completion (tagged id; a batch unless mode is
-// CP_CLUSTER_ONE) goes to queue qh and is collected by cp_poll. It never
-// waits: a full queue is CP_WOULDBLOCK, nothing started.
+// CP_CLUSTER_ONE) goes to queue qh and is collected by cp_poll. blocking
+// and block_for are as for cp_exec (one command only; it cannot be
+// cancelled: it runs until it is answered or times out). It never waits:
+// a full queue is CP_WOULDBLOCK, nothing started.
 //
 //export cp_cluster_submit
 func cp_cluster_submit(h, qh C.uint64_t, data *C.char, dataLen C.int64_t, ncmds C.int64_t, mode C.int,
-	node *C.char, nodeLen C.int, slot C.int, id C.uint64_t, errbuf *C.char, errcap C.int) C.int {
+	node *C.char, nodeLen C.int, slot C.int, blocking C.int, blockFor C.double, id C.uint64_t, errbuf *C.char, errcap C.int) C.int {
 	c, q := lookupCluster(h), lookupQueue(qh)
 	if c == nil || q == nil {
 		return report(engine.ErrClosed, errbuf, errcap)
 	}
-	call := engine.ClusterCall{Node: goString(node, int(nodeLen)), Slot: int(slot)}
+	call := engine.ClusterCall{Node: goString(node, int(nodeLen)), Slot: int(slot), Blocking: blocking != 0, BlockFor: blockDuration(blockFor)}
 	req := &engine.Request{N: repliesOf(mode, int(ncmds)), ID: uint64(id), Batch: mode != C.CP_CLUSTER_ONE}
 	run := clusterRun(c, goBytes(data, int64(dataLen)), int(ncmds), mode, call)
 	return report(c.Submit(q, req, run), errbuf, errcap)

@@ -63,9 +63,8 @@ const (
 // to get a new owner when the client has no socket timeout.
 const FailoverWindow = 15 * time.Second
 
-// minRefreshGap: reloads asked for more often (a burst of failing
-// commands during a failover) share the last one instead of each asking
-// a node again.
+// minRefreshGap: reloads asked for by failing commands more often than
+// this (a burst during a failover) share the last one.
 const minRefreshGap = 50 * time.Millisecond
 
 // maxRedirects bounds MOVED/ASK hops for one command, as redis-py's
@@ -163,14 +162,21 @@ func (c *Cluster) Slots() *SlotMap {
 // Refresh reloads the slot map from the first seed or known node that
 // answers. Concurrent callers share one refresh: whoever arrives while one
 // is running waits for it and uses its result (no thundering herd).
-func (c *Cluster) Refresh() error {
+func (c *Cluster) Refresh() error { return c.refresh(0) }
+
+// refreshUnlessFresh is Refresh, except that a map loaded less than gap ago
+// is kept: the commands of a lost node, all retrying at once, share one
+// reload instead of each asking a node again.
+func (c *Cluster) refreshUnlessFresh(gap time.Duration) error { return c.refresh(gap) }
+
+func (c *Cluster) refresh(gap time.Duration) error {
 	c.mu.Lock()
 	gen := c.refreshGen
 	c.mu.Unlock()
 	c.refreshMu.Lock()
 	defer c.refreshMu.Unlock()
 	c.mu.Lock()
-	if c.slots != nil && (c.refreshGen != gen || time.Since(c.refreshedAt) < minRefreshGap) {
+	if c.slots != nil && (c.refreshGen != gen || time.Since(c.refreshedAt) < gap) {
 		c.mu.Unlock()
 		return nil // someone refreshed while we waited, or just now
 	}
@@ -437,7 +443,7 @@ func (c *Cluster) follow(slot int, addr string, readonly, asking bool, req *Requ
 			if !nodeLost(err) || c.isClosed() || hop >= maxRedirects || !wait() {
 				return err
 			}
-			c.Refresh()
+			c.refreshUnlessFresh(minRefreshGap)
 			if addr, readonly, err = c.ownerAfterLoss(slot, o.read, wait); err != nil {
 				return err
 			}
@@ -480,7 +486,7 @@ func (c *Cluster) ownerAfterLoss(slot int, read bool, wait func() bool) (string,
 		if err != ErrClusterDown || !wait() {
 			return addr, readonly, err
 		}
-		c.Refresh()
+		c.refreshUnlessFresh(minRefreshGap)
 	}
 }
 

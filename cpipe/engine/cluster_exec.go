@@ -330,10 +330,5 @@ func sameNodes(a, b []int32) bool {
 	return true
 }
 
-// forceRefresh reloads the map even if one finished a moment ago.
-func (c *Cluster) forceRefresh() error {
-	c.mu.Lock()
-	c.refreshedAt = time.Time{}
-	c.mu.Unlock()
-	return c.Refresh()
-}
+// forceRefresh reloads the map (the caller asked the cluster).
+func (c *Cluster) forceRefresh() error { return c.Refresh() }

@@ -139,7 +139,7 @@ func (c *Cluster) resendRedirected(commands [][][]byte, cmds []pipelineCommand) 
 		case "ASK":
 			err = c.follow(cmds[i].slot, r.addr, false, true, req, callOpts{})
 		case "LOST":
-			c.Refresh()
+			c.refreshUnlessFresh(minRefreshGap)
 			err = c.DoSlot(cmds[i].slot, req)
 		default: // TRYAGAIN, CLUSTERDOWN
 			time.Sleep(10 * time.Millisecond)

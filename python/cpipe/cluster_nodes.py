@@ -21,9 +21,11 @@ from .errors import ResponseError
 
 
 class EngineNodes:
-    def __init__(self, topology: Callable[[bool], list], startup_nodes: list[ClusterNode],
-                 connection_kwargs: dict, make_client: Callable[[ClusterNode], Any]) -> None:
+    def __init__(self, topology: Callable[[bool], list], startup_nodes: list,
+                 connection_kwargs: dict, make_client: Callable[[Any], Any],
+                 node_class: Callable[..., Any] = ClusterNode) -> None:
         self._topology = topology  # native.cluster_nodes bound to the cluster handle
+        self._node_class = node_class  # redis.cluster's ClusterNode, or redis.asyncio.cluster's
         self._make_client = make_client
         self._lock = threading.Lock()
         self.startup_nodes = {n.name: n for n in startup_nodes}
@@ -31,8 +33,9 @@ class EngineNodes:
         self.nodes_cache: dict[str, ClusterNode] = {}
         self._ranges: list = []
         self._slots: Optional[dict[int, list[ClusterNode]]] = None
-        self._default: Optional[ClusterNode] = None
+        self._default: Any = None
         self._raw: Any = None
+        self._clients: dict[str, Any] = {}  # node name -> a cpipe client on that node alone
         self.address_remap = None
         self.read_load_balancer = None
 
@@ -49,7 +52,7 @@ class EngineNodes:
             listed = []
             for host, port, primary, _node_id in nodes:
                 name = get_node_name(host, port)
-                node = self.nodes_cache.get(name) or self.startup_nodes.get(name) or ClusterNode(host, port)
+                node = self.nodes_cache.get(name) or self.startup_nodes.get(name) or self._node_class(host, port)
                 node.server_type = PRIMARY if primary else REPLICA
                 cache[name] = node
                 listed.append(node)
@@ -57,9 +60,11 @@ class EngineNodes:
             self._ranges = [(r[0], r[1], [listed[i] for i in r[2:]]) for r in ranges]
             self._slots = None
             self._raw = raw
-            if self._default is None or self._default.name not in cache or self._default.server_type != PRIMARY:
+            default = self._default
+            if default is None or default.name not in cache or default.server_type != PRIMARY:
                 # redis-py's choice: a startup node when it is a primary.
-                primaries = [n for n in self.startup_nodes.values() if cache.get(n.name) is n and n.server_type == PRIMARY]
+                primaries: list = [n for n in self.startup_nodes.values() if cache.get(n.name) is n]
+                primaries = [n for n in primaries if n.server_type == PRIMARY]
                 primaries += [n for n in listed if n.server_type == PRIMARY]
                 self._default = primaries[0] if primaries else None
 
@@ -117,22 +122,31 @@ class EngineNodes:
             return random.choice(nodes[1:])
         return nodes[0]
 
-    def redis_client(self, node: ClusterNode) -> Any:
-        """node.redis_connection: a cpipe.Redis on that node alone (made on first use)."""
-        if node.redis_connection is None:
-            with self._lock:
-                if node.redis_connection is None:
-                    node.redis_connection = self._make_client(node)
-        return node.redis_connection
+    def redis_client(self, node: Any) -> Any:
+        """A cpipe client on node alone (made on first use; sync nodes also get it as redis_connection)."""
+        with self._lock:
+            client = self._clients.get(node.name)
+            if client is None:
+                client = self._clients[node.name] = self._make_client(node)
+        if hasattr(type(node), "__dict__") and "redis_connection" in getattr(node, "__dict__", {}):
+            node.redis_connection = client
+        return client
+
+    def node_clients(self) -> list:
+        """The per-node clients made so far, forgotten (for the caller to close)."""
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for node in list(self.nodes_cache.values()) + list(self.startup_nodes.values()):
+            if "redis_connection" in getattr(node, "__dict__", {}):
+                node.redis_connection = None
+        return clients
 
     def close(self) -> None:
-        for node in list(self.nodes_cache.values()) + list(self.startup_nodes.values()):
-            client, node.redis_connection = node.redis_connection, None
-            if client is not None:
-                try:
-                    client.close()
-                except ResponseError:
-                    pass
+        for client in self.node_clients():
+            try:
+                client.close()
+            except ResponseError:
+                pass
 
     def reset(self) -> None:
         pass
