@@ -163,6 +163,8 @@ def _start_node() -> ServerProcess:
         "--cluster-allow-replica-migration", "no",
         "--save", "", "--appendonly", "no", "--dir", workdir,
         "--protected-mode", "no",
+        # The failover tests silence a primary with DEBUG SLEEP.
+        "--enable-debug-command", "local",
     ]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     srv = ServerProcess(port=port, proc=proc, args=args, workdir=workdir)
