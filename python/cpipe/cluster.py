@@ -127,11 +127,15 @@ class RedisCluster(ClusterCore, redis.cluster.RedisCluster):
 
     def pubsub(self, node: Optional[ClusterNode] = None, host: Optional[str] = None, port: Optional[int] = None,
                **kwargs: Any) -> Any:
-        """A PubSub on one node (given, or the default node): SUBSCRIBE/PUBLISH reach every node.
-        Sharded channels (SSUBSCRIBE) are not routed by slot yet: give the channel's node."""
+        """A ClusterPubSub (cpipe.cluster_pubsub): SUBSCRIBE on one node (given, or the
+        default node; PUBLISH reaches every node), SSUBSCRIBE on each channel's slot owner."""
+        from .cluster_pubsub import ClusterPubSub
+
         if node is None and host is not None and port is not None:
             node = self.get_node(host, port)
-        return self.get_redis_connection(node or self.get_default_node()).pubsub(**kwargs)
+            if node is None:
+                raise RedisClusterException(f"Node {host}:{port} doesn't exist in the cluster")
+        return ClusterPubSub(self, node or self.get_default_node(), **kwargs)
 
     def monitor(self, target_node: Optional[ClusterNode] = None) -> Any:
         return self.get_redis_connection(target_node or self.get_default_node()).monitor()

@@ -312,3 +312,36 @@ def test_a_moved_slot_is_followed_and_learnt(cluster):
     time.sleep(0.1)
     assert rc.set(key, "w") is True and rc.get(key) == b"w"
     rc.close()
+
+
+def test_sharded_pubsub_routes_each_channel_to_its_slot_owner(cluster):
+    rc = cpipe.RedisCluster(host=HOST, port=cluster.any_alive_port(), decode_responses=True)
+    channels = [f"news:{i}" for i in range(8)]
+    assert len({rc.get_node_from_key(c).name for c in channels}) == 3  # spread over every primary
+    ps = rc.pubsub()
+    ps.ssubscribe(*channels)
+    ps.subscribe("classic")
+    wait_until("every SSUBSCRIBE confirmed", lambda: all(
+        rc.execute_command("PUBSUB SHARDNUMSUB", c, target_nodes=rc.get_node_from_key(c))[0][1] == 1
+        for c in channels), timeout=10)
+    for c in channels:
+        assert rc.spublish(c, "hi " + c) == 1  # routed to the owner, where the subscriber is
+    got = []
+    while len(got) < len(channels):
+        m = ps.get_sharded_message(ignore_subscribe_messages=True, timeout=5)
+        if m is not None:
+            got.append((m["type"], m["channel"], m["data"]))
+    assert sorted(got) == sorted(("smessage", c, "hi " + c) for c in channels)
+    assert set(ps.shard_channels) == set(channels)
+    ps.sunsubscribe(channels[0])
+    wait_until("SUNSUBSCRIBE done", lambda: rc.spublish(channels[0], "x") == 0, timeout=10)
+    # Classic channels: the node's own subscription; PUBLISH reaches every node.
+    wait_until("SUBSCRIBE confirmed", lambda: ps.get_message(timeout=0.1) is not None or "classic" in ps.channels)
+    rc.publish("classic", "everyone")
+    m = None
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and (m is None or m["type"] != "message"):
+        m = ps.get_message(timeout=0.5)
+    assert m is not None and m["channel"] == "classic" and m["data"] == "everyone"
+    ps.close()
+    rc.close()
