@@ -117,3 +117,29 @@ def test_one_client_on_successive_loops(port):
     assert run(rc.incr("loop")) == 2  # a new loop: the router's connections belong to none
     assert run(rc.get("loop")) == b"2"
     run(rc.aclose())
+
+
+def test_sharded_pubsub(port):
+    async def main():
+        rc = cpipe.asyncio.RedisCluster(host=HOST, port=port, decode_responses=True)
+        channels = [f"anews:{i}" for i in range(8)]
+        assert len({rc.get_node_from_key(c).name for c in channels}) == 3
+        ps = rc.pubsub()
+        await ps.ssubscribe(*channels)
+        confirmed = 0
+        while confirmed < len(channels):
+            m = await ps.get_sharded_message(timeout=5)
+            assert m is not None, "SSUBSCRIBE not confirmed"
+            confirmed += m["type"] == "ssubscribe"
+        for c in channels:
+            assert await rc.spublish(c, "hi " + c) == 1  # on the owner, where the subscriber is
+        got = []
+        while len(got) < len(channels):
+            m = await ps.get_sharded_message(ignore_subscribe_messages=True, timeout=5)
+            assert m is not None, f"only {got} arrived"
+            got.append((m["type"], m["channel"], m["data"]))
+        assert sorted(got) == sorted(("smessage", c, "hi " + c) for c in channels)
+        await ps.aclose()
+        await rc.aclose()
+
+    run(main())

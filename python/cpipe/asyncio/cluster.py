@@ -144,10 +144,15 @@ class RedisCluster(ClusterCore, _arc.RedisCluster):
         return ClusterPipeline(self, bool(transaction))
 
     def pubsub(self, node: Any = None, host: Optional[str] = None, port: Optional[int] = None, **kwargs: Any) -> Any:
-        """A cpipe.asyncio PubSub on one node (given, or the default node)."""
+        """A ClusterPubSub: SUBSCRIBE on one node (given, or the default node; PUBLISH
+        reaches every node), SSUBSCRIBE on each channel's slot owner."""
+        from .cluster_pubsub import ClusterPubSub
+
         if node is None and host is not None and port is not None:
             node = self.get_node(host, port)
-        return self.get_redis_connection(node or self.get_default_node()).pubsub(**kwargs)
+            if node is None:
+                raise RedisClusterException(f"Node {host}:{port} doesn't exist in the cluster")
+        return ClusterPubSub(self, node or self.get_default_node(), **kwargs)
 
     # -- lifetime ----------------------------------------------------------------------
 
