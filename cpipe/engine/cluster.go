@@ -440,7 +440,11 @@ func (c *Cluster) follow(slot int, addr string, readonly, asking bool, req *Requ
 			err, req.Err = req.Err, nil // a lost connection is one error, however reported
 		}
 		if err != nil {
-			if !nodeLost(err) || c.isClosed() || hop >= maxRedirects || !wait() {
+			// Not counted as a redirect: until the cluster marks the node
+			// failed and promotes its replica (the node timeout), the map
+			// still names it, so only the window bounds these retries.
+			hop--
+			if !nodeLost(err) || c.isClosed() || !wait() {
 				return err
 			}
 			c.refreshUnlessFresh(minRefreshGap)

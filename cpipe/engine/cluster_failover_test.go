@@ -11,16 +11,16 @@ import (
 	"time"
 )
 
-// A cluster of 3 primaries with a replica each, the node timeout short so
-// a dead primary's replica takes over within a few seconds.
-func redisClusterReplicated(t *testing.T) []Options {
+// A cluster of 3 primaries with a replica each; nodeTimeout (ms) is how
+// long a dead primary goes unnoticed before its replica takes over.
+func redisClusterReplicated(t *testing.T, nodeTimeout int) []Options {
 	t.Helper()
 	dir := t.TempDir()
 	var nodes []Options
 	var addrs []string
 	for i := 0; i < 6; i++ {
 		o := redisServer(t, "--cluster-enabled", "yes", "--cluster-config-file", fmt.Sprintf("%s/nodes-%d.conf", dir, i),
-			"--dir", dir, "--cluster-node-timeout", "1000", "--cluster-port", strconv.Itoa(freePort(t)))
+			"--dir", dir, "--cluster-node-timeout", strconv.Itoa(nodeTimeout), "--cluster-port", strconv.Itoa(freePort(t)))
 		nodes = append(nodes, o)
 		addrs = append(addrs, o.Addr())
 	}
@@ -75,7 +75,9 @@ func commandCalls(t *testing.T, o Options, name string) int {
 }
 
 func TestClusterFailoverRetriesOnThePromotedReplica(t *testing.T) {
-	nodes := redisClusterReplicated(t)
+	// 3 s: the map names the dead primary for seconds, and commands keep
+	// retrying it (more than any redirect limit) until the promotion.
+	nodes := redisClusterReplicated(t, 3000)
 	o := nodes[0]
 	o.SocketTimeout = 20 * time.Second // the failover window
 	c := NewCluster(o, seedsOf(nodes), 1, true)
@@ -156,7 +158,7 @@ func TestClusterFailoverRetriesOnThePromotedReplica(t *testing.T) {
 }
 
 func TestClusterReplicaReadsAndPeriodicRefresh(t *testing.T) {
-	nodes := redisClusterReplicated(t)
+	nodes := redisClusterReplicated(t, 1000)
 	c := NewCluster(nodes[0], seedsOf(nodes[:1]), 1, true)
 	defer c.Close()
 	c.SetReplicaReads(ReadRoundRobinReplicas)
