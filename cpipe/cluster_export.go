@@ -143,7 +143,7 @@ func cp_cluster_exec(h C.uint64_t, data *C.char, dataLen C.int64_t, ncmds C.int6
 // CP_CLUSTER_ONE) goes to queue qh and is collected by cp_poll. blocking
 // and block_for are as for cp_exec (one command only; it cannot be
 // cancelled: it runs until it is answered or times out). It never waits:
-// a full queue is CP_WOULDBLOCK, nothing started.
+// a full queue (engine.MaxOutstanding) is CP_CONNECTION, nothing started.
 //
 //export cp_cluster_submit
 func cp_cluster_submit(h, qh C.uint64_t, data *C.char, dataLen C.int64_t, ncmds C.int64_t, mode C.int,

@@ -253,12 +253,17 @@ func (c *Cluster) DoTransaction(commands [][][]byte, out *Tape) error {
 // Submit runs run (which fills req.Tape, req.N replies) in a goroutine
 // and reports req to q when it is done; req.ID tags it. The cluster's
 // calls may wait for several nodes, so they are never run on the caller's
-// thread. Returns ErrWouldBlock, having started nothing, when q is full.
+// thread. A full q (MaxOutstanding commands unanswered) is a ConnError,
+// nothing started.
 func (c *Cluster) Submit(q *Completions, req *Request, run func(out *Tape) error) error {
 	if c.isClosed() {
 		return ErrClosed
 	}
 	if err := q.reserve(req, false); err != nil {
+		if err == ErrWouldBlock {
+			// Never waited for: the caller is an event loop.
+			return &ConnError{fmt.Errorf("cluster: %d commands already wait for replies on this queue (its limit): not sent", MaxOutstanding)}
+		}
 		return err
 	}
 	go func() {
