@@ -125,6 +125,9 @@ class RedisCluster(ClusterCore, redis.cluster.RedisCluster):
     def _settle_protocol(self, handle: int = 0) -> None:
         pass
 
+    def _return_dedicated(self, conn: Any) -> None:
+        conn.close()  # a WATCH connection to one node: not kept
+
     def pubsub(self, node: Optional[ClusterNode] = None, host: Optional[str] = None, port: Optional[int] = None,
                **kwargs: Any) -> Any:
         """A ClusterPubSub (cpipe.cluster_pubsub): SUBSCRIBE on one node (given, or the

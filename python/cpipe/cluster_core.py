@@ -319,6 +319,15 @@ class ClusterCore:
             return next(iter(res.values()))
         return res
 
+    def _watch_node(self, args: tuple) -> Any:
+        """The node a pipeline's WATCH runs on: its keys' one slot's primary."""
+        if not args or str(args[0]).upper() != "WATCH" or len(args) < 2:
+            raise RedisClusterException(f"a cluster pipeline runs {args[0] if args else '?'} only after WATCH names its keys")
+        slots = {self.keyslot(k) for k in args[1:]}
+        if len(slots) > 1:
+            raise CrossSlotTransactionError("Cannot watch or send commands on different slots")
+        return self.get_node_from_key(args[1])
+
     def _check_mset(self, mapping: Any) -> None:
         """redis-py's MSET refuses keys in several slots, before sending."""
         if len({self.keyslot(k) for k in mapping}) > 1:

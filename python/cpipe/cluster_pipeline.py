@@ -11,8 +11,13 @@ pipeline before anything is sent (RedisClusterException).
 
 transaction=True: MULTI ... EXEC on the owner of the commands' one slot;
 keys in several slots raise CrossSlotTransactionError before anything is
-sent, as redis-py's ClusterPipeline does. WATCH is not supported yet
-(RedisClusterException).
+sent, as redis-py's ClusterPipeline does.
+
+WATCH (keys of one slot, else CrossSlotTransactionError) puts the pipeline
+in immediate mode on a connection of its own to that slot's primary, as
+cpipe.Pipeline does on one server; the MULTI ... EXEC then goes there too.
+If the slot moves meanwhile the server answers MOVED (raised), and
+redis-py's transaction() helper does not retry that.
 """
 from __future__ import annotations
 
@@ -29,6 +34,8 @@ class ClusterPipeline(Pipeline):
 
     def _send(self, wire: list, raw: bool) -> list:
         client = self._client
+        if self.connection is not None:  # after WATCH: on that connection, as on one server
+            return super()._send(wire, raw)
         if self.transaction or self.explicit_transaction:  # type: ignore[truthy-function]  # the flag, not Redis.transaction
             # wire is [MULTI, commands..., EXEC]: the engine adds those two itself,
             # on the node that owns the commands' slot.
@@ -36,12 +43,14 @@ class ClusterPipeline(Pipeline):
         return client._exec_many_raw(wire) if raw else client._exec_many(wire)
 
     def immediate_execute_command(self, *args: Any, **options: Any) -> Any:
-        raise RedisClusterException(
-            f"{args[0]} is not supported in cpipe's cluster pipelines yet (WATCH needs a connection "
-            "of its own to the slot's node); use transaction=True without WATCH")
-
-    def watch(self, *names: Any) -> Any:
-        return self.immediate_execute_command("WATCH", *names)
+        if self.connection is None:
+            if not self.watching and args[0] != "WATCH":
+                # Nothing watched (load_scripts' SCRIPT EXISTS/LOAD): routed as any command.
+                return self._client.execute_command(*args, **options)
+            # WATCH: a connection of its own to the keys' one slot's primary.
+            node = self._client._watch_node(args)
+            self.connection = self._client.get_redis_connection(node)._dedicated(fresh=True)
+        return super().immediate_execute_command(*args, **options)
 
     def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs.pop("target_nodes", None) is not None:

@@ -143,3 +143,28 @@ def test_sharded_pubsub(port):
         await rc.aclose()
 
     run(main())
+
+
+def test_watch_transaction(port):
+    async def main():
+        rc = cpipe.asyncio.RedisCluster(host=HOST, port=port)
+        other = redis.asyncio.cluster.RedisCluster(host=HOST, port=port)
+        await rc.set("{aw}n", 1)
+        calls = []
+
+        async def incr(pipe):
+            value = int(await pipe.get("{aw}n"))
+            if not calls:
+                await other.set("{aw}n", 10)  # between WATCH and EXEC: retried
+            calls.append(value)
+            pipe.multi()
+            pipe.set("{aw}n", value + 1)
+
+        assert await rc.transaction(incr, "{aw}n") == [True]
+        assert calls == [1, 10] and await other.get("{aw}n") == b"11"
+        with pytest.raises(CrossSlotTransactionError):
+            await rc.pipeline().watch("aw:1", "aw:2")
+        await rc.aclose()
+        await other.aclose()
+
+    run(main())

@@ -131,12 +131,13 @@ def test_transaction_follows_a_moved_slot(cluster, both):
     cluster.wait_settled()
 
 
-def test_blocking_commands_and_watch_are_refused(both):
+def test_blocking_commands_and_cross_slot_watch_are_refused(both):
     ours, _ = both
     with pytest.raises(RedisClusterException, match="blocking"):
         ours.pipeline().blpop("q", 1).execute()
-    with pytest.raises(RedisClusterException, match="WATCH"):
-        ours.pipeline().watch("k")
+    assert ours.keyslot("w:1") != ours.keyslot("w:2")
+    with pytest.raises(CrossSlotTransactionError):
+        ours.pipeline().watch("w:1", "w:2")
     with pytest.raises(RedisClusterException, match="target_nodes"):
         ours.pipeline().execute_command("PING", target_nodes=ours.ALL_NODES)
     # Outside a pipeline a blocking command runs on a connection of its own.
@@ -148,3 +149,37 @@ def test_nonatomic_helpers_use_one_pipeline(both):
     mapping = {f"na:{i}": i for i in range(50)}
     assert ours.mset_nonatomic(mapping) == theirs.mset_nonatomic(mapping)
     assert ours.mget_nonatomic(list(mapping)) == theirs.mget_nonatomic(list(mapping))
+
+
+def test_watch_on_the_slot_owner(both):
+    """WATCH runs on a connection of its own to the slot's primary: redis-py's
+    transaction() helper works, and a write by another client between WATCH
+    and EXEC is WatchError (the helper's retry then succeeds)."""
+    ours, theirs = both
+    ours.set("{w}n", 5)
+    calls = []
+
+    def incr(pipe):
+        value = int(pipe.get("{w}n"))
+        if not calls:
+            theirs.set("{w}n", 100)  # after WATCH: the first EXEC must fail
+        calls.append(value)
+        pipe.multi()
+        pipe.set("{w}n", value + 1)
+
+    assert ours.transaction(incr, "{w}n") == [True]
+    assert calls == [5, 100] and theirs.get("{w}n") == b"101"
+    with ours.pipeline() as p:
+        p.watch("{w}n")
+        theirs.incr("{w}n")
+        p.multi()
+        p.incr("{w}n")
+        with pytest.raises(redis.WatchError):
+            p.execute()
+    assert theirs.get("{w}n") == b"102"
+    # Scripts queued in a pipeline are loaded on every primary first.
+    script = ours.register_script("return redis.call('INCR', KEYS[1])")
+    p = ours.pipeline()
+    script(keys=["{w}s"], client=p)
+    script(keys=["{w}s"], client=p)
+    assert p.execute() == [1, 2]

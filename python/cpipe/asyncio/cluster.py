@@ -114,6 +114,9 @@ class RedisCluster(ClusterCore, _arc.RedisCluster):
     def _settle_protocol(self, handle: int = 0) -> None:
         pass
 
+    async def _return_dedicated(self, conn: Any) -> None:
+        await conn.aclose()  # a WATCH connection to one node: not kept
+
     # -- multi-key commands --------------------------------------------------------
 
     async def mset(self, mapping: Any) -> Any:
@@ -185,22 +188,27 @@ class RedisCluster(ClusterCore, _arc.RedisCluster):
 
 class ClusterPipeline(Pipeline):
     """cpipe.asyncio's Pipeline, its batch split by node in the engine (see
-    cpipe.cluster_pipeline: the same rules, WATCH unsupported)."""
+    cpipe.cluster_pipeline: the same rules, WATCH on one slot's primary)."""
 
     def __init__(self, client: RedisCluster, transaction: bool = False) -> None:
         super().__init__(client, transaction)
 
     async def _send(self, wire: list, raw: bool) -> list:
+        if self.connection is not None:  # after WATCH: on that connection, as on one server
+            return await super()._send(wire, raw)
         if self.is_transaction or self.explicit_transaction:
             return await self._client._run_transaction(wire[1:-1], raw)  # the engine adds MULTI/EXEC
         return await (self._client._run_many_raw(wire) if raw else self._client._run_many(wire))
 
     async def immediate_execute_command(self, *args: Any, **options: Any) -> Any:
-        raise RedisClusterException(
-            f"{args[0]} is not supported in cpipe's cluster pipelines yet; use transaction=True without WATCH")
-
-    async def watch(self, *names: Any) -> Any:
-        return await self.immediate_execute_command("WATCH", *names)
+        if self.connection is None:
+            if not self.watching and args[0] != "WATCH":
+                # Nothing watched (load_scripts' SCRIPT EXISTS/LOAD): routed as any command.
+                return await self._client.execute_command(*args, **options)
+            # WATCH: a connection of its own to the keys' one slot's primary.
+            node = self._client._watch_node(args)
+            self.connection = self._client.get_redis_connection(node)._dedicated(fresh=True)
+        return await super().immediate_execute_command(*args, **options)
 
     def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs.pop("target_nodes", None) is not None:
