@@ -345,3 +345,24 @@ def test_sharded_pubsub_routes_each_channel_to_its_slot_owner(cluster):
     assert m is not None and m["channel"] == "classic" and m["data"] == "everyone"
     ps.close()
     rc.close()
+
+
+def test_a_forked_child_gets_fork_error_not_a_hang(cluster):
+    import os
+
+    rc = cpipe.RedisCluster(host=HOST, port=cluster.any_alive_port())
+    assert rc.set("fork", 1) is True
+    pid = os.fork()
+    if pid == 0:  # the child: the engine's Go runtime did not survive the fork
+        code = 3
+        try:
+            rc.get("fork")
+        except cpipe.ForkError:
+            code = 0
+        except BaseException:
+            code = 2
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert rc.get("fork") == b"1"  # the parent's client is untouched
+    rc.close()
