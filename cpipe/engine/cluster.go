@@ -337,6 +337,12 @@ func (c *Cluster) refreshInBackground() {
 	c.Refresh()
 }
 
+// Every Request the router makes keeps its replies in Go memory (no
+// Tape.Grow): only the caller's out tape may live in the caller's memory
+// (the bridge's is C memory, freed by whoever it is handed to), and a
+// reply is copied into it once, when final. An attempt answered with a
+// redirect is dropped, which Go's collector can free and C's cannot.
+
 // callOpts is how one routed command runs: as a blocking command (its own
 // connection, the read timeout stretched by blockFor), and whether it only
 // reads (so it may go to a replica, see ReplicaReads).
@@ -423,7 +429,7 @@ func (c *Cluster) follow(slot int, addr string, readonly, asking bool, req *Requ
 		if err != nil {
 			return err
 		}
-		attempt := &Request{Data: req.Data, N: req.N, ReadTimeout: req.ReadTimeout, Interrupt: req.Interrupt, Tape: Tape{Grow: req.Tape.Grow}}
+		attempt := &Request{Data: req.Data, N: req.N, ReadTimeout: req.ReadTimeout, Interrupt: req.Interrupt}
 		if asking {
 			attempt.Data = append(clusterCommand("ASKING"), req.Data...)
 			attempt.N = req.N + 1

@@ -134,7 +134,7 @@ func (c *Cluster) doArgs(args [][]byte, out *Tape, o callOpts, interrupt func() 
 		}
 		return c.doSplit(name, args, step, out, o.read)
 	}
-	req := &Request{Data: encodeArgs(args), N: 1, Interrupt: interrupt, Tape: Tape{Grow: out.Grow}}
+	req := &Request{Data: encodeArgs(args), N: 1, Interrupt: interrupt}
 	if err := c.doSlot(slot, req, o); err != nil {
 		return err
 	}

@@ -86,7 +86,7 @@ func (c *Cluster) Exec(call ClusterCall, args [][]byte, out *Tape) error {
 		return fmt.Errorf("cluster: empty command")
 	}
 	o := callOpts{blocking: call.Blocking, blockFor: call.BlockFor}
-	req := &Request{Data: encodeArgs(args), N: 1, Interrupt: call.Interrupt, Tape: Tape{Grow: out.Grow}}
+	req := &Request{Data: encodeArgs(args), N: 1, Interrupt: call.Interrupt}
 	var err error
 	switch {
 	case call.Node != "":
@@ -231,7 +231,7 @@ func (c *Cluster) DoTransaction(commands [][][]byte, out *Tape) error {
 		return err
 	}
 	for hop := 0; ; hop++ {
-		req := &Request{Data: data, N: len(commands) + 2, Tape: Tape{Grow: out.Grow}}
+		req := &Request{Data: data, N: len(commands) + 2}
 		if err := c.follow(slot, addr, false, false, req, callOpts{}); err != nil {
 			return err
 		}

@@ -279,3 +279,39 @@ func asCrossTx(err error, tx **CrossSlotTxError) bool {
 	*tx = e
 	return ok
 }
+
+// The caller's Grow (the bridge's C allocator) may hold only the caller's
+// own out tape: an intermediate reply kept in that memory would never be
+// freed (nobody is handed it).
+func TestClusterAllocatesOnlyTheCallersTapeWithItsGrow(t *testing.T) {
+	nodes := redisCluster(t, 3)
+	c := NewCluster(nodes[0], seedsOf(nodes[:1]), 1, true)
+	defer c.Close()
+	mustArgs(t, c, "SET", "{g}k", "v")
+	fresh := 0
+	grow := func(old []byte, newCap int) []byte {
+		if cap(old) == 0 {
+			fresh++
+		}
+		b := make([]byte, len(old), newCap)
+		copy(b, old)
+		return b
+	}
+	calls := []func(out *Tape) error{
+		func(out *Tape) error { return c.Exec(ClusterCall{Slot: -1}, argv("GET", "{g}k"), out) },
+		func(out *Tape) error { return c.Exec(ClusterCall{Slot: KeySlot([]byte("{g}k"))}, argv("GET", "{g}k"), out) },
+		func(out *Tape) error { return c.DoArgs(argv("MGET", "{g}k", "a", "b", "c"), out) },
+		func(out *Tape) error { return c.DoPipeline([][][]byte{argv("GET", "{g}k"), argv("GET", "x")}, out) },
+		func(out *Tape) error { return c.DoTransaction([][][]byte{argv("GET", "{g}k")}, out) },
+	}
+	for i, call := range calls {
+		fresh = 0
+		out := Tape{Grow: grow}
+		if err := call(&out); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		if fresh != 1 {
+			t.Errorf("call %d: %d buffers from the caller's Grow, want 1 (its out tape)", i, fresh)
+		}
+	}
+}
