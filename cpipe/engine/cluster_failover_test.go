@@ -299,7 +299,9 @@ func TestClusterAllocatesOnlyTheCallersTapeWithItsGrow(t *testing.T) {
 	}
 	calls := []func(out *Tape) error{
 		func(out *Tape) error { return c.Exec(ClusterCall{Slot: -1}, argv("GET", "{g}k"), out) },
-		func(out *Tape) error { return c.Exec(ClusterCall{Slot: KeySlot([]byte("{g}k"))}, argv("GET", "{g}k"), out) },
+		func(out *Tape) error {
+			return c.Exec(ClusterCall{Slot: KeySlot([]byte("{g}k"))}, argv("GET", "{g}k"), out)
+		},
 		func(out *Tape) error { return c.DoArgs(argv("MGET", "{g}k", "a", "b", "c"), out) },
 		func(out *Tape) error { return c.DoPipeline([][][]byte{argv("GET", "{g}k"), argv("GET", "x")}, out) },
 		func(out *Tape) error { return c.DoTransaction([][][]byte{argv("GET", "{g}k")}, out) },
