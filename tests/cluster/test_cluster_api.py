@@ -433,3 +433,31 @@ def test_the_cluster_bridge_does_not_leak(cluster):
     assert grown < 8 * 1024, f"RSS grew by {grown} KiB"
     rc.close()
     asyncio.run(arc.aclose())
+
+
+def test_threads_sharing_one_client_each_get_their_own_replies(cluster):
+    import threading
+
+    rc = cpipe.RedisCluster(host=HOST, port=cluster.any_alive_port())
+    errors: list = []
+
+    def worker(w: int) -> None:
+        try:
+            for i in range(400):
+                key = f"t{w}:{i}"
+                assert rc.set(key, key) is True
+                assert rc.get(key) == key.encode(), key
+                if i % 50 == 0:
+                    keys = [f"t{w}:{j}" for j in range(i + 1)]
+                    assert rc.mget(keys) == [k.encode() for k in keys]
+        except BaseException as e:  # reported below, in the test's thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors[:3]
+    assert rc.dbsize(target_nodes=rc.PRIMARIES) >= 8 * 400
+    rc.close()
