@@ -12,6 +12,7 @@
 #include "bridge_pubsub.h"
 #include "bridge_sentinel.h"
 #include "bridge_cluster.h"
+#include "bridge_stage.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -708,6 +709,17 @@ int cp_bridge_ready(void) { return check_ready(); }
 int cp_bridge_handle(PyObject *o, uint64_t *h) { return parse_handle(o, h); }
 int cp_bridge_main_thread(void) { return interruptible(); }
 
+// For bridge_stage.c.
+int cp_bridge_submit_encoded(uint64_t h, uint64_t qh, enc_t *e, int64_t n, uint64_t tag, int batch,
+                             int blocking, double block_for, int wait, char *err) {
+    return submit_encoded(h, qh, e, n, tag, batch, blocking, block_for, wait, err);
+}
+PyObject *cp_bridge_submit_result(int status, const enc_t *e, int64_t n, int batch, const batch_kind_t *kind,
+                                  const char *err) {
+    return submit_result(status, e, n, batch, kind, err);
+}
+_Static_assert(CP_BRIDGE_ERRCAP == ERRCAP, "bridge_stage.h's error buffer size is bridge.c's");
+
 // For bridge_cache.c, which must not call Go in a forked child either.
 int cp_bridge_forked(void) { return forked; }
 
@@ -734,6 +746,7 @@ static PyMethodDef methods[] = {
     CP_PUBSUB_METHODS
     CP_SENTINEL_METHODS
     CP_CLUSTER_METHODS
+    CP_STAGE_METHODS
     {"tracking_state", cp_py_tracking_state, METH_VARARGS, "tracking_state(max_keys, max_bytes) -> TrackingState (client-side caching)"},
     {NULL, NULL, 0, NULL},
 };

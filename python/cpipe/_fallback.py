@@ -247,14 +247,31 @@ def submit_now(fallback: SyncFallback, *args: Any) -> Any:
     return fut
 
 
+def forget_now(fallback: SyncFallback, unread: Any, forgotten: Any, *args: Any) -> None:
+    """Pool.fire_and_forget in the fallback: the command runs now; an error reply is kept for flush()."""
+    if fallback.closed:
+        raise _closed_error()
+    index = next(forgotten)
+    try:
+        fallback.execute(*args)
+    except errors.DataError:
+        raise  # a bad argument is refused before anything is sent, as the engine does
+    except errors.RedisError as e:
+        unread.add((index, args), e)
+
+
 def orphan_futures(futures: dict) -> None:
     """Complete the futures a forked child inherited: their replies go to the parent."""
     from .futures import resolve_after_fork
 
-    for fut in list(futures.values()):
-        if not fut.done():
-            resolve_after_fork(fut, errors.ConnectionError(
-                "the command was sent by the parent process before fork(); its reply went there"))
+    for registered in list(futures.values()):
+        # A staged batch is the list of its items (cpipe._staging).
+        for fut in (registered if registered.__class__ is list else (registered,)):
+            if fut.__class__ is tuple:
+                continue  # a fire_and_forget command's (index, args): its reply went to the parent
+            if not fut.done():
+                resolve_after_fork(fut, errors.ConnectionError(
+                    "the command was sent by the parent process before fork(); its reply went there"))
     futures.clear()
 
 

@@ -55,6 +55,12 @@ def submit_many(
 ) -> Union[int, bytes]:
     """submit for a pipeline; its replies arrive as one list."""
 
+def stage(buffer: bytearray, max_bulk: int, /, *command: Arg) -> bool:
+    """Encode command onto buffer (DataError leaves it as it was); False: a blocking command, not staged."""
+
+def submit_staged(handle: int, queue: int, tag: int, wait: bool, buffer: bytearray, n: int, /) -> Union[int, bytes]:
+    """submit_many for the n commands staged on buffer; their replies arrive as one list."""
+
 def prepare(max_bulk: int, commands: Iterable[Sequence[Arg]], batch: bool, /) -> bytes:
     """Encode and classify now, queue later with submit_prepared."""
 

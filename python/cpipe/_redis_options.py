@@ -148,10 +148,11 @@ def wire_protocol(protocol: Any) -> int:
 
 
 def credentials(provider: Any, username: Optional[str], password: Optional[str]) -> tuple:
-    """(username, password) from a redis-py CredentialProvider, read once here.
+    """(username, password) from a redis-py CredentialProvider.
 
-    The engine replays AUTH with these after every reconnect; a provider
-    whose credentials rotate needs a new client (documented).
+    The engine replays AUTH with these after every reconnect; when a
+    reconnect's AUTH is refused the client asks the provider again
+    (EngineClient._fresh_credentials), so rotated credentials are taken up.
     """
     if provider is None:
         return username, password

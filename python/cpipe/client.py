@@ -39,7 +39,7 @@ from ._replies import (
     use_resp2_callbacks,
     wire_args,
 )
-from .errors import ConnectionError, DataError, ForkError, ResponseError, TimeoutError
+from .errors import AuthenticationError, ConnectionError, DataError, ForkError, ResponseError, TimeoutError
 
 # Errors a configured redis-py Retry retries, as redis-py's default does.
 _RETRYABLE = (ConnectionError, TimeoutError)
@@ -168,6 +168,9 @@ class EngineClient:
         if max_connections is not None:
             integer("max_connections", max_connections, 1)
         username, password = credentials(credential_provider, username, password)
+        # Asked again when a reconnect's AUTH is refused (_fresh_credentials).
+        self._credential_provider = credential_provider
+        self._credentials_lock = threading.Lock()
         if autopipeline is None:
             autopipeline = self._autopipeline_default
         self.host, self.port, self.db = host, port, db
@@ -270,6 +273,34 @@ class EngineClient:
 
     def _reconnect_engine(self) -> None:
         """connection_pool.disconnect(): close the engine's connections; the next command reconnects."""
+
+    def _fresh_credentials(self, refused: Any) -> bool:
+        """After an AUTH refused on a (re)connect of handle `refused`: ask the
+        credential_provider again, as redis-py does on every connect. New
+        credentials go into the commands every later connect replays, and
+        the engine's connections are reopened with them. True when the
+        refused command may run again: nothing of it reached the server
+        (the connect failed first), and the handle is a new one, made by
+        this call or by another thread's that was refused at the same time.
+        """
+        if self._credential_provider is None or self._fallback is not None:
+            return False
+        with self._credentials_lock:
+            if refused != self._h:
+                return True  # reopened since: try the new handle
+            username, password = credentials(self._credential_provider, None, None)
+            options = self._connect_options
+            if (username, password) == (options["username"], options["password"]):
+                return False  # refused with what the provider says now: the caller's error
+            options["username"], options["password"] = username, password
+            self._config = dataclasses.replace(self._config, init_commands=tuple(
+                _init_commands(options["db"], username, password, options["client_name"])))
+            self._reopen_for_credentials()
+            return True
+
+    def _reopen_for_credentials(self) -> None:
+        """Reopen the engine handle with self._config (each client kind)."""
+        self._reconnect_engine()
 
     def get_cache(self) -> Any:
         """The client-side cache (cpipe.cache.ClientCache) when made with cache_config=, else None."""
@@ -390,7 +421,12 @@ class Redis(HotCommands, EngineClient, redis.Redis):
 
     def _cmd(self, *args: Any) -> Any:
         """The hot path: one upper-case command name, no options (see _hot)."""
+        exec_ = self._exec
         try:
+            reply = exec_(*args)
+        except AuthenticationError:
+            if not self._fresh_credentials(getattr(exec_, "args", (0,))[0]):
+                raise
             reply = self._exec(*args)
         except _RETRYABLE:
             if self._retry is None:
@@ -413,6 +449,10 @@ class Redis(HotCommands, EngineClient, redis.Redis):
             if EMPTY_RESPONSE in options:
                 return options[EMPTY_RESPONSE]
             raise
+        except AuthenticationError:
+            if not self._fresh_credentials(getattr(exec_, "args", (0,))[0]):
+                raise
+            reply = (self._exec_raw if NEVER_DECODE in options else self._exec)(*wire)
         except _RETRYABLE:
             if self._retry is None:
                 raise

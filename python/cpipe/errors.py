@@ -41,6 +41,23 @@ class ForkError(RedisError):
     """The Go engine was used in a forked child, where it cannot run."""
 
 
+class UnreadReplyError(ResponseError):
+    """Commands sent with Pool.fire_and_forget were refused by the server.
+
+    Raised by flush(). `errors` holds (index, command, exception) for the
+    first ones (index: the n-th fire_and_forget call of the pool, from 0;
+    at most Pool.MAX_KEPT_ERRORS are kept), `count` how many failed in all.
+    The message is the first error's, named as redis-py names a pipeline's.
+    """
+
+    def __init__(self, errors: list, count: int) -> None:
+        index, command, error = errors[0]
+        words = " ".join(str(a) for a in command[:4]) + (" ..." if len(command) > 4 else "")
+        more = f" ({count - 1} more failed)" if count > 1 else ""
+        super().__init__(f"Command # {index + 1} ({words}) of fire_and_forget caused error: {error}{more}")
+        self.errors, self.count = errors, count
+
+
 # What `cpipe` exports (see cpipe/__init__.py).
 __all__ = [
     "AskError",
@@ -53,6 +70,7 @@ __all__ = [
     "DataError",
     "ExecAbortError",
     "ForkError",
+    "UnreadReplyError",
     "MasterDownError",
     "ModuleError",
     "MovedError",

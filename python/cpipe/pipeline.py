@@ -33,7 +33,7 @@ from ._replies import (
     find_callback,
     wire_args,
 )
-from .errors import ConnectionError, DataError, ExecAbortError, ProtocolError, ResponseError, TimeoutError, WatchError
+from .errors import AuthenticationError, ConnectionError, DataError, ExecAbortError, ProtocolError, ResponseError, TimeoutError, WatchError
 
 # A queued hot command's options: shared, never written to. The empty tuple,
 # not {}: the garbage collector never untracks a tuple holding a dict, so
@@ -248,7 +248,14 @@ class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
             if conn is not None:
                 replies = conn.execute_many_raw(wire) if raw else conn.execute_many(wire)
             else:
-                replies = client._exec_many_raw(wire) if raw else client._exec_many(wire)
+                exec_many = client._exec_many_raw if raw else client._exec_many
+                try:
+                    replies = exec_many(wire)
+                except AuthenticationError:
+                    # A reconnect's AUTH refused: nothing of the batch ran.
+                    if not client._fresh_credentials(getattr(exec_many, "args", (0,))[0]):
+                        raise
+                    replies = (client._exec_many_raw if raw else client._exec_many)(wire)
             if client._protocol_pending:
                 client._settle_protocol(conn.handle if conn is not None else 0)
             return replies

@@ -429,3 +429,14 @@ def test_idle_pool_does_not_spin(server):
         wall = time.monotonic() - wall0
         assert cpu < 0.25 * wall, f"idle pool used {cpu:.2f}s CPU in {wall:.2f}s"
         assert p.submit("ECHO", "awake").result(10) == b"awake"
+
+
+def test_futures_complete_after_the_handle_is_reopened(pool):
+    # connection_pool.disconnect() (libraries call it) reopens the engine
+    # handle; futures submitted afterwards must still reach the completion
+    # thread, which polls the queue the pool opened first.
+    assert pool.submit("PING").result(5) == b"PONG"
+    pool.connection_pool.disconnect()
+    assert pool.submit("PING").result(5) == b"PONG"
+    assert pool.phset("h", "f", "v").result(5) == 1
+    assert pool.flush(5) is True

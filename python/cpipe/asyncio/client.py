@@ -26,7 +26,7 @@ import redis.asyncio
 from .._options import pool_size
 from .._replies import EMPTY_RESPONSE, NEVER_DECODE, callback_options, find_callback, wire_args
 from ..client import EngineClient
-from ..errors import ConnectionError, DataError, ResponseError, TimeoutError
+from ..errors import AuthenticationError, ConnectionError, DataError, ResponseError, TimeoutError
 from ._connection_pool import AsyncEngineConnectionPool
 from ._hot import AsyncHotCommands
 from ._submit import DedicatedConnection, LoopEngine
@@ -105,6 +105,13 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
         await asyncio.get_running_loop().run_in_executor(None, self._native.close, old)
         await self._close_spares()
 
+    def _reopen_for_credentials(self) -> None:
+        # A new handle now (it connects on first use); the old one is closed
+        # off the loop, as _reconnect_engine_async does.
+        old = self._h
+        self._h = self._native.open(self._config)
+        asyncio.get_running_loop().run_in_executor(None, self._native.close, old)
+
     async def initialize(self) -> "Redis":
         """redis-py's: nothing to do, the engine connects on the first command."""
         return self
@@ -124,7 +131,13 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
         if self._retry is not None or self._fallback is not None or self._protocol_pending:
             return await self.execute_command(*args)
         cb = _dict_get(self.response_callbacks, args[0])  # type: ignore[call-overload]
-        value = await self._send(cb, False, False, args)
+        h = self._h
+        try:
+            value = await self._send(cb, False, False, args)
+        except AuthenticationError:
+            if not self._fresh_credentials(h):
+                raise
+            return await self.execute_command(*args)
         if cb is not None and hasattr(value, "__await__"):  # an async callback's
             return await value
         return value
@@ -145,12 +158,17 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
             raise DataError("execute_command needs a command name")
         run = self._run_raw if NEVER_DECODE in options else self._run
         wire = wire_args(args)
+        h = self._h
         try:
             reply = await run(None, *wire)
         except ResponseError:
             if EMPTY_RESPONSE in options:
                 return options[EMPTY_RESPONSE]
             raise
+        except AuthenticationError:
+            if not self._fresh_credentials(h):
+                raise
+            reply = await run(None, *wire)
         except _RETRYABLE:
             if self._retry is None:
                 raise

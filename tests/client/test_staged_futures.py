@@ -1,0 +1,95 @@
+"""Staged phset/phget/fire_and_forget (cpipe._staging): each future gets its
+own command's reply under many threads, a bad argument raises at the call
+and leaves the batch intact, the stage is bounded, and close() fails what
+was staged and never sent."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+import redis
+
+import cpipe
+from cpipe import _staging
+
+
+@pytest.fixture
+def pool(server):
+    p = cpipe.Pool(host="127.0.0.1", port=server.port, size=2, socket_timeout=10)
+    p.call("FLUSHALL")
+    yield p
+    p.close()
+
+
+def test_each_future_gets_its_own_reply_from_many_threads(pool):
+    for t in range(8):
+        pool.call("HSET", f"h{t}", *[x for i in range(500) for x in (i, f"{t}:{i}")])
+    errors = []
+
+    def reader(t: int) -> None:
+        try:
+            futs = [(i, pool.phget(f"h{t}", i)) for i in range(500)] * 4
+            for i, f in futs:
+                got = f.result(30)
+                if got != f"{t}:{i}".encode():
+                    errors.append((t, i, got))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=reader, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert not any(th.is_alive() for th in threads)
+    assert errors == []
+
+
+def test_a_bad_argument_raises_at_the_call_and_loses_nothing(pool):
+    futs = [pool.phset("h", i, i) for i in range(100)]
+    with pytest.raises(redis.exceptions.DataError):
+        pool.phset("h", "bad", object())
+    futs += [pool.phset("h", i, i) for i in range(100, 200)]
+    assert pool.flush(30) is True
+    assert [f.result() for f in futs] == [1] * 200
+    assert pool.call("HLEN", "h") == 200
+    assert pool.call("HEXISTS", "h", "bad") == 0
+
+
+def test_error_reply_fails_only_its_future(pool):
+    pool.call("SET", "str", "x")
+    futs = [pool.phset("h", i, i) if i != 50 else pool.phset("str", "f", "v") for i in range(100)]
+    pool.flush(30)
+    assert isinstance(futs[50].exception(), redis.exceptions.ResponseError)
+    assert all(f.result() == 1 for i, f in enumerate(futs) if i != 50)
+
+
+def test_the_stage_is_bounded(pool, monkeypatch):
+    monkeypatch.setattr(_staging, "MAX_COMMANDS", 64)
+    stager = pool._stager
+    seen = []
+    original = stager._send_locked
+
+    def watching() -> None:
+        seen.append(len(stager.items))
+        original()
+
+    monkeypatch.setattr(stager, "_send_locked", watching)
+    for i in range(20000):
+        pool.phset("h", i, i)
+        assert len(stager.items) <= 64
+    assert pool.flush(30) is True
+    assert max(seen) <= 64
+    assert pool.call("HLEN", "h") == 20000
+
+
+def test_close_fails_what_was_staged(server):
+    p = cpipe.Pool(host="127.0.0.1", port=server.port, size=1, socket_timeout=10)
+    futs = [p.phset("closing", i, i) for i in range(20000)]
+    p.close()
+    outcomes = [f.exception(10) for f in futs]
+    assert all(e is None or isinstance(e, redis.exceptions.ConnectionError) for e in outcomes)
+    added = redis.Redis(port=server.port).hlen("closing")
+    assert added >= sum(e is None for e in outcomes)
+    with pytest.raises(redis.exceptions.ConnectionError):
+        p.phset("closing", "late", 1)
