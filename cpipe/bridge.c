@@ -11,6 +11,7 @@
 #include "options.h"
 #include "bridge_pubsub.h"
 #include "bridge_sentinel.h"
+#include "bridge_cluster.h"
 #include "bridge_stage.h"
 
 #include <stdint.h>
@@ -198,6 +199,8 @@ int cp_bridge_interrupted(void) {
 static PyObject *exc_for_status(int64_t status) {
     PyObject *sentinel = cp_sentinel_exception(status);  // MasterNotFoundError, SlaveNotFoundError
     if (sentinel) return sentinel;
+    PyObject *cluster = cp_cluster_exception(status);    // RedisClusterException, ClusterDownError, ...
+    if (cluster) return cluster;
     return status == CP_TIMEOUT ? exc_timeout : status == CP_PROTOCOL ? exc_protocol : exc_connection;
 }
 
@@ -744,6 +747,7 @@ static PyMethodDef methods[] = {
     {"mark_forked", py_mark_forked, METH_NOARGS, "called in a forked child"},
     CP_PUBSUB_METHODS
     CP_SENTINEL_METHODS
+    CP_CLUSTER_METHODS
     CP_STAGE_METHODS
     {"tracking_state", cp_py_tracking_state, METH_VARARGS, "tracking_state(max_keys, max_bytes) -> TrackingState (client-side caching)"},
     {NULL, NULL, 0, NULL},

@@ -87,6 +87,9 @@ func statusOf(err error) C.int {
 	if status, ok := sentinelStatus(err); ok {
 		return status
 	}
+	if status, ok := clusterStatus(err); ok { // cluster_export.go
+		return status
+	}
 	switch {
 	case err == nil:
 		return C.CP_OK

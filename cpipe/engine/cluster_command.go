@@ -105,6 +105,10 @@ func (c *Cluster) randomPrimary() (int, error) {
 
 // DoArgs runs one command, routed, and appends its one reply to out.
 func (c *Cluster) DoArgs(args [][]byte, out *Tape) error {
+	return c.doArgs(args, out, callOpts{}, nil)
+}
+
+func (c *Cluster) doArgs(args [][]byte, out *Tape, o callOpts, interrupt func() bool) error {
 	if len(args) == 0 {
 		return fmt.Errorf("cluster: empty command")
 	}
@@ -113,10 +117,12 @@ func (c *Cluster) DoArgs(args [][]byte, out *Tape) error {
 		return err
 	}
 	name := strings.ToLower(string(args[0]))
-	slot, keyless, cross, known := t.CommandSlot(args)
+	slot, keyless, cross, err := c.slotOf(t, args)
+	if err != nil {
+		return err
+	}
+	o.read = t.ReadOnly(args)
 	switch {
-	case !known:
-		return &UnknownKeysError{Command: strings.ToUpper(name)}
 	case keyless:
 		if slot, err = c.randomPrimary(); err != nil {
 			return err
@@ -126,10 +132,10 @@ func (c *Cluster) DoArgs(args [][]byte, out *Tape) error {
 		if !ok || (len(args)-1)%step != 0 {
 			return &CrossSlotError{Command: strings.ToUpper(name)}
 		}
-		return c.doSplit(name, args, step, out)
+		return c.doSplit(name, args, step, out, o.read)
 	}
-	req := &Request{Data: encodeArgs(args), N: 1, Tape: Tape{Grow: out.Grow}}
-	if err := c.DoSlot(slot, req); err != nil {
+	req := &Request{Data: encodeArgs(args), N: 1, Interrupt: interrupt}
+	if err := c.doSlot(slot, req, o); err != nil {
 		return err
 	}
 	if req.Err != nil {
@@ -147,7 +153,7 @@ func appendTape(out *Tape, entries []byte) {
 // replies: MGET's values in the caller's key order, DEL/EXISTS/UNLINK/
 // TOUCH's counts summed, MSET's OK. An error reply from any part is the
 // reply (the first in key order), as redis-py would raise it.
-func (c *Cluster) doSplit(name string, args [][]byte, step int, out *Tape) error {
+func (c *Cluster) doSplit(name string, args [][]byte, step int, out *Tape, read bool) error {
 	type part struct {
 		slot  int
 		items []int // index of each key's group among args[1:]
@@ -176,7 +182,7 @@ func (c *Cluster) doSplit(name string, args [][]byte, step int, out *Tape) error
 		wg.Add(1)
 		go func(p *part) {
 			defer wg.Done()
-			if p.err = c.DoSlot(p.slot, p.req); p.err == nil {
+			if p.err = c.doSlot(p.slot, p.req, callOpts{read: read}); p.err == nil {
 				p.err = p.req.Err
 			}
 		}(p)

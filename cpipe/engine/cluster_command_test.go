@@ -109,13 +109,32 @@ func TestClusterCommandsSplitAcrossSlots(t *testing.T) {
 		t.Fatalf("odd MSET: %v", err)
 	}
 
-	// Keyless commands go to a primary; movable keys need a target.
+	// Keyless commands go to a primary; a script's keys are read from its
+	// numkeys, other movable keys asked of the server (COMMAND GETKEYS).
 	if got := mustArgs(t, c, "PING"); got != simpleV("PONG") {
 		t.Fatalf("PING: %v", got)
 	}
+	if got := mustArgs(t, c, "EVAL", "return 1", "0"); got != int64(1) {
+		t.Fatalf("EVAL without keys: %v", got)
+	}
+	if got := mustArgs(t, c, "EVAL", "return redis.call('GET', KEYS[1])", "1", "key:7"); got != bulkV("vkey:7") {
+		t.Fatalf("EVAL on a key: %v", got)
+	}
+	if _, err := doArgs(t, c, "EVAL", "return 1", "2", "key:1", "key:2"); !errors.As(err, &cross) {
+		t.Fatalf("EVAL across slots: %v", err)
+	}
 	var unknown *UnknownKeysError
-	if _, err := doArgs(t, c, "EVAL", "return 1", "0"); !errors.As(err, &unknown) {
-		t.Fatalf("EVAL: %v", err)
+	if _, err := doArgs(t, c, "EVAL", "return 1", "5", "key:1"); !errors.As(err, &unknown) {
+		t.Fatalf("EVAL with numkeys past its arguments: %v", err)
+	}
+	if got := mustArgs(t, c, "ZADD", "{z}a", "1", "m"); got != int64(1) {
+		t.Fatalf("ZADD: %v", got)
+	}
+	if got := mustArgs(t, c, "ZUNIONSTORE", "{z}out", "1", "{z}a"); got != int64(1) {
+		t.Fatalf("ZUNIONSTORE (keys from COMMAND GETKEYS): %v", got)
+	}
+	if _, err := doArgs(t, c, "ZUNIONSTORE", "out", "2", "key:1", "key:2"); !errors.As(err, &cross) {
+		t.Fatalf("ZUNIONSTORE across slots: %v", err)
 	}
 	// An error reply from the server comes back as the reply.
 	if got := mustArgs(t, c, "INCR", "key:20"); fmt.Sprint(got) != "ERR value is not an integer or out of range" {

@@ -15,6 +15,7 @@ import (
 type commandKeys struct {
 	first, last, step int
 	movable           bool
+	readonly          bool                   // "readonly" flag: may run on a replica
 	subcommands       map[string]commandKeys // container commands (Redis 7)
 }
 
@@ -36,6 +37,9 @@ func parseCommandEntry(v tapeValue) (string, commandKeys, error) {
 	for _, f := range v.list[2].list {
 		if strings.EqualFold(f.str, "movablekeys") {
 			ck.movable = true
+		}
+		if strings.EqualFold(f.str, "readonly") {
+			ck.readonly = true
 		}
 	}
 	if len(v.list) > 9 && len(v.list[9].list) > 0 {
@@ -73,6 +77,27 @@ func ParseCommandTable(tape []byte) (*KeyTable, error) {
 		t.commands[name] = ck
 	}
 	return t, nil
+}
+
+// Has reports whether the server knows the command (lower-case name).
+func (t *KeyTable) Has(name string) bool {
+	_, ok := t.commands[name]
+	return ok
+}
+
+// ReadOnly reports whether the server flags args' command "readonly"
+// (GET, MGET, ZRANGE ...): such a command may go to a replica.
+func (t *KeyTable) ReadOnly(args [][]byte) bool {
+	if len(args) == 0 {
+		return false
+	}
+	ck, ok := t.commands[strings.ToLower(string(args[0]))]
+	if ck.subcommands != nil && len(args) > 1 {
+		if sk, ok := ck.subcommands[strings.ToLower(string(args[1]))]; ok {
+			ck = sk
+		}
+	}
+	return ok && ck.readonly
 }
 
 // KeyPositions returns the indexes in args (args[0] being the command

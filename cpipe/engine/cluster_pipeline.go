@@ -32,10 +32,10 @@ func (c *Cluster) DoPipeline(commands [][][]byte, out *Tape) error {
 		if len(args) == 0 {
 			return &UnknownKeysError{Command: "(empty command)"}
 		}
-		slot, keyless, cross, known := t.CommandSlot(args)
+		slot, keyless, cross, err := c.slotOf(t, args)
 		switch {
-		case !known:
-			return &UnknownKeysError{Command: strings.ToUpper(string(args[0]))}
+		case err != nil:
+			return err
 		case cross:
 			return &CrossSlotError{Command: strings.ToUpper(string(args[0]))}
 		case keyless:
@@ -70,9 +70,16 @@ func (c *Cluster) DoPipeline(commands [][][]byte, out *Tape) error {
 		}(n, addr, byNode[addr])
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
+	for n, err := range errs {
+		if err != nil && !nodeLost(err) {
 			return err
+		}
+		if err != nil {
+			// The node is gone: its commands are sent again one by one
+			// to their slots' new owners (see resendRedirected).
+			for _, i := range byNode[order[n]] {
+				cmds[i].reply = nil
+			}
 		}
 	}
 	if err := c.resendRedirected(commands, cmds); err != nil {
@@ -117,6 +124,9 @@ func (c *Cluster) sendToNode(addr string, idx []int, commands [][][]byte, cmds [
 func (c *Cluster) resendRedirected(commands [][][]byte, cmds []pipelineCommand) error {
 	for i := range cmds {
 		r := parseRedirect(cmds[i].reply)
+		if cmds[i].reply == nil {
+			r.kind = "LOST"
+		}
 		if r.kind == "" {
 			continue
 		}
@@ -125,9 +135,12 @@ func (c *Cluster) resendRedirected(commands [][][]byte, cmds []pipelineCommand) 
 		switch r.kind {
 		case "MOVED":
 			c.movedTo(r.slot, r.addr)
-			err = c.follow(cmds[i].slot, r.addr, false, req)
+			err = c.follow(cmds[i].slot, r.addr, false, false, req, callOpts{})
 		case "ASK":
-			err = c.follow(cmds[i].slot, r.addr, true, req)
+			err = c.follow(cmds[i].slot, r.addr, false, true, req, callOpts{})
+		case "LOST":
+			c.refreshUnlessFresh(minRefreshGap)
+			err = c.DoSlot(cmds[i].slot, req)
 		default: // TRYAGAIN, CLUSTERDOWN
 			time.Sleep(10 * time.Millisecond)
 			err = c.DoSlot(cmds[i].slot, req)

@@ -28,6 +28,9 @@ _LAZY = {
     "Sentinel": ("sentinel", "Sentinel"),
     "MasterNotFoundError": ("sentinel", "MasterNotFoundError"),
     "SlaveNotFoundError": ("sentinel", "SlaveNotFoundError"),
+    "RedisCluster": ("cluster", "RedisCluster"),
+    "ClusterNode": ("cluster", "ClusterNode"),
+    "ClusterPipeline": ("cluster_pipeline", "ClusterPipeline"),
 }
 
 
@@ -56,5 +59,6 @@ __all__ = [
     "Client", "Redis", "Pipeline", "Pool", "from_url",
     "Connect", "ConnectPool", "hget", "hset", "add_command", "execute", "phget", "phset",
     "ForkFallbackWarning", "Sentinel", "MasterNotFoundError", "SlaveNotFoundError",
+    "RedisCluster", "ClusterNode", "ClusterPipeline",
     *_errors.__all__,
 ]

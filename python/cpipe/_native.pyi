@@ -135,6 +135,40 @@ def sentinel_discover(sentinel: int, service_name: str, replicas: bool, /) -> li
     """[ip, port] of the master (MasterNotFoundError if none), or with
     replicas [[ip, port], ...] of those up (maybe empty)."""
 
+# -- Redis Cluster (bridge_cluster.c, cluster_export.go, engine/cluster*.go)
+
+def cluster_configure(cluster_exception: type[BaseException], cross_slot_transaction: type[BaseException],
+                      cluster_down: type[BaseException], /) -> None:
+    """The classes raised for an unroutable command (keys in several slots,
+    keys it cannot tell), a transaction across slots, and no node serving a slot."""
+
+def cluster_open(handle: int, seeds: str, refresh_every: float, replica_reads: int, /) -> int:
+    """A cluster router over the startup nodes seeds ("host:port ..."), whose
+    nodes are connected with the options of handle (an open() handle, taken
+    over and closed); refresh_every > 0 reloads the slot map that often;
+    replica_reads: 0 primaries, 1 round robin, 2 round robin replicas, 3 random replica."""
+
+def cluster_execute(cluster: int, encoding: "Encoding", max_bulk: int, node: Optional[str], slot: int, /,
+                    *command: "Arg") -> Any:
+    """One command, routed by its keys (or run on node "host:port", or on the
+    owner of slot >= 0); an error reply raises."""
+
+def cluster_execute_many(cluster: int, encoding: "Encoding", max_bulk: int, transaction: bool,
+                         commands: Iterable[Sequence["Arg"]], /) -> list[Any]:
+    """A pipeline, each command routed (one reply each), or a transaction on
+    the commands' one slot (MULTI's reply, each QUEUED, EXEC's); errors in place."""
+
+def cluster_submit(cluster: int, queue: int, tag: int, max_bulk: int, mode: int, node: Optional[str], slot: int,
+                   commands: Iterable[Sequence["Arg"]], /) -> int:
+    """cluster_execute (mode 0, one command) or cluster_execute_many (1
+    pipeline, 2 transaction) completing into queue; never waits."""
+
+def cluster_nodes(cluster: int, refresh: bool, /) -> list[Any]:
+    """[[[host, port, primary, id], ...], [[start, end, node index, ...], ...]]."""
+
+def cluster_close(cluster: int, /) -> None:
+    """Stop the periodic refresh and close every node's connections."""
+
 def tracking_state(max_keys: int, max_bytes: int, /) -> "TrackingState":
     """The engine's invalidation queue for one client-side cache (bridge_cache.c):
     at most max_keys keys / max_bytes bytes (0: the engine's defaults)."""

@@ -25,7 +25,12 @@ def __getattr__(name: str) -> Any:
         from . import sentinel
 
         return getattr(sentinel, name)
+    # cpipe.asyncio.RedisCluster (cpipe.asyncio.cluster), imported on first use.
+    if name in ("RedisCluster", "ClusterPipeline", "ClusterNode"):
+        from . import cluster
+
+        return getattr(cluster, name)
     raise AttributeError(f"module 'cpipe.asyncio' has no attribute {name!r}")
 
 
-__all__ = ["Client", "Redis", "Pool", "Pipeline", "from_url", "Sentinel"]
+__all__ = ["Client", "Redis", "Pool", "Pipeline", "from_url", "Sentinel", "RedisCluster", "ClusterPipeline", "ClusterNode"]
