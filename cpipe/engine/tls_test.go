@@ -104,15 +104,6 @@ func redisTLS(t *testing.T, p testPKI, authClients bool, args ...string) Options
 	return o
 }
 
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func doOne(t *testing.T, g *Group, args ...string) []any {
 	t.Helper()
 	req := request(cmd(args...))
