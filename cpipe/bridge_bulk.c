@@ -151,6 +151,17 @@ static PyObject *bw_flush(BulkWriter *self, PyObject *arg) {
         }
         Py_RETURN_FALSE;
     }
+    if (status == CP_OK && wait) {
+        // And written: the engine writes what the socket takes at each call,
+        // and would otherwise keep the rest until the next one.
+        uint64_t h = self->h;
+        int wake = cp_bridge_main_thread();
+        self->busy = 1;
+        Py_BEGIN_ALLOW_THREADS
+        status = cp_bulk_flush(h, wake, err, ERRCAP);
+        Py_END_ALLOW_THREADS
+        self->busy = 0;
+    }
     if (status != CP_OK) return bw_raise(self, status, err);
     Py_RETURN_TRUE;
 }

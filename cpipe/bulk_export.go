@@ -114,6 +114,17 @@ func cp_bulk_send_raw(h C.uint64_t, data *C.char, dataLen, want C.int64_t, mayBl
 	return bulkReport(err, errbuf, errcap)
 }
 
+// cp_bulk_flush waits until everything handed over is written.
+//
+//export cp_bulk_flush
+func cp_bulk_flush(h C.uint64_t, interruptible C.int, errbuf *C.char, errcap C.int) C.int {
+	b := lookupBulk(h)
+	if b == nil {
+		return report(engine.ErrClosed, errbuf, errcap)
+	}
+	return bulkReport(b.Flush(hookOf(interruptible)), errbuf, errcap)
+}
+
 // cp_bulk_finish waits for every reply.
 //
 //export cp_bulk_finish

@@ -4,31 +4,31 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"syscall"
 )
 
-// A Bulk streams commands on a connection of its own: the caller hands it
-// batches of RESP-encoded commands (Send, SendRaw) and returns at once;
-// the writer goroutine writes them while the reader goroutine reads and
-// counts the replies, so encoding, sending and the server's work overlap.
-// Replies are not kept (unless BulkOptions.KeepReplies): only error replies
-// are, with their command's index and bytes.
+// A Bulk streams commands on a connection of its own. The caller hands it
+// batches of RESP-encoded commands (Send, SendRaw) and gets control back
+// as soon as the kernel has taken what it can: every call first reads and
+// counts the replies that have arrived, then writes what the socket takes
+// now, and keeps the rest for the next call. So Python encodes the next
+// batch while the server runs the last one, and no thread switch is paid
+// per batch: there is no goroutine. A call waits (the GIL released, in
+// ppoll) only at the memory bound, in Flush and in Finish. Replies are not
+// kept (unless BulkOptions.KeepReplies): only error replies are, with
+// their command's index and bytes.
 //
-// Roles (the invariants of this concurrency seam):
-//   - the caller: one thread at a time (the bridge's BulkWriter belongs to
-//     one Python object); Connect, Send, SendRaw, Finish, Take*, Close.
-//   - the writer goroutine (writeLoop): the only one that writes to fd.
-//   - the reader goroutine (readLoop): the only one that reads fd and owns
-//     the reply scanner.
+// Owners: io is held by the one call doing I/O (the caller's thread; the
+// bridge's BulkWriter belongs to one Python object); it owns fd, the
+// output queue, the read buffer and the scanner. mu guards the counters
+// and lists that Stats, TakeErrors and TakeReplies read from any thread;
+// it is only ever held briefly, never across a syscall. fd is closed only
+// by Close, holding io; a failure shuts it down (waking a waiting call).
 //
-// mu guards everything else. fd is closed only by Close, once both
-// goroutines have returned; a failure only shuts it down (waking both).
-//
-// Memory: commands handed over and not yet answered are bounded by
-// MaxPending commands and MaxPendingBytes bytes; Send waits (the caller's
-// thread, the GIL released) until the reader's acknowledgements make room.
-// A single batch larger than the bound is accepted alone.
+// Memory: commands handed over and not yet answered (written or not) are
+// bounded by MaxPending commands and MaxPendingBytes bytes; Send waits,
+// reading replies, until they fall to half the bound. A single batch larger
+// than the bound is accepted alone.
 //
 // A lost connection is never replaced: the commands sent and not
 // acknowledged may or may not have run, and resending them could apply a
@@ -38,11 +38,21 @@ type Bulk struct {
 	o  BulkOptions
 	fd int
 
+	io   sync.Mutex
+	out  []*bulkBatch // handed over, not all written: out[0] from its byte outOff on
+	outN int          // bytes in out not written yet
+	off  int
+	rbuf []byte
+	rr   int // rbuf[rr:rw] is read and not scanned
+	rw   int
+	need int // bytes the scanner needs from rr before it can go on
+	scan bulkScanner
+	raw  rawCounter
+	// Monotonic ns of the last bytes read and written, for the socket timeout.
+	rprogress, wprogress int64
+
 	mu       sync.Mutex
-	room     *sync.Cond // acknowledgements, or a failure: a waiting caller looks again
-	work     *sync.Cond // a batch to write, or a failure/close: the writer looks again
-	toWrite  []*bulkBatch
-	unacked  []*bulkBatch // handed over and not fully answered, oldest first (toWrite's too)
+	unacked  []*bulkBatch // handed over and not fully answered, oldest first
 	queued   int64        // commands handed over
 	sent     int64        // commands written
 	acked    int64        // replies read
@@ -53,12 +63,7 @@ type Bulk struct {
 	replies  Tape // KeepReplies: replies read and not yet taken, one entry each
 	repliesN int
 	err      error // the connection failed (or was closed): the Bulk is done
-	closing  bool
-	running  bool // the goroutines were started
-	raw      rawCounter
-
-	readerDone, writerDone chan struct{}
-	wprogress              atomic.Int64
+	closed   bool
 }
 
 // BulkOptions configure a Bulk.
@@ -76,8 +81,11 @@ const (
 	DefaultBulkMaxPendingBytes = 16 << 20
 	DefaultBulkMaxErrors       = 1000
 	// BulkMaxErrorCommand: a failed command's bytes kept with its error;
-	// a longer command keeps only its name (the error says so).
+	// a longer command keeps only its name.
 	BulkMaxErrorCommand = 4096
+	// bulkReadBuf is the read buffer; it grows to hold one long reply and
+	// shrinks back once idle.
+	bulkReadBuf = 256 << 10
 )
 
 // bulkBatch is one hand-over: its bytes stay until its last reply is read
@@ -86,9 +94,9 @@ type bulkBatch struct {
 	data  []byte
 	n     int   // commands it completes
 	first int64 // index of the first of them
-	head  int   // bytes at its start ending a command begun in an earlier batch (SendRaw)
 	// A cursor for finding failed commands: the command at index curIdx
-	// starts at curOff (errors come in index order).
+	// starts at curOff (errors come in index order). A SendRaw chunk that
+	// starts inside a command begun earlier starts its cursor after it.
 	curIdx int64
 	curOff int
 }
@@ -96,13 +104,13 @@ type bulkBatch struct {
 // BulkError is an error reply to the command at Index (from 0).
 type BulkError struct {
 	Index   int64
-	Command []byte // the command's RESP; nil when unknown (begun in an earlier SendRaw chunk) or too long
+	Command []byte // the command's RESP; nil when unknown (begun in an earlier SendRaw chunk)
 	Msg     string
 }
 
-// BulkLostError is a lost connection (or a timeout), with what was
-// acknowledged before it: those commands ran; of the rest sent, any may
-// have run too.
+// BulkLostError is a lost connection (or a timeout, or a protocol error),
+// with what was acknowledged before it: those commands ran; of the rest
+// sent, any may have run too.
 type BulkLostError struct {
 	Acked, Sent, Queued int64
 	Err                 error
@@ -131,17 +139,13 @@ func NewBulk(o BulkOptions) *Bulk {
 	}
 	// A bulk connection reads no keys for a cache and takes no pushes.
 	o.Conn.Tracking, o.Conn.OnPush = nil, nil
-	b := &Bulk{o: o, fd: -1, replies: Tape{Grow: o.Grow}}
-	b.room = sync.NewCond(&b.mu)
-	b.work = sync.NewCond(&b.mu)
-	return b
+	return &Bulk{o: o, fd: -1, replies: Tape{Grow: o.Grow}, scan: bulkScanner{keep: o.KeepReplies}}
 }
 
 // Connect dials and runs the client's init commands (AUTH, SELECT, HELLO
-// 3 ...) in the calling thread, then starts the writer and the reader.
+// 3 ...) in the calling thread, as a shared connection would.
 func (b *Bulk) Connect(interrupt func() bool) error {
 	c := NewPConn(&b.o.Conn)
-	c.rd.OnPush = nil
 	req := &Request{Interrupt: interrupt}
 	c.mu.Lock()
 	err := c.connectLocked(req)
@@ -154,6 +158,8 @@ func (b *Bulk) Connect(interrupt func() bool) error {
 		c.Close()
 		return err
 	}
+	b.io.Lock()
+	defer b.io.Unlock()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.err != nil {
@@ -161,24 +167,25 @@ func (b *Bulk) Connect(interrupt func() bool) error {
 		return b.err
 	}
 	b.fd = fd
-	b.running = true
-	b.readerDone, b.writerDone = make(chan struct{}), make(chan struct{})
-	go b.writeLoop()
-	go b.readLoop(c.o.SocketTimeout)
+	b.rprogress, b.wprogress = nanotime(), nanotime()
 	return nil
 }
 
 // Protocol is the RESP version the connection speaks (after Connect).
 func (b *Bulk) Protocol() int { return int(b.o.Conn.share().proto.Load()) }
 
-// Send hands over n RESP-encoded commands (data is copied). It waits for
-// room first unless mayBlock is false, when it returns ErrWouldBlock and
-// takes nothing.
+// Send hands over n RESP-encoded commands (data is copied). With mayBlock
+// false it never waits: ErrWouldBlock, taking nothing, when there is no
+// room (or another call is doing I/O).
 func (b *Bulk) Send(data []byte, n int, mayBlock bool, interrupt func() bool) error {
 	if n <= 0 {
 		return nil
 	}
-	return b.hand(data, n, 0, mayBlock, interrupt)
+	if !b.lockIO(mayBlock) {
+		return ErrWouldBlock
+	}
+	defer b.io.Unlock()
+	return b.handLocked(data, n, 0, mayBlock, interrupt)
 }
 
 // SendRaw hands over bytes of a request stream cut anywhere (RESP, or
@@ -186,95 +193,100 @@ func (b *Bulk) Send(data []byte, n int, mayBlock bool, interrupt func() bool) er
 // will count them. want >= 0 must be that count, or nothing is sent.
 // Returns the commands counted.
 func (b *Bulk) SendRaw(data []byte, want int, mayBlock bool, interrupt func() bool) (int, error) {
-	b.mu.Lock()
+	if !b.lockIO(mayBlock) {
+		return 0, ErrWouldBlock
+	}
+	defer b.io.Unlock()
 	save := b.raw
 	n, head, err := b.raw.feed(data)
 	if err == nil && want >= 0 && n != want {
 		err = &RawError{fmt.Sprintf("the raw data holds %d complete commands, not %d", n, want)}
 	}
+	if err == nil && len(data) > 0 {
+		err = b.handLocked(data, n, head, mayBlock, interrupt)
+	}
 	if err != nil {
-		b.raw = save
-		b.mu.Unlock()
-		return 0, err
-	}
-	b.mu.Unlock()
-	if len(data) == 0 {
-		return 0, nil
-	}
-	if err := b.hand(data, n, head, mayBlock, interrupt); err != nil {
-		b.mu.Lock()
 		b.raw = save // nothing was taken
-		b.mu.Unlock()
 		return 0, err
 	}
 	return n, nil
 }
 
-func (b *Bulk) hand(data []byte, n, head int, mayBlock bool, interrupt func() bool) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for {
-		if b.err != nil {
-			return b.lostLocked()
-		}
-		if !b.running {
-			return ErrClosed
-		}
-		pending := int(b.queued - b.acked)
-		if pending == 0 || (pending+n <= b.o.MaxPending && b.pendBy+len(data) <= b.o.MaxPendingBytes) {
-			break
-		}
+func (b *Bulk) lockIO(mayBlock bool) bool {
+	if mayBlock {
+		b.io.Lock()
+		return true
+	}
+	return b.io.TryLock()
+}
+
+// handLocked takes a batch: room first (waiting, reading replies, down to
+// half the bound), then it joins the output queue, and the socket takes
+// what it can now.
+func (b *Bulk) handLocked(data []byte, n, head int, mayBlock bool, interrupt func() bool) error {
+	if err := b.pump(false, nil, nil); err != nil {
+		return err
+	}
+	if !b.hasRoom(n, len(data), b.o.MaxPending, b.o.MaxPendingBytes) {
 		if !mayBlock {
 			return ErrWouldBlock
 		}
-		if err := b.waitLocked(interrupt); err != nil {
+		lowCmds := min(b.o.MaxPending/2, b.o.MaxPending-n)
+		lowBytes := max(0, min(b.o.MaxPendingBytes/2, b.o.MaxPendingBytes-len(data)))
+		if err := b.pump(true, func() bool { return b.hasRoom(n, len(data), lowCmds+n, lowBytes+len(data)) }, interrupt); err != nil {
 			return err
 		}
 	}
-	bt := &bulkBatch{data: append([]byte(nil), data...), n: n, first: b.queued, head: head}
-	bt.curIdx, bt.curOff = bt.first, head
+	bt := &bulkBatch{data: append([]byte(nil), data...), n: n, curOff: head}
+	b.mu.Lock()
+	bt.first, bt.curIdx = b.queued, b.queued
 	if head > 0 {
-		bt.curIdx++ // the first command it completes began earlier
+		bt.curIdx++ // the first command it completes began in an earlier chunk
 	}
 	b.queued += int64(n)
 	b.pendBy += len(bt.data)
 	b.peakBy = max(b.peakBy, b.pendBy)
-	b.toWrite = append(b.toWrite, bt)
 	b.unacked = append(b.unacked, bt)
-	b.work.Signal()
-	return nil
+	b.mu.Unlock()
+	b.out = append(b.out, bt)
+	b.outN += len(bt.data)
+	return b.pump(false, nil, nil)
 }
 
-// waitLocked waits for b.room, a tick at a time when interruptible; an
-// interrupted wait fails the Bulk (what was sent may be on the wire).
-func (b *Bulk) waitLocked(interrupt func() bool) error {
-	if interrupt == nil {
-		b.room.Wait()
-		return nil
-	}
-	if err := waitTick(b.room, interruptTick, &Request{Interrupt: interrupt}); err != nil {
-		b.failLocked(err)
-		return err
-	}
-	return nil
+// hasRoom: n more commands of size bytes keep the unanswered ones within
+// cmds and bytes (always, when none is unanswered).
+func (b *Bulk) hasRoom(n, size, cmds, bytes int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	pending := int(b.queued - b.acked)
+	return pending == 0 || (pending+n <= cmds && b.pendBy+size <= bytes)
+}
+
+// Flush waits until everything handed over is written.
+func (b *Bulk) Flush(interrupt func() bool) error {
+	b.io.Lock()
+	defer b.io.Unlock()
+	return b.pump(true, func() bool { return b.outN == 0 }, interrupt)
 }
 
 // Finish waits until every command handed over is answered. With raw data
 // that ended mid-command it fails the Bulk with ErrBulkIncomplete once the
 // complete ones are answered.
 func (b *Bulk) Finish(interrupt func() bool) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for b.err == nil && b.acked < b.queued {
-		if err := b.waitLocked(interrupt); err != nil {
-			return err
-		}
-	}
-	if b.err != nil {
-		return b.lostLocked()
+	b.io.Lock()
+	defer b.io.Unlock()
+	err := b.pump(true, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.acked == b.queued
+	}, interrupt)
+	if err != nil {
+		return err
 	}
 	if !b.raw.complete() {
+		b.mu.Lock()
 		b.failLocked(ErrBulkIncomplete)
+		b.mu.Unlock()
 		return ErrBulkIncomplete
 	}
 	return nil
@@ -289,7 +301,7 @@ func (b *Bulk) lostLocked() error {
 	return b.err
 }
 
-// failLocked ends the Bulk: no more sends; both goroutines stop.
+// failLocked ends the Bulk: no more sends; a waiting call wakes up.
 func (b *Bulk) failLocked(err error) {
 	if b.err != nil {
 		return
@@ -298,18 +310,21 @@ func (b *Bulk) failLocked(err error) {
 	if b.fd >= 0 {
 		syscall.Shutdown(b.fd, syscall.SHUT_RDWR)
 	}
-	b.room.Broadcast()
-	b.work.Broadcast()
 }
 
-// BulkStats are a Bulk's counters.
+// BulkStats are a Bulk's counters, as of the last call's I/O.
 type BulkStats struct {
 	Queued, Sent, Acked, Errors int64
 	PendingBytes, PeakBytes     int
 }
 
-// Stats reads the counters.
+// Stats reads the counters, after reading the replies that have arrived
+// (unless a call is doing I/O: it never waits for one).
 func (b *Bulk) Stats() BulkStats {
+	if b.io.TryLock() {
+		b.pump(false, nil, nil) // a failure shows in the next call
+		b.io.Unlock()
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return BulkStats{b.queued, b.sent, b.acked, b.errCount, b.pendBy, b.peakBy}
@@ -334,53 +349,17 @@ func (b *Bulk) TakeReplies() ([]byte, int) {
 	return t, n
 }
 
-// Close fails what is unanswered (ErrClosed), stops both goroutines and
-// closes the socket.
+// Close abandons what is unanswered (ErrClosed from now on) and closes
+// the socket, once a call waiting in I/O has returned (the shutdown wakes it).
 func (b *Bulk) Close() {
 	b.mu.Lock()
-	b.closing = true
+	b.closed = true
 	b.failLocked(ErrClosed)
-	running := b.running
 	b.mu.Unlock()
-	if running {
-		<-b.writerDone
-		<-b.readerDone
-	}
-	b.mu.Lock()
+	b.io.Lock()
 	if b.fd >= 0 {
 		syscall.Close(b.fd)
 		b.fd = -1
 	}
-	b.running = false
-	b.mu.Unlock()
-}
-
-// writeLoop is the writer goroutine: it writes batches in order.
-func (b *Bulk) writeLoop() {
-	defer close(b.writerDone)
-	st := stallCheck{timeout: b.o.Conn.SocketTimeout, tick: b.o.Conn.tick()}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for {
-		for len(b.toWrite) == 0 && b.err == nil {
-			b.work.Wait()
-		}
-		if b.err != nil {
-			return
-		}
-		bt := b.toWrite[0]
-		b.mu.Unlock()
-		err := writeAll(b.fd, bt.data, &b.wprogress, &st)
-		b.mu.Lock()
-		if err != nil {
-			b.failLocked(err)
-			return
-		}
-		b.toWrite[0] = nil
-		b.toWrite = b.toWrite[1:]
-		if len(b.toWrite) == 0 {
-			b.toWrite = b.toWrite[:0:0]
-		}
-		b.sent += int64(bt.n)
-	}
+	b.io.Unlock()
 }

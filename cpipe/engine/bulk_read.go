@@ -2,21 +2,17 @@ package engine
 
 import (
 	"bytes"
+	"fmt"
 	"strconv"
-	"time"
 )
 
-// The Bulk's reader goroutine: it reads replies as they come and counts
-// them. The replies of bulk writes are almost all one line (+OK, :1), so
+// Reading the Bulk's replies: they are read as they come (at every call)
+// and counted. The replies of bulk writes are almost all one line (+OK, :1), so
 // those are skipped in place without a tape; anything else (an aggregate,
 // a RESP3 type, a reply split across reads) goes through the Reader into a
 // scratch tape, or into the replies tape when they are kept.
 
-// bulkReadBuf is the reader's buffer; it grows to hold one long reply and
-// shrinks back once idle.
-const bulkReadBuf = 256 << 10
-
-// bulkScanner is the reader goroutine's state.
+// bulkScanner is the reply scanner's state (owned by the io holder).
 type bulkScanner struct {
 	rd      Reader
 	tape    Tape // scratch (replies not kept), or the kept replies read since the last hand-over
@@ -142,92 +138,161 @@ func skipSimple(q []byte) (used, want int, isErr, ok bool, err error) {
 	return nl + 1, 0, q[0] == '-', true, nil
 }
 
-// readLoop is the reader goroutine.
-func (b *Bulk) readLoop(timeout time.Duration) {
-	defer close(b.readerDone)
-	s := &bulkScanner{keep: b.o.KeepReplies}
-	buf := make([]byte, bulkReadBuf)
-	r, w := 0, 0
-	var waitFrom int64 // when the current wait for bytes with replies due began; 0: not waiting
+// pump does the Bulk's I/O, holding io: it writes what the socket takes
+// now and reads and counts the replies that have arrived; with wait, it
+// goes on (waiting in ppoll, a tick at a time) until done() holds. A
+// failure fails the Bulk: the error says what was acknowledged.
+func (b *Bulk) pump(wait bool, done func() bool, interrupt func() bool) error {
 	b.mu.Lock()
-	fd, expect := b.fd, b.queued-b.acked
+	err := b.err
 	b.mu.Unlock()
-	for {
-		n, need, err := s.scan(buf[r:w], expect)
-		r += n
-		if s.scanned > 0 || err != nil || (need == 0 && r < w) {
-			b.mu.Lock()
-			b.ackLocked(s)
-			if err == nil && need == 0 && r < w && b.queued == b.acked && !s.rd.InPush() {
-				err = strayBytes(buf[r:w])
-			}
-			if err != nil || b.err != nil {
-				b.failLocked(err)
-				b.mu.Unlock()
-				return
-			}
-			expect = b.queued - b.acked
-			b.mu.Unlock()
-			if need == 0 && r < w {
-				continue // more replies were asked for meanwhile
-			}
+	if err == nil && b.fd < 0 {
+		err = ErrClosed
+	}
+	for err == nil {
+		var wrote, read bool
+		if wrote, err = b.writeNow(); err != nil {
+			break
 		}
-		if r == w {
-			r, w = 0, 0
-			if len(buf) > bulkReadBuf && !s.inScan {
-				buf = make([]byte, bulkReadBuf)
-			}
+		if read, err = b.readNow(); err != nil {
+			break
 		}
-		if need > len(buf)-r {
-			if need > len(buf) {
-				nb := make([]byte, max(need, 2*len(buf)))
-				w = copy(nb, buf[r:w])
-				buf = nb
-			} else {
-				w = copy(buf, buf[r:w])
-			}
-			r = 0
+		if !wait || done() {
+			return nil
 		}
-		m, err := readSome(fd, buf[w:])
-		if err == errTick {
-			b.mu.Lock()
-			failed := b.err != nil
-			expect = b.queued - b.acked
-			b.mu.Unlock()
-			if failed {
-				return
-			}
-			now := nanotime()
-			if expect == 0 {
-				waitFrom = 0
-				continue
-			}
-			if waitFrom == 0 {
-				waitFrom = now - int64(b.o.Conn.tick())
-			}
-			// Not a timeout while the upload still makes progress.
-			if timeout > 0 && now-max(waitFrom, b.wprogress.Load()) >= int64(timeout) {
-				b.mu.Lock()
-				b.failLocked(ErrTimeout)
-				b.mu.Unlock()
-				return
-			}
+		if wrote || read {
 			continue
 		}
-		if err != nil {
-			b.mu.Lock()
-			b.failLocked(err)
-			b.mu.Unlock()
-			return
+		if waitFd(b.fd, b.outN > 0, b.o.Conn.tick()) {
+			continue
 		}
-		waitFrom = 0
-		w += m
-		if expect == 0 {
-			b.mu.Lock()
-			expect = b.queued - b.acked
-			b.mu.Unlock()
+		// A tick without progress.
+		b.mu.Lock()
+		err = b.err // Close, from another thread
+		b.mu.Unlock()
+		if err == nil && interrupt != nil && interrupt() {
+			err = ErrInterrupted
+		}
+		if timeout := b.o.Conn.SocketTimeout; err == nil && timeout > 0 &&
+			nanotime()-max(b.rprogress, b.wprogress) >= int64(timeout) {
+			err = ErrTimeout // nothing read and nothing written for the socket timeout
 		}
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.failLocked(err)
+	if err == ErrInterrupted {
+		return err
+	}
+	return b.lostLocked()
+}
+
+// writeNow writes from the output queue what the socket takes now.
+func (b *Bulk) writeNow() (bool, error) {
+	progress := false
+	for len(b.out) > 0 {
+		bt := b.out[0]
+		n, err := sendNow(b.fd, bt.data[b.off:])
+		if err != nil {
+			return progress, &ConnError{fmt.Errorf("writing to the server: %w", err)}
+		}
+		if n == 0 {
+			return progress, nil
+		}
+		progress = true
+		b.wprogress = nanotime()
+		b.off += n
+		b.outN -= n
+		if b.off < len(bt.data) {
+			continue
+		}
+		b.out[0] = nil
+		b.out = b.out[1:]
+		if len(b.out) == 0 {
+			b.out = b.out[:0:0]
+		}
+		b.off = 0
+		b.mu.Lock()
+		b.sent += int64(bt.n)
+		b.mu.Unlock()
+	}
+	return progress, nil
+}
+
+// readNow reads what has arrived (a few reads at most) and counts it.
+func (b *Bulk) readNow() (bool, error) {
+	got := false
+	for i := 0; i < 4; i++ {
+		b.makeRoom()
+		room := len(b.rbuf) - b.rw
+		m, err := recvNow(b.fd, b.rbuf[b.rw:])
+		if err != nil {
+			if err != errServerClosed {
+				err = &ConnError{fmt.Errorf("reading from the server: %w", err)}
+			}
+			return got, err
+		}
+		if m == 0 {
+			return got, nil
+		}
+		got = true
+		b.rprogress = nanotime()
+		b.rw += m
+		if err := b.consume(); err != nil {
+			return got, err
+		}
+		if m < room {
+			return got, nil // drained
+		}
+	}
+	return got, nil
+}
+
+// makeRoom makes the read buffer hold what the scanner needs, and some.
+func (b *Bulk) makeRoom() {
+	if b.rbuf == nil {
+		b.rbuf = make([]byte, bulkReadBuf)
+	}
+	if b.rr == b.rw {
+		b.rr, b.rw = 0, 0
+		if len(b.rbuf) > bulkReadBuf && b.need <= bulkReadBuf {
+			b.rbuf = make([]byte, bulkReadBuf)
+		}
+	}
+	want := max(b.need, 1)
+	if len(b.rbuf)-b.rw >= 4096 && len(b.rbuf)-b.rr >= want {
+		return
+	}
+	if want > len(b.rbuf)-4096 {
+		nb := make([]byte, max(want+4096, 2*len(b.rbuf)))
+		b.rw = copy(nb, b.rbuf[b.rr:b.rw])
+		b.rbuf = nb
+	} else {
+		b.rw = copy(b.rbuf, b.rbuf[b.rr:b.rw])
+	}
+	b.rr = 0
+}
+
+// consume scans the buffered replies and acknowledges them.
+func (b *Bulk) consume() error {
+	b.mu.Lock()
+	expect := b.queued - b.acked
+	b.mu.Unlock()
+	n, need, err := b.scan.scan(b.rbuf[b.rr:b.rw], expect)
+	b.rr += n
+	b.mu.Lock()
+	b.ackLocked(&b.scan)
+	b.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if need == 0 && b.rr < b.rw && !b.scan.rd.InPush() {
+		// Every command handed over is answered (and none can be handed
+		// over meanwhile: we hold io), yet bytes remain: nobody asked for them.
+		return strayBytes(b.rbuf[b.rr:b.rw])
+	}
+	b.need = need
+	return nil
 }
 
 // ackLocked takes what the scanner counted since the last call: errors
@@ -268,7 +333,6 @@ func (b *Bulk) ackLocked(s *bulkScanner) {
 	if len(b.unacked) == 0 {
 		b.unacked = b.unacked[:0:0]
 	}
-	b.room.Broadcast()
 }
 
 // commandAt is the RESP of the command at idx, from its batch (still
