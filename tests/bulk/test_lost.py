@@ -91,3 +91,24 @@ def test_server_stops_answering_times_out(fault_server):
     assert isinstance(info.value, redis.TimeoutError)
     assert info.value.acknowledged == 2  # the two +OKs; the stalled reply and the rest never came
     c.close()
+
+
+def test_ctrl_c_while_waiting_for_replies(fault_server):
+    import signal
+
+    c = cpipe.Redis(port=fault_server.port)  # no socket timeout: only the signal ends the wait
+    old = signal.signal(signal.SIGALRM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with c.bulk(batch=10) as b:
+                b.execute_command("CPIPE.FAULT", "STALL")
+                for i in range(100):
+                    b.set(f"i{i}", i)
+                signal.setitimer(signal.ITIMER_REAL, 0.3)
+                b.finish()  # waits for replies that never come, until the signal
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    with pytest.raises(redis.ConnectionError):  # closed, not reused
+        b.set("after", 1)
+    c.close()
