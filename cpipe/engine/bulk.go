@@ -86,6 +86,8 @@ const (
 	// bulkReadBuf is the read buffer; it grows to hold one long reply and
 	// shrinks back once idle.
 	bulkReadBuf = 256 << 10
+	// bulkMaxLowat bounds the SO_RCVLOWAT of a wait for room.
+	bulkMaxLowat = 256 << 10
 )
 
 // bulkBatch is one hand-over: its bytes stay until its last reply is read
@@ -233,7 +235,16 @@ func (b *Bulk) handLocked(data []byte, n, head int, mayBlock bool, interrupt fun
 		}
 		lowCmds := min(b.o.MaxPending/2, b.o.MaxPending-n)
 		lowBytes := max(0, min(b.o.MaxPendingBytes/2, b.o.MaxPendingBytes-len(data)))
-		if err := b.pump(true, func() bool { return b.hasRoom(n, len(data), lowCmds+n, lowBytes+len(data)) }, interrupt); err != nil {
+		// Until that many replies came, no wake-up can end the wait: tell
+		// the kernel not to wake us for fewer bytes than they take (a reply
+		// is at least 3 bytes), which spares a wake-up per server write.
+		b.mu.Lock()
+		due := int(b.queued-b.acked) - lowCmds
+		b.mu.Unlock()
+		setRcvLowat(b.fd, min(max(3*due, 1), bulkMaxLowat))
+		err := b.pump(true, func() bool { return b.hasRoom(n, len(data), lowCmds+n, lowBytes+len(data)) }, interrupt)
+		setRcvLowat(b.fd, 1)
+		if err != nil {
 			return err
 		}
 	}

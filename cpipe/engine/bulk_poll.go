@@ -62,3 +62,9 @@ var errServerClosed = &ConnError{errServerClosedMsg{}}
 type errServerClosedMsg struct{}
 
 func (errServerClosedMsg) Error() string { return "the server closed the connection" }
+
+// setRcvLowat makes poll report fd readable only once n bytes are buffered
+// (Linux honours it for TCP since 4.18; elsewhere it only wakes us more).
+func setRcvLowat(fd, n int) {
+	syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVLOWAT, n)
+}
