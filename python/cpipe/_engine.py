@@ -72,6 +72,8 @@ class NativeModule(Protocol):
     def bulk_open(self, handle: int, max_bulk: int, batch: int, batch_bytes: int, max_pending: int,
                   max_pending_bytes: int, max_errors: int, keep_replies: bool, blocking: bool,
                   lost: Callable[[str, str, int, int, int], BaseException], /) -> Any: ...
+    def bulk_command(self, writer: Any, name: str, nmin: int, nmax: int, fallback: Callable[..., Any], /
+                     ) -> Callable[..., Any]: ...
 
 
 # The bits native.submit and native.submit_many return when they queued the

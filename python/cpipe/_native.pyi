@@ -156,6 +156,11 @@ def bulk_open(handle: int, max_bulk: int, batch: int, batch_bytes: int, max_pend
               lost: Callable[[str, str, int, int, int], BaseException], /) -> "BulkWriter":
     """A bulk connection of its own, connected as the handle's are (bridge_bulk.c, cpipe.bulk)."""
 
+def bulk_command(writer: "BulkWriter", name: str, nmin: int, nmax: int, fallback: Callable[..., Any], /
+                 ) -> Callable[..., Any]:
+    """A bulk's hot method: nmin..nmax positional arguments (none None) queue NAME + args in C;
+    any other call goes to fallback."""
+
 class BulkWriter:
     """Not exported by name: made by bulk_open()."""
     @property

@@ -9,15 +9,20 @@ A `Bulk` has redis-py's command methods (and `execute_command`), on a
 connection of its own. Each command is encoded into a C buffer at once
 (bad arguments raise `DataError` then, before anything is sent); every
 `batch` commands (or `batch_bytes` bytes) the buffer goes to the engine,
-whose goroutines write it and read the replies while Python goes on adding
-commands: encoding, sending and the server's work overlap. Replies are
+which reads and counts the replies that have arrived, writes what the socket
+takes now and returns (the rest is written at the next hand-over): Python
+encodes the next batch while the server runs the last one. Replies are
 counted, not built into Python objects (`replies=False`, the default); error
-replies are kept with their command's index and arguments.
+replies are kept with their command's index and arguments. The counts
+(`acknowledged`, ...) are as of the last hand-over or the last read of a
+count, which also reads what has arrived.
 
 Memory is bounded: when `max_pending` commands or `max_pending_bytes`
 bytes are handed over and not yet answered, the next hand-over waits, with
-the GIL released, until replies make room (a single command larger than the
-byte bound is sent alone). Python's own buffer holds at most one batch.
+the GIL released, until replies bring them down to half (a single command
+larger than the byte bound is sent alone). Python's own buffer holds at most
+one batch (`batch` commands or `batch_bytes` bytes, a quarter of
+`max_pending_bytes` up to 1 MiB by default).
 
 Leaving the `with` block (or `finish()`) hands the rest over and waits for
 every reply; then, with `raise_on_error=True` (the default), the first error
@@ -45,6 +50,7 @@ A Bulk is used by one thread at a time.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Iterable, Optional
 
 from redis.commands import CoreCommands, RedisModuleCommands
@@ -53,6 +59,12 @@ from . import _engine
 from ._hot import HotCommands
 from ._replies import callback_options, find_callback, wire_args
 from .errors import ConnectionError, DataError, ResponseError, TimeoutError
+
+#: Hot methods whose plain form (positional arguments, none None) is one C
+#: call on a bulk: (method, command, fewest and most positional arguments;
+#: -1: any number). Other forms are the Python methods' (HotCommands, redis-py).
+_FAST_METHODS = (("hset", "HSET", 3, 3), ("set", "SET", 2, 2), ("lpush", "LPUSH", 2, -1),
+                 ("rpush", "RPUSH", 2, -1), ("sadd", "SADD", 2, -1), ("delete", "DEL", 1, -1))
 
 #: Defaults of client.bulk()'s bounds.
 DEFAULT_BATCH = 1000
@@ -149,6 +161,14 @@ class Bulk(HotCommands, RedisModuleCommands, CoreCommands):
                 client._h, client._max_bulk, self.batch, self.batch_bytes, self.max_pending,
                 self.max_pending_bytes, self.max_errors, self.keep_replies, self._blocking, _lost)
         self._cmd = self._writer.add  # type: ignore[method-assign]  # the hot path: one C call
+        if not isinstance(self._writer, PipelineWriter):
+            native = self._client._native
+            for method, name, nmin, nmax in _FAST_METHODS:
+                # The plain form in C; any other form goes to the Python method.
+                python_method = getattr(self, method)
+                fast = native.bulk_command(self._writer, name, nmin, nmax, python_method)
+                fast.__signature__ = inspect.signature(python_method)
+                setattr(self, method, fast)
 
     def __enter__(self) -> "Bulk":
         self._open()
