@@ -50,6 +50,9 @@ type Bulk struct {
 	raw  rawCounter
 	// Monotonic ns of the last bytes read and written, for the socket timeout.
 	rprogress, wprogress int64
+	// roomMark: while Send waits for room, the unanswered commands it waits
+	// down to (-1: not waiting); lowat: the socket's SO_RCVLOWAT now.
+	roomMark, lowat int
 
 	mu       sync.Mutex
 	unacked  []*bulkBatch // handed over and not fully answered, oldest first
@@ -141,7 +144,8 @@ func NewBulk(o BulkOptions) *Bulk {
 	}
 	// A bulk connection reads no keys for a cache and takes no pushes.
 	o.Conn.Tracking, o.Conn.OnPush = nil, nil
-	return &Bulk{o: o, fd: -1, replies: Tape{Grow: o.Grow}, scan: bulkScanner{keep: o.KeepReplies}}
+	return &Bulk{o: o, fd: -1, replies: Tape{Grow: o.Grow}, scan: bulkScanner{keep: o.KeepReplies},
+		roomMark: -1, lowat: 1}
 }
 
 // Connect dials and runs the client's init commands (AUTH, SELECT, HELLO
@@ -235,15 +239,10 @@ func (b *Bulk) handLocked(data []byte, n, head int, mayBlock bool, interrupt fun
 		}
 		lowCmds := min(b.o.MaxPending/2, b.o.MaxPending-n)
 		lowBytes := max(0, min(b.o.MaxPendingBytes/2, b.o.MaxPendingBytes-len(data)))
-		// Until that many replies came, no wake-up can end the wait: tell
-		// the kernel not to wake us for fewer bytes than they take (a reply
-		// is at least 3 bytes), which spares a wake-up per server write.
-		b.mu.Lock()
-		due := int(b.queued-b.acked) - lowCmds
-		b.mu.Unlock()
-		setRcvLowat(b.fd, min(max(3*due, 1), bulkMaxLowat))
+		b.roomMark = lowCmds
 		err := b.pump(true, func() bool { return b.hasRoom(n, len(data), lowCmds+n, lowBytes+len(data)) }, interrupt)
-		setRcvLowat(b.fd, 1)
+		b.roomMark = -1
+		b.setLowat(1)
 		if err != nil {
 			return err
 		}
@@ -262,6 +261,28 @@ func (b *Bulk) handLocked(data []byte, n, head int, mayBlock bool, interrupt fun
 	b.out = append(b.out, bt)
 	b.outN += len(bt.data)
 	return b.pump(false, nil, nil)
+}
+
+// beforeWait runs before pump sleeps in ppoll. Waiting for room, no
+// wake-up can end the wait until the replies due have come: the kernel is
+// told not to wake us for fewer bytes than they take (a reply is at least 3
+// bytes), which spares a wake-up per server write (measured: 12,000 context
+// switches for 3M commands down to 5,000, client CPU -13%).
+func (b *Bulk) beforeWait() {
+	if b.roomMark < 0 {
+		return
+	}
+	b.mu.Lock()
+	due := int(b.queued-b.acked) - b.roomMark
+	b.mu.Unlock()
+	b.setLowat(min(max(3*due, 1), bulkMaxLowat))
+}
+
+func (b *Bulk) setLowat(n int) {
+	if n != b.lowat {
+		setRcvLowat(b.fd, n)
+		b.lowat = n
+	}
 }
 
 // hasRoom: n more commands of size bytes keep the unanswered ones within

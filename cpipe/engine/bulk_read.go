@@ -163,6 +163,7 @@ func (b *Bulk) pump(wait bool, done func() bool, interrupt func() bool) error {
 		if wrote || read {
 			continue
 		}
+		b.beforeWait()
 		if waitFd(b.fd, b.outN > 0, b.o.Conn.tick()) {
 			continue
 		}
