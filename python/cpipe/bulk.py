@@ -66,6 +66,18 @@ from .errors import ConnectionError, DataError, ResponseError, TimeoutError
 _FAST_METHODS = (("hset", "HSET", 3, 3), ("set", "SET", 2, 2), ("lpush", "LPUSH", 2, -1),
                  ("rpush", "RPUSH", 2, -1), ("sadd", "SADD", 2, -1), ("delete", "DEL", 1, -1))
 
+_signatures: dict = {}
+
+
+def _bound_signature(cls: type, method: str) -> inspect.Signature:
+    """The signature of cls's method as bound to an instance (computed once: inspect is slow)."""
+    sig = _signatures.get((cls, method))
+    if sig is None:
+        sig = inspect.signature(getattr(cls, method))
+        sig = _signatures[(cls, method)] = sig.replace(parameters=list(sig.parameters.values())[1:])
+    return sig
+
+
 #: Defaults of client.bulk()'s bounds.
 DEFAULT_BATCH = 1000
 DEFAULT_MAX_PENDING = 100_000
@@ -167,7 +179,7 @@ class Bulk(HotCommands, RedisModuleCommands, CoreCommands):
                 # The plain form in C; any other form goes to the Python method.
                 python_method = getattr(self, method)
                 fast = native.bulk_command(self._writer, name, nmin, nmax, python_method)
-                fast.__signature__ = inspect.signature(python_method)
+                fast.__signature__ = _bound_signature(type(self), method)
                 setattr(self, method, fast)
 
     def __enter__(self) -> "Bulk":
