@@ -58,7 +58,7 @@ from redis.commands import CoreCommands, RedisModuleCommands
 from . import _engine
 from ._hot import HotCommands
 from ._replies import callback_options, find_callback, wire_args
-from .errors import ConnectionError, DataError, ResponseError, TimeoutError
+from .errors import ConnectionError, DataError, ProtocolError, ResponseError, TimeoutError
 
 #: Hot methods whose plain form (positional arguments, none None) is one C
 #: call on a bulk: (method, command, fewest and most positional arguments;
@@ -99,9 +99,13 @@ class BulkTimeoutError(BulkConnectionError, TimeoutError):
     """The server stopped answering the bulk connection for socket_timeout."""
 
 
+class BulkProtocolError(BulkConnectionError, ProtocolError):
+    """The server sent bytes that are not a reply (or a reply nobody asked for); the connection was closed."""
+
+
 def _lost(kind: str, message: str, acknowledged: int, sent: int, queued: int) -> BulkConnectionError:
     """The bridge's factory for a lost bulk connection (see bridge_bulk.c)."""
-    cls = BulkTimeoutError if kind == "timeout" else BulkConnectionError
+    cls = {"timeout": BulkTimeoutError, "protocol": BulkProtocolError}.get(kind, BulkConnectionError)
     if "acknowledged" not in message:
         message = f"bulk connection lost after {acknowledged} commands were acknowledged ({sent} sent): {message}"
     return cls(message, acknowledged, sent, queued)
@@ -427,4 +431,4 @@ class PipelineWriter:
         self._buf = []
 
 
-__all__ = ["Bulk", "BulkConnectionError", "BulkTimeoutError"]
+__all__ = ["Bulk", "BulkConnectionError", "BulkProtocolError", "BulkTimeoutError"]

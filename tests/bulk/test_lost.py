@@ -112,3 +112,18 @@ def test_ctrl_c_while_waiting_for_replies(fault_server):
     with pytest.raises(redis.ConnectionError):  # closed, not reused
         b.set("after", 1)
     c.close()
+
+
+def test_malformed_reply_is_a_protocol_error(fault_server):
+    from cpipe.bulk import BulkProtocolError
+
+    c = cpipe.Redis(port=fault_server.port, socket_timeout=30)
+    with pytest.raises(BulkProtocolError) as info:
+        with c.bulk() as b:
+            b.set("m1", 1)
+            b.execute_command("CPIPE.FAULT", "MALFORMED")
+            b.set("m2", 2)   # its reply is replaced by bytes that are not RESP
+            b.set("m3", 3)
+    assert isinstance(info.value, cpipe.ProtocolError) and isinstance(info.value, redis.ConnectionError)
+    assert info.value.acknowledged == 2
+    c.close()
