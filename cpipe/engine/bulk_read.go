@@ -302,7 +302,7 @@ func (b *Bulk) consume() error {
 func (b *Bulk) ackLocked(s *bulkScanner) {
 	for _, e := range s.errs {
 		b.errCount++
-		if len(b.errs) < b.o.MaxErrors {
+		if b.errCount <= int64(b.o.MaxErrors) { // the first MaxErrors, taken or not
 			idx := b.acked + e.rel
 			b.errs = append(b.errs, BulkError{Index: idx, Command: b.commandAt(idx), Msg: e.msg})
 		}

@@ -2,6 +2,8 @@
 bad arguments refused before anything is sent (real server)."""
 from __future__ import annotations
 
+import time
+
 import pytest
 import redis
 
@@ -141,3 +143,17 @@ def test_pool_bulk(real_server):
         assert pool.dbsize() == 10_000
     finally:
         pool.close()
+
+
+def test_max_errors_bounds_the_total_kept_even_when_read_meanwhile(r):
+    r.set("str", "v")
+    with r.bulk(batch=10, raise_on_error=False, max_errors=5) as b:
+        for k in range(4):
+            for _ in range(10):
+                b.lpush("str", "x")
+            b.flush()
+            deadline = time.monotonic() + 30
+            while b.acknowledged < 10 * (k + 1) and time.monotonic() < deadline:
+                time.sleep(0.001)  # each read of a count reads the replies that have arrived
+            assert len(b.errors) == min(5, 10 * (k + 1))  # taken as it goes
+    assert b.error_count == 40 and len(b.errors) == 5
