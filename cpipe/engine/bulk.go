@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // A Bulk streams commands on a connection of its own. The caller hands it
@@ -90,7 +91,9 @@ const (
 	// shrinks back once idle.
 	bulkReadBuf = 256 << 10
 	// bulkMaxLowat bounds the SO_RCVLOWAT of a wait for room.
-	bulkMaxLowat = 256 << 10
+	bulkMaxLowat = 128 << 10
+	// bulkLowatTick: the longest ppoll while a receive low-water mark is set.
+	bulkLowatTick = 10 * time.Millisecond
 )
 
 // bulkBatch is one hand-over: its bytes stay until its last reply is read
@@ -272,8 +275,11 @@ func (b *Bulk) beforeWait() {
 	if b.roomMark < 0 {
 		return
 	}
+	// Only replies to what is written can come: counting the unwritten
+	// commands too asked for bytes that could not arrive, and a wait then
+	// lasted a whole tick (seen once in 12M commands with strace).
 	b.mu.Lock()
-	due := int(b.queued-b.acked) - b.roomMark
+	due := int(b.sent-b.acked) - b.roomMark
 	b.mu.Unlock()
 	b.setLowat(min(max(3*due, 1), bulkMaxLowat))
 }

@@ -164,7 +164,13 @@ func (b *Bulk) pump(wait bool, done func() bool, interrupt func() bool) error {
 			continue
 		}
 		b.beforeWait()
-		if waitFd(b.fd, b.outN > 0, b.o.Conn.tick()) {
+		wait := b.o.Conn.tick()
+		if b.lowat > 1 {
+			// Should the kernel hold the wake-up back (a receive window
+			// smaller than the mark), look again soon anyway.
+			wait = min(wait, bulkLowatTick)
+		}
+		if waitFd(b.fd, b.outN > 0, wait) {
 			continue
 		}
 		// A tick without progress.
