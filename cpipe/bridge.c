@@ -13,6 +13,7 @@
 #include "bridge_sentinel.h"
 #include "bridge_cluster.h"
 #include "bridge_stage.h"
+#include "bridge_bulk.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -749,6 +750,7 @@ static PyMethodDef methods[] = {
     CP_SENTINEL_METHODS
     CP_CLUSTER_METHODS
     CP_STAGE_METHODS
+    CP_BULK_METHODS
     {"tracking_state", cp_py_tracking_state, METH_VARARGS, "tracking_state(max_keys, max_bytes) -> TrackingState (client-side caching)"},
     {NULL, NULL, 0, NULL},
 };

@@ -136,3 +136,23 @@ def test_asyncio_from_rediss_url(tls_server, pki):
         finally:
             await r.aclose()
     asyncio.run(main())
+
+
+def test_bulk_over_tls_sends_pipelines(tls_server, pki, plain):
+    # The engine's bulk writer drives a plaintext socket itself; over TLS
+    # bulk() sends a pipeline per batch, with the same counts and errors.
+    plain.delete("bulk:tls", "bulk:str")
+    plain.set("bulk:str", "x")
+    r = cpipe.Redis(port=tls_server.tls_port, **tls_kw(pki))
+    try:
+        with r.bulk(batch=500, raise_on_error=False) as b:
+            for i in range(5_000):
+                b.hset("bulk:tls", f"f{i}", i)
+            b.hset("bulk:str", "f", "v")  # WRONGTYPE
+            with pytest.raises(cpipe.DataError, match="not available over TLS"):
+                b.send_raw(b"*1\r\n$4\r\nPING\r\n", 1)
+        assert b.acknowledged == 5_001
+        assert [index for index, _, _ in b.errors] == [5_000]
+        assert plain.hlen("bulk:tls") == 5_000
+    finally:
+        r.close()
