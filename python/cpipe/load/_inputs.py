@@ -183,6 +183,10 @@ def jsonl_rows(inp: Input) -> Iterator[tuple]:
         except ValueError as e:
             if not raw.strip():
                 continue
+            try:  # again without the line end, so the column is on this line
+                loads(raw.rstrip())
+            except ValueError as e2:
+                e = e2
             msg = getattr(e, "msg", str(e))
             col = getattr(e, "colno", None)
             yield line, BadRow(f"bad JSON: {msg}" + (f" at column {col}" if col else ""))
