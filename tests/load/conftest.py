@@ -83,22 +83,35 @@ def resp(*args) -> bytes:
     return b"".join(parts)
 
 
+_READ = {"string": "GET", "hash": "HGETALL", "list": "LRANGE", "set": "SMEMBERS", "zset": "ZRANGE"}
+
+
 def keyspace(r: redis.Redis) -> dict:
-    """Every key: (type, value, has a TTL)."""
+    """Every key: (type, value, has a TTL), read with pipelines of 1,000 keys."""
     out = {}
-    for k in r.scan_iter(count=1000):
-        t = r.type(k).decode()
-        if t == "string":
-            v = r.get(k)
-        elif t == "hash":
-            v = r.hgetall(k)
-        elif t == "list":
-            v = r.lrange(k, 0, -1)
-        elif t == "set":
-            v = r.smembers(k)
-        elif t == "zset":
-            v = r.zrange(k, 0, -1, withscores=True)
-        else:
-            raise AssertionError(f"unexpected type {t} for {k!r}")
-        out[k] = (t, v, r.ttl(k) > 0)
+    keys = list(r.scan_iter(count=1000))
+    for i in range(0, len(keys), 1000):
+        chunk = keys[i:i + 1000]
+        p = r.pipeline(transaction=False)
+        for k in chunk:
+            p.type(k)
+            p.ttl(k)
+        meta = p.execute()
+        p = r.pipeline(transaction=False)
+        for j, k in enumerate(chunk):
+            t = meta[2 * j].decode()
+            if t not in _READ:
+                raise AssertionError(f"unexpected type {t} for {k!r}")
+            if t == "string":
+                p.get(k)
+            elif t == "hash":
+                p.hgetall(k)
+            elif t == "list":
+                p.lrange(k, 0, -1)
+            elif t == "set":
+                p.smembers(k)
+            else:
+                p.zrange(k, 0, -1, withscores=True)
+        for j, (k, v) in enumerate(zip(chunk, p.execute())):
+            out[k] = (meta[2 * j].decode(), v, meta[2 * j + 1] > 0)
     return out
