@@ -11,6 +11,7 @@
 #include "options.h"
 #include "bridge_pubsub.h"
 #include "bridge_sentinel.h"
+#include "bridge_bulk.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -730,6 +731,7 @@ static PyMethodDef methods[] = {
     {"mark_forked", py_mark_forked, METH_NOARGS, "called in a forked child"},
     CP_PUBSUB_METHODS
     CP_SENTINEL_METHODS
+    CP_BULK_METHODS
     {"tracking_state", cp_py_tracking_state, METH_VARARGS, "tracking_state(max_keys, max_bytes) -> TrackingState (client-side caching)"},
     {NULL, NULL, 0, NULL},
 };

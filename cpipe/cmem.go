@@ -64,3 +64,10 @@ func writeCString(dst *C.char, capacity int, s string) {
 	copy(b, s)
 	b[len(s)] = 0
 }
+
+// freeC releases a cGrow-allocated buffer that was never handed over.
+func freeC(b []byte) {
+	if cap(b) > 0 {
+		C.free(unsafe.Pointer(unsafe.SliceData(b)))
+	}
+}

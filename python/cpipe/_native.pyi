@@ -150,3 +150,31 @@ class TrackingState:
     def set_seen(self, count: int, /) -> None: ...
     def hits(self) -> int: ...
     def reset_hits(self) -> None: ...
+
+def bulk_open(handle: int, max_bulk: int, batch: int, batch_bytes: int, max_pending: int, max_pending_bytes: int,
+              max_errors: int, keep_replies: bool, blocking: bool,
+              lost: Callable[[str, str, int, int, int], BaseException], /) -> "BulkWriter":
+    """A bulk connection of its own, connected as the handle's are (bridge_bulk.c, cpipe.bulk)."""
+
+class BulkWriter:
+    """Not exported by name: made by bulk_open()."""
+    @property
+    def names(self) -> Optional[list[Any]]:
+        """keep_replies: every command's name, in order (None for raw ones)."""
+    def add(self, *command: Arg) -> None:
+        """Encode and queue one command; hands a full batch to the engine."""
+    def flush(self, wait: bool, /) -> bool:
+        """Hand the buffer over; False (nothing changed) when wait is false and it would wait."""
+    def send_raw(self, data: Union[bytes, bytearray, memoryview], commands: int, /) -> int:
+        """A chunk of pre-encoded requests; the commands it completes."""
+    def finish(self) -> None:
+        """Hand the buffer over and wait for every reply."""
+    def discard(self) -> None:
+        """Drop the commands not handed over yet."""
+    def stats(self) -> tuple[int, int, int, int, int, int, int, int, int]:
+        """(queued, sent, acknowledged, error replies, pending bytes, peak pending bytes,
+        buffered commands, buffered bytes, dropped commands)."""
+    def take_errors(self) -> list[tuple[int, Optional[tuple[bytes, ...]], BaseException]]: ...
+    def take_replies(self, encoding: Encoding, /) -> list[Any]: ...
+    def protocol(self) -> int: ...
+    def close(self) -> None: ...

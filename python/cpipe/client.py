@@ -447,6 +447,16 @@ class Redis(HotCommands, EngineClient, redis.Redis):
 
         return Pipeline(self, transaction, shard_hint)
 
+    def bulk(self, batch: int = 1000, replies: bool = False, **options: Any) -> Any:
+        """Streamed bulk writes on a connection of their own: `with r.bulk() as b: b.hset(...)`.
+
+        Options: raise_on_error, max_pending, max_pending_bytes, batch_bytes,
+        max_errors (see cpipe.bulk).
+        """
+        from .bulk import Bulk
+
+        return Bulk(self, batch, replies, **options)
+
     def _dedicated(self, fresh: bool = False) -> Any:
         """A connection of its own (for WATCH): an idle spare (unless fresh) or a new one."""
         from .pipeline import DedicatedConnection

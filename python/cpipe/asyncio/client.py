@@ -190,6 +190,16 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
 
         return Pipeline(self, transaction, shard_hint)
 
+    def bulk(self, batch: int = 1000, replies: bool = False, **options: Any) -> Any:
+        """Streamed bulk writes on a connection of their own: `async with r.bulk() as b: b.hset(...)`.
+
+        Command methods queue without awaiting; see cpipe.asyncio.bulk for
+        the memory bound (await b.flush()) and the options.
+        """
+        from .bulk import Bulk
+
+        return Bulk(self, batch, replies, **options)
+
     def _dedicated(self, fresh: bool = False) -> DedicatedConnection:
         """A connection of its own (for WATCH): an idle spare (unless fresh) or a new one."""
         conn = self._take_spare(fresh)
