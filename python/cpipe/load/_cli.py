@@ -188,8 +188,11 @@ def _run(args: argparse.Namespace, inp: Input, out: TextIO, err: TextIO) -> int:
         else:
             from .. import _engine
 
-            encode = None if (sink is None or sink.wants_argv) else _engine.native().encode
-            build = compile_builder(spec, header, encode)
+            if sink is None or sink.wants_argv:
+                call = None
+            else:
+                call = sink.add if sink.add is not None else _engine.native().encode
+            build = compile_builder(spec, header, call)
             rows = csv_rows(inp.name, header, reader) if fmt == "csv" else jsonl_rows(inp)
             loader = RowLoader(spec, header, build, sink, args.batch, st, reporter, progress, inp.position,
                                args.dry_run or 0, out)
@@ -224,6 +227,8 @@ def _run(args: argparse.Namespace, inp: Input, out: TextIO, err: TextIO) -> int:
             sink.close()
         if client is not None:
             client.close()
+    if sink is not None:  # error replies past those itemised are counted too
+        st.error_replies = max(st.error_replies, sink.error_count)
     if code == EXIT_OK and (st.bad_rows or st.error_replies):
         code = EXIT_ERRORS
     if not args.quiet:

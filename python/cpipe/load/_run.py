@@ -16,6 +16,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional, TextIO
 
+import redis
+
 from ._sink import LoadConnectionError, Sink
 from ._templates import Spec, diagnose
 
@@ -91,18 +93,30 @@ class RowLoader:
             ordinal = self.ordinal
             stop: Optional[Stop] = None
             # islice bounds the batch; the loop body is all a good row costs.
-            for line, row in itertools.islice(rows, per):
-                try:
-                    out.append(build(row))
-                except Exception as e:  # noqa: BLE001 - any failure is the row's, named below
-                    bad_at.append(len(lines))
+            try:
+                for line, row in itertools.islice(rows, per):
                     try:
-                        self._bad_row(line, row, e)
-                    except Stop as s:
-                        stop = s
-                        break
-                    continue
-                lines.append(line)
+                        out.append(build(row))
+                    except redis.ConnectionError:
+                        raise  # the bulk's add lost the connection: not the row's fault
+                    except Exception as e:  # noqa: BLE001 - any other failure is the row's, named below
+                        bad_at.append(len(lines))
+                        try:
+                            self._bad_row(line, row, e)
+                        except Stop as s:
+                            stop = s
+                            break
+                        continue
+                    lines.append(line)
+            except redis.ConnectionError as e:
+                assert self.sink is not None
+                lost = self.sink.lost(e)
+                # This batch's commands were (partly) handed over: remember it for the resume point.
+                self.window.append(_Batch(st.commands, len(out) * self.k, lines, ordinal, bad_at))
+                st.rows += len(lines) + len(bad_at)
+                st.commands += len(out) * self.k
+                st.resume = self.resume_point(lost.acknowledged)
+                raise lost from e
             n_rows = len(lines) + len(bad_at)
             if n_rows == 0:
                 return
@@ -130,7 +144,9 @@ class RowLoader:
         if not out:
             return
         try:
-            if self.sink.wants_argv:
+            if self.sink.add is not None:
+                self.sink.sync()  # the rows' commands were queued as they were built
+            elif self.sink.wants_argv:
                 self.sink.send_argv([c for cmds in out for c in cmds])
             else:
                 self.sink.send(b"".join(out), n)

@@ -7,15 +7,15 @@ until everything sent is acknowledged. A lost connection raises
 LoadConnectionError whose `acknowledged` is the resume point.
 
 Two implementations behind that one interface:
-- BulkSink: `client.bulk(replies=False)` (issue 10): the engine streams
-  pre-encoded RESP and counts replies while the loader reads the next rows.
-- PipelineSink: a temporary fallback while bulk() is not in this tree:
-  one pipeline round trip per batch (the loader waits for each batch's
-  replies before reading on), and RESP input is split back into argv.
+- BulkSink: `client.bulk(replies=False)` (cpipe.bulk): the engine writes
+  and counts replies while the loader reads the next rows.
+- PipelineSink: for a client without bulk() (a forked child's fallback
+  client has no send_raw): one pipeline round trip per batch, and RESP
+  input split back into argv. Correct, and much slower.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Sequence
 
 import redis
 
@@ -33,7 +33,11 @@ def _has_bulk(client: Any) -> bool:
 
 
 def open_sink(client: Any, batch: int) -> "Sink":
-    return BulkSink(client, batch) if _has_bulk(client) else PipelineSink(client, batch)
+    from .. import _engine
+
+    if _has_bulk(client) and not _engine.forked_child() and getattr(client, "_fallback", None) is None:
+        return BulkSink(client, batch)
+    return PipelineSink(client, batch)
 
 
 class Sink:
@@ -45,13 +49,25 @@ class Sink:
         self.batch = batch
         self.sent = 0
         self.acknowledged = 0
-        self.errors: list = []  # (index of the command, exception)
+        self.errors: list = []  # (index of the command, the error reply's text)
 
     def send(self, data: bytes, n: int) -> None:
         raise NotImplementedError
 
     def send_argv(self, cmds: Sequence[Sequence[Any]]) -> None:
         raise NotImplementedError
+
+    add: Any = None  # a C function queueing one command, when the sink has one
+
+    @property
+    def error_count(self) -> int:
+        return len(self.errors)
+
+    def sync(self) -> None:
+        """Refresh sent, acknowledged and errors."""
+
+    def lost(self, e: BaseException) -> LoadConnectionError:
+        return LoadConnectionError(str(e), self.acknowledged)
 
     def finish(self) -> None:
         """Wait until every command sent is acknowledged."""
@@ -61,24 +77,43 @@ class Sink:
 
 
 class BulkSink(Sink):
+    """client.bulk(replies=False): the engine writes and counts replies while
+    Python reads on. Rows go in through the bulk's C `add` (one call per
+    command, encoding into the engine's buffer); RESP input through send_raw."""
+
     kind = "bulk"
+    # Error replies itemised (with their line); beyond it they are only counted.
+    MAX_ERRORS = 10_000
 
     def __init__(self, client: Any, batch: int) -> None:
         super().__init__(client, batch)
-        self._cm = client.bulk(batch=batch, replies=False, raise_on_error=False)
-        self._bulk = self._cm.__enter__()
+        self._bulk = client.bulk(batch=batch, replies=False, raise_on_error=False, max_errors=self.MAX_ERRORS)
+        self._bulk.__enter__()
+        self.add = self._bulk._cmd  # the writer's C method, once opened
+        self._error_count = 0
         self._open = True
 
-    def _sync(self) -> None:
-        b = self._bulk
-        self.sent, self.acknowledged = b.sent, b.acknowledged
-        if len(b.errors) != len(self.errors):
-            self.errors = [(i, e) for i, _cmd, e in b.errors]
+    @property
+    def error_count(self) -> int:
+        return self._error_count
 
-    def _lost(self, e: BaseException) -> LoadConnectionError:
+    def sync(self) -> None:
+        b = self._bulk
+        self.sent, self.acknowledged, self._error_count = b.sent, b.acknowledged, b.error_count
+        errs = b.errors
+        if len(errs) > len(self.errors):
+            # The loader names the command by its input line; bulk's own
+            # "Command # N (...) of bulk caused error: " prefix is dropped.
+            self.errors.extend((i, str(e).split(" of bulk caused error: ", 1)[-1])
+                               for i, _args, e in errs[len(self.errors):])
+
+    def lost(self, e: BaseException) -> LoadConnectionError:
         self._open = False
         ack = getattr(e, "acknowledged", None)
-        self._sync()
+        try:
+            self.sync()
+        except redis.RedisError:
+            pass
         if ack is not None:
             self.acknowledged = ack
         return LoadConnectionError(str(e), self.acknowledged)
@@ -87,38 +122,39 @@ class BulkSink(Sink):
         try:
             self._bulk.send_raw(data, n)
         except (redis.ConnectionError, redis.TimeoutError) as e:
-            raise self._lost(e) from e
-        self._sync()
+            raise self.lost(e) from e
+        self.sync()
 
     def send_argv(self, cmds: Sequence[Sequence[Any]]) -> None:
+        add = self.add
         try:
             for c in cmds:
-                self._bulk.execute_command(*c)
+                add(*c)
         except (redis.ConnectionError, redis.TimeoutError) as e:
-            raise self._lost(e) from e
-        self._sync()
+            raise self.lost(e) from e
+        self.sync()
 
     def finish(self) -> None:
         if not self._open:
             return
         self._open = False
         try:
-            self._cm.__exit__(None, None, None)
+            self._bulk.finish()
         except (redis.ConnectionError, redis.TimeoutError) as e:
-            raise self._lost(e) from e
-        self._sync()
+            raise self.lost(e) from e
+        self.sync()
 
     def close(self) -> None:
         if self._open:
             self._open = False
             try:
-                self._cm.__exit__(None, None, None)
+                self._bulk._abort(RuntimeError("cpipe-load gave up"))
             except redis.RedisError:
                 pass
 
 
 class PipelineSink(Sink):
-    """TEMPORARY: one pipeline (execute_many) round trip per batch."""
+    """One pipeline (execute_many) round trip per batch: only where bulk() cannot run."""
 
     wants_argv = True
     kind = "pipeline fallback"
@@ -141,7 +177,7 @@ class PipelineSink(Sink):
             raise LoadConnectionError(str(e), self.acknowledged) from e
         for i, r in enumerate(replies):
             if isinstance(r, Exception):
-                self.errors.append((base + i, r))
+                self.errors.append((base + i, str(r)))
         self.acknowledged = self.sent
 
     def send(self, data: bytes, n: int) -> None:
@@ -151,6 +187,3 @@ class PipelineSink(Sink):
         assert len(cmds) == n, (len(cmds), n)
         self.send_argv(cmds)
 
-
-def first_new_error(sink: Sink, seen: int) -> Optional[tuple]:
-    return sink.errors[seen] if len(sink.errors) > seen else None

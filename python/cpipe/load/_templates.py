@@ -127,12 +127,14 @@ def _expr(word: Word, access: Callable[[str], str]) -> str:
 
 
 def compile_builder(spec: Spec, header: Optional[Sequence[str]],
-                    encode: Optional[Callable[..., bytes]]) -> Callable[[Any], Any]:
+                    call: Optional[Callable[..., Any]]) -> Callable[[Any], Any]:
     """A function row -> commands.
 
     header given: rows are lists in header order (CSV); else rows are dicts
-    of str (JSON Lines). encode given: the function returns RESP bytes for
-    the row's commands; else a tuple of argv tuples (dry run, fallback).
+    of str (JSON Lines). call given (an encoder returning RESP bytes, or a
+    bulk's add queueing the command), the function calls it with each
+    command's arguments and returns what it returns (a tuple of two for
+    --expire); else it returns a tuple of argv tuples (dry run, fallback).
     Raises TemplateError for a column the CSV header lacks.
     """
     if header is not None:
@@ -147,7 +149,7 @@ def compile_builder(spec: Spec, header: Optional[Sequence[str]],
             return f"r[{name!r}]"
 
     exprs = [_expr(w, access) for w in spec.words]
-    ns: dict = {"enc": encode}
+    ns: dict = {"enc": call}
     if spec.hset_rest:
         used = set(columns_of(spec.words))
         if header is not None:
@@ -165,10 +167,10 @@ def compile_builder(spec: Spec, header: Optional[Sequence[str]],
         exprs[1] = f"(k := {key})"
         main = ", ".join(exprs)
         extra = f"'EXPIRE', k, {spec.expire!r}"
-        src = (f"lambda r: enc({main}) + enc({extra})" if encode else f"lambda r: (({main}), ({extra}))")
+        src = f"lambda r: (enc({main}), enc({extra}))" if call else f"lambda r: (({main}), ({extra}))"
     else:
         main = ", ".join(exprs)
-        src = f"lambda r: enc({main})" if encode else f"lambda r: (({main}),)"
+        src = f"lambda r: enc({main})" if call else f"lambda r: (({main}),)"
     return eval(src, ns)  # noqa: S307 - source built above from repr()'d names only
 
 
