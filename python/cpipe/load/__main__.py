@@ -1,0 +1,5 @@
+import sys
+
+from cpipe.load import main
+
+sys.exit(main())
