@@ -97,10 +97,12 @@ func TestBulkStrayReplyIsAProtocolError(t *testing.T) {
 		return false, true
 	}))
 	b := newTestBulk(t, srv, BulkOptions{})
-	if err := b.Send(appendCmd(cmd("PING"), "TWICE"), 2, true, nil); err != nil {
-		t.Fatal(err)
+	// Send may already read the replies (the server is quick) and find the
+	// stray one; if it does not, Finish does.
+	err := b.Send(appendCmd(cmd("PING"), "TWICE"), 2, true, nil)
+	if err == nil {
+		err = b.Finish(nil)
 	}
-	err := b.Finish(nil)
 	var pe *ProtocolError
 	if !errors.As(err, &pe) {
 		t.Fatalf("got %v", err)
