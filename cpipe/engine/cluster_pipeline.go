@@ -48,17 +48,40 @@ func (c *Cluster) DoPipeline(commands [][][]byte, out *Tape) error {
 		}
 		cmds[i].slot = slot
 	}
-	byNode := map[string][]int{}
+	// Group by node. The owner is looked up once per distinct slot (primaryOf
+	// takes the router's lock and builds the address string), and each node's
+	// index list and request buffer are sized exactly before they are filled:
+	// per-command allocations were most of the engine's cost in a pipeline
+	// of 10,000 (growslice, mallocgc and GC in the profile).
+	nodeOfSlot := map[int]int{}
 	var order []string
+	var counts, sizes []int
+	nodes := make([]int, len(cmds))
 	for i := range cmds {
-		addr, err := c.primaryOf(cmds[i].slot)
-		if err != nil {
-			return err
+		n, ok := nodeOfSlot[cmds[i].slot]
+		if !ok {
+			addr, err := c.primaryOf(cmds[i].slot)
+			if err != nil {
+				return err
+			}
+			n = indexOf(order, addr)
+			if n < 0 {
+				n = len(order)
+				order = append(order, addr)
+				counts, sizes = append(counts, 0), append(sizes, 0)
+			}
+			nodeOfSlot[cmds[i].slot] = n
 		}
-		if _, ok := byNode[addr]; !ok {
-			order = append(order, addr)
-		}
-		byNode[addr] = append(byNode[addr], i)
+		nodes[i] = n
+		counts[n]++
+		sizes[n] += respSize(commands[i])
+	}
+	byNode := make([][]int, len(order))
+	for n := range byNode {
+		byNode[n] = make([]int, 0, counts[n])
+	}
+	for i, n := range nodes {
+		byNode[n] = append(byNode[n], i)
 	}
 	errs := make([]error, len(order))
 	var wg sync.WaitGroup
@@ -66,8 +89,8 @@ func (c *Cluster) DoPipeline(commands [][][]byte, out *Tape) error {
 		wg.Add(1)
 		go func(n int, addr string, idx []int) {
 			defer wg.Done()
-			errs[n] = c.sendToNode(addr, idx, commands, cmds)
-		}(n, addr, byNode[addr])
+			errs[n] = c.sendToNode(addr, idx, sizes[n], commands, cmds)
+		}(n, addr, byNode[n])
 	}
 	wg.Wait()
 	for n, err := range errs {
@@ -77,7 +100,7 @@ func (c *Cluster) DoPipeline(commands [][][]byte, out *Tape) error {
 		if err != nil {
 			// The node is gone: its commands are sent again one by one
 			// to their slots' new owners (see resendRedirected).
-			for _, i := range byNode[order[n]] {
+			for _, i := range byNode[n] {
 				cmds[i].reply = nil
 			}
 		}
@@ -85,22 +108,54 @@ func (c *Cluster) DoPipeline(commands [][][]byte, out *Tape) error {
 	if err := c.resendRedirected(commands, cmds); err != nil {
 		return err
 	}
+	total := 0
 	for i := range cmds {
-		appendTape(out, cmds[i].reply)
+		total += len(cmds[i].reply)
+	}
+	dst := out.Reserve(total) // one copy into the caller's tape, no regrowth
+	for i := range cmds {
+		dst = dst[copy(dst, cmds[i].reply):]
 	}
 	return nil
 }
 
-// sendToNode sends the commands idx as one request to addr and keeps each
-// one's reply entry.
-func (c *Cluster) sendToNode(addr string, idx []int, commands [][][]byte, cmds []pipelineCommand) error {
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// respSize is the length of appendRESP(nil, args).
+func respSize(args [][]byte) int {
+	n := 1 + decimalLen(len(args)) + 2
+	for _, a := range args {
+		n += 1 + decimalLen(len(a)) + 2 + len(a) + 2
+	}
+	return n
+}
+
+func decimalLen(v int) int {
+	n := 1
+	for v >= 10 {
+		v /= 10
+		n++
+	}
+	return n
+}
+
+// sendToNode sends the commands idx (size bytes encoded) as one request to
+// addr and keeps each one's reply entry.
+func (c *Cluster) sendToNode(addr string, idx []int, size int, commands [][][]byte, cmds []pipelineCommand) error {
 	g, err := c.group(addr)
 	if err != nil {
 		return err
 	}
-	var data []byte
+	data := make([]byte, 0, size) // size: the commands' encoded length, so no regrowth
 	for _, i := range idx {
-		data = append(data, encodeArgs(commands[i])...)
+		data = appendRESP(data, commands[i])
 	}
 	req := &Request{Data: data, N: len(idx), Batch: true}
 	if err := g.Do(req, false, 0); err != nil {
