@@ -19,7 +19,8 @@ Any `bench/cases_*.py` module is imported by run.py, so a new module of cases
 needs no registration elsewhere. Helpers for later cases: `run_threads`
 (a barrier-started thread group, timed), `latency_samples` / `percentiles` /
 `Context.record_latency` (per-command timings with perf_counter_ns),
-`Context.run_async` (an asyncio load), `Context.redis_benchmark`.
+`Context.run_async` (an asyncio load), `Context.redis_benchmark`, `at_run_end` (stop what a
+case started for the whole run).
 """
 from __future__ import annotations
 
@@ -518,6 +519,25 @@ class Interleaved:
 
 
 # -- running -----------------------------------------------------------------
+
+
+_RUN_END: list = []
+
+
+def at_run_end(fn: Callable[[], Any]) -> None:
+    """Call fn when the whole run ends (run.py), even when its watchdog kills the run: for
+    servers a case starts once and shares between repetitions and cases (a local cluster)."""
+    _RUN_END.append(fn)
+
+
+def run_end() -> None:
+    """Call the at_run_end functions, last registered first (each at most once)."""
+    while _RUN_END:
+        fn = _RUN_END.pop()
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - stopping is best effort
+            pass
 
 
 @dataclass

@@ -158,6 +158,7 @@ def main(argv: list) -> int:
         print(f"\nRUN EXCEEDED --max-seconds={args.max_seconds:.0f}: "
               f"{'exiting' if args.port is not None else 'killing the server and exiting'}",
               file=sys.stderr, flush=True)
+        harness.run_end()
         server.stop()
         os._exit(3)
 
@@ -176,6 +177,7 @@ def main(argv: list) -> int:
                 args.repeat, first_repetition=args.first_repetition))
     finally:
         dog.cancel()
+        harness.run_end()
         server.stop()
     seconds = time.monotonic() - t0
     load = (load0, os.getloadavg()[0])
