@@ -7,9 +7,9 @@ loopback ports, joined by `redis-cli --cluster create ... --cluster-replicas 1
 ends (harness.at_run_end). The run's standalone server (same redis-server
 binary) is the single-node comparison. The clients take turns chunk by chunk
 (Interleaved), each on its own keys, and every load is checked after the
-clock stops. Server CPU per operation on the cluster rows is the three
-primaries' CPU; the replicas' (replication) is not counted, although they
-share the same cores.
+clock stops. Server CPU per operation on the cluster rows is all six
+nodes' CPU: the primaries' and the replicas' (replication), which share the
+same cores as everything else.
 """
 from __future__ import annotations
 
@@ -43,8 +43,8 @@ def _the_cluster() -> Any:
     return _cluster
 
 
-class _PrimariesMeter(Meter):
-    """A Meter whose server CPU is the sum over the cluster's primaries."""
+class _NodesMeter(Meter):
+    """A Meter whose server CPU is the sum over the cluster's nodes."""
 
     def __init__(self, pids: list) -> None:
         super().__init__(None)
@@ -63,10 +63,10 @@ class _Where:
     def __init__(self, ctx: Context, cluster: Any) -> None:
         self.ctx, self.port = ctx, ctx.port
         self.cluster_port = cluster.addrs[0][1]
-        self.pids = [cluster.node(p).proc.pid for p in cluster.primaries()]
+        self.pids = [n.proc.pid for n in cluster.nodes]  # primaries and replicas
 
     def on_cluster(self) -> None:
-        self.ctx.meter = lambda: _PrimariesMeter(self.pids)  # type: ignore[method-assign]
+        self.ctx.meter = lambda: _NodesMeter(self.pids)  # type: ignore[method-assign]
         self.ctx.port = self.cluster_port
 
     def on_standalone(self) -> None:
@@ -216,8 +216,8 @@ def _benchmark_set_get(ctx: Context, label: str, args: tuple, n: int, around: An
         "2,500 keys (spread over all slots of the local 6-node cluster), then `get(key)` for each, one command "
         "at a time, in 4 rounds, the clients taking turns round by round. cpipe.RedisCluster (one shared, "
         "auto-pipelined connection per node) against redis-py's `redis.cluster.RedisCluster` (hiredis, "
-        "`protocol=2`, a connection pool per node: a connection per thread); cpipe.Redis on the standalone "
-        "server with the same 16 threads (info: what routing costs). The anchor is `redis-benchmark --cluster "
+        "`protocol=2`, a connection pool per node: a connection per thread); cpipe.Redis(autopipeline=True) on "
+        "the standalone server with the same 16 threads (info: one shared connection, as each node gets). The anchor is `redis-benchmark --cluster "
         "-c 16 -P 1 -t set,get` (16 connections spread over the primaries, one request in flight each), half "
         "before and half after the clients, SET and GET combined as (N_set + N_get) / (t_set + t_get). Every "
         "GET reply is checked against its own key's value, and every key (MGET) after the case."),
@@ -231,7 +231,8 @@ def cluster_threads16(ctx: Context) -> None:
     ctx.flushall()
     where = _Where(ctx, cluster)
     ours, theirs = _cluster_clients(ctx, cluster)
-    single = cpipe.Redis(host=ctx.host, port=ctx.port, socket_timeout=ctx.default_timeout)
+    # Auto-pipelined, as RedisCluster's connection to each node is.
+    single = cpipe.Redis(host=ctx.host, port=ctx.port, socket_timeout=ctx.default_timeout, autopipeline=True)
     ctx.on_close(single.close)
     clients = {T_CPIPE: (ours, where.on_cluster), T_REDIS: (theirs, where.on_cluster),
                T_SINGLE: (single, where.on_standalone)}
