@@ -21,6 +21,11 @@ from harness import Context, Meter, Target, _proc_cpu_seconds, at_run_end, case,
 PIPE_N, PIPE_BATCH = 200_000, 10_000
 HASHES = 3_000  # hashes per client in the pipeline case: ~2,700 slots, on all 3 primaries
 RB_KEYSPACE = 100_000  # redis-benchmark -r
+# redis-benchmark's own counts: in --cluster mode its rate includes a start-up
+# and a tail (clients of different nodes finishing apart) that dominate short
+# runs (set,get: 80k/s at 20,000 requests per test, 130-200k/s at 100,000-400,000;
+# -P 1000 HSET: 395k/s at 100,000, 567k/s at 1,000,000), so it runs longer than the clients.
+RB_PIPE_N, RB_THREADS_N = 1_000_000, 200_000
 NTHREADS = 16
 
 CL_CPIPE, CL_REDIS, CL_SINGLE = ("cpipe.RedisCluster pipeline", "redis-py ClusterPipeline",
@@ -128,7 +133,8 @@ def _expect(what: str, got: Any, want: Any) -> None:
         "RedisCluster` ClusterPipeline (hiredis, `protocol=2`), and cpipe.Redis's `pipeline(transaction=False)` "
         "of the same 10,000 against the run's standalone redis-server (same binary, same 3,000 hashes). "
         "redis-benchmark (info): `--cluster -c 3 -P 1000 -t hset` (one connection per primary) and "
-        "`-c 1 -P 1000 -t hset` on the standalone server, half before and half after the clients: the C tool's "
+        "`-c 1 -P 1000 -t hset` on the standalone server, 1,000,000 requests each (its --cluster rate needs long "
+        "runs), half before and half after the clients: the C tool's "
         "cluster/standalone ratio is what this machine allows the 1.5× target. Every reply is checked (1 per new "
         "field), and the fields written are counted on the servers after the case."),
 )
@@ -169,11 +175,12 @@ def cluster_pipe(ctx: Context) -> None:
 
     def on_cluster() -> None:
         with where.cluster():
-            ctx.record_benchmark(RB_CL_PIPE, "--cluster", "-c", "3", *rb, n=n, info=True, around=clients)
+            ctx.record_benchmark(RB_CL_PIPE, "--cluster", "-c", "3", *rb, n=rb_n, info=True, around=clients)
 
     # In time: standalone, cluster, the clients, cluster, standalone.
     rb = ("-P", "1000", "-r", str(RB_KEYSPACE), "-t", "hset")
-    ctx.record_benchmark(RB_SINGLE_PIPE, "-c", "1", *rb, n=n, info=True, around=on_cluster)
+    rb_n = ctx.count(RB_PIPE_N)
+    ctx.record_benchmark(RB_SINGLE_PIPE, "-c", "1", *rb, n=rb_n, info=True, around=on_cluster)
     for label in (CL_CPIPE, CL_REDIS):
         _expect(f"{label}: fields written", _fields_written(cluster, prefixes[label]) -
                 _fields_written(cluster, prefixes[label] + "warm:"), n)
@@ -218,8 +225,8 @@ def _benchmark_set_get(ctx: Context, label: str, args: tuple, n: int, around: An
         "auto-pipelined connection per node) against redis-py's `redis.cluster.RedisCluster` (hiredis, "
         "`protocol=2`, a connection pool per node: a connection per thread); cpipe.Redis(autopipeline=True) on "
         "the standalone server with the same 16 threads (info: one shared connection, as each node gets). The anchor is `redis-benchmark --cluster "
-        "-c 16 -P 1 -t set,get` (16 connections spread over the primaries, one request in flight each), half "
-        "before and half after the clients, SET and GET combined as (N_set + N_get) / (t_set + t_get). Every "
+        "-c 16 -P 1 -t set,get` (16 connections spread over the primaries, one request in flight each; 200,000 "
+        "requests per test, as its --cluster rate needs long runs), half before and half after the clients, SET and GET combined as (N_set + N_get) / (t_set + t_get). Every "
         "GET reply is checked against its own key's value, and every key (MGET) after the case."),
 )
 def cluster_threads16(ctx: Context) -> None:
@@ -274,7 +281,7 @@ def cluster_threads16(ctx: Context) -> None:
         acc.record(info=[T_SINGLE])
 
     with where.cluster():
-        _benchmark_set_get(ctx, RB_CL_THREADS, ("--cluster", "-c", "16", "-P", "1"), NTHREADS * per,
+        _benchmark_set_get(ctx, RB_CL_THREADS, ("--cluster", "-c", "16", "-P", "1"), ctx.count(RB_THREADS_N),
                            around=run_clients)
     for label in (T_CPIPE, T_REDIS):
         got = theirs.mget_nonatomic([k for ks in keys[label] for k in ks])
