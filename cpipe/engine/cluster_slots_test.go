@@ -43,7 +43,9 @@ func redisCluster(t *testing.T, n int) []Options {
 	var nodes []Options
 	var addrs []string
 	for i := 0; i < n; i++ {
-		o := redisServer(t, "--cluster-enabled", "yes", "--cluster-config-file", fmt.Sprintf("%s/nodes-%d.conf", dir, i), "--dir", dir)
+		// A bus port of its own: the default, port+10000, may be taken.
+		o := redisServer(t, "--cluster-enabled", "yes", "--cluster-config-file", fmt.Sprintf("%s/nodes-%d.conf", dir, i), "--dir", dir,
+			"--cluster-port", strconv.Itoa(freePort(t)))
 		nodes = append(nodes, o)
 		addrs = append(addrs, o.Addr())
 	}
