@@ -166,6 +166,24 @@ def test_rediss_url(tls_cluster, pki):
     try:
         assert rc.set("tls:url", "1") and rc.get("tls:url") == b"1"
         assert rc.mget(["tls:url", "tls:url2"]) == [b"1", None]
+        # Commands redis-py sends to node sets, and a node's own client, over TLS too.
+        assert b"tls:url" in rc.keys("tls:url*", target_nodes=rc.PRIMARIES)
+        node = rc.get_node_from_key("tls:url")
+        assert rc.get_redis_connection(node).get("tls:url") == b"1"
+    finally:
+        rc.close()
+
+
+def test_hostname_checked_against_each_node(tls_cluster, pki):
+    """The seed by name (localhost), the other nodes by the address the
+    cluster reports (127.0.0.1): each is checked against its own name."""
+    rc = cpipe.RedisCluster(host="localhost", port=tls_cluster[0][1], ssl=True, ssl_ca_certs=pki.ca,
+                            ssl_check_hostname=True, ssl_cert_reqs="required")
+    try:
+        keys = [f"tls:host:{i}" for i in range(60)]
+        assert rc.mset_nonatomic({k: k for k in keys})
+        assert rc.mget(keys) == [k.encode() for k in keys]
+        assert len({rc.get_node_from_key(k).port for k in keys}) == 3
     finally:
         rc.close()
 
