@@ -221,7 +221,7 @@ func (c *Cluster) loadSlots(addr string) (*SlotMap, error) {
 	if req.Err != nil {
 		return nil, req.Err
 	}
-	m, err := ParseClusterShards(req.Tape.Buf, host)
+	m, err := ParseClusterShards(req.Tape.Buf, host, c.base.TLS != nil)
 	if err != nil && req.Tape.Buf[0] == KindError {
 		// Redis before 7.0 has no CLUSTER SHARDS.
 		req = &Request{Data: clusterCommand("CLUSTER", "SLOTS"), N: 1}

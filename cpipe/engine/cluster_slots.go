@@ -286,7 +286,13 @@ func fields(v tapeValue) map[string]tapeValue {
 // (Redis 7+): one entry per shard, with "slots" (start, end pairs) and
 // "nodes" (each with id, endpoint/ip, port, role, health). Nodes not
 // "online" are left out, so a failed primary is not routed to.
-func ParseClusterShards(tape []byte, fallbackHost string) (*SlotMap, error) {
+//
+// A node of a cluster with TLS (tls-port set; --tls-cluster yes) reports
+// both "port" (plaintext, when it has one) and "tls-port": overTLS says
+// which one this client dials. Taking "port" over TLS would start a
+// handshake on the plaintext port, which never answers it (the connect
+// ends in a timeout, not an error).
+func ParseClusterShards(tape []byte, fallbackHost string, overTLS bool) (*SlotMap, error) {
 	v, err := firstReply(tape, "CLUSTER SHARDS")
 	if err != nil {
 		return nil, err
@@ -304,12 +310,9 @@ func ParseClusterShards(tape []byte, fallbackHost string) (*SlotMap, error) {
 			if h := nf["health"].str; h != "" && h != "online" {
 				continue
 			}
-			port, ok := nf["port"].int()
+			port, ok := shardNodePort(nf, overTLS)
 			if !ok {
-				// A TLS-only node reports tls-port and no port.
-				if port, ok = nf["tls-port"].int(); !ok {
-					return nil, fmt.Errorf("CLUSTER SHARDS: node without a port")
-				}
+				return nil, fmt.Errorf("CLUSTER SHARDS: node without a port")
 			}
 			host := nf["endpoint"].str
 			if host == "" || host == "?" {
@@ -347,4 +350,19 @@ func ParseClusterShards(tape []byte, fallbackHost string) (*SlotMap, error) {
 		}
 	}
 	return m, nil
+}
+
+// shardNodePort is the port of a CLUSTER SHARDS node entry a client dials:
+// "tls-port" over TLS, "port" in plaintext; a node reporting only the
+// other one (TLS-only, or plaintext-only) is given that one, so that the
+// connect fails with the transport's own error rather than no route.
+func shardNodePort(nf map[string]tapeValue, overTLS bool) (int64, bool) {
+	first, second := "port", "tls-port"
+	if overTLS {
+		first, second = second, first
+	}
+	if port, ok := nf[first].int(); ok && port > 0 {
+		return port, true
+	}
+	return nf[second].int()
 }

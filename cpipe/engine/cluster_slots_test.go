@@ -43,7 +43,9 @@ func redisCluster(t *testing.T, n int) []Options {
 	var nodes []Options
 	var addrs []string
 	for i := 0; i < n; i++ {
-		o := redisServer(t, "--cluster-enabled", "yes", "--cluster-config-file", fmt.Sprintf("%s/nodes-%d.conf", dir, i), "--dir", dir)
+		// A bus port of its own: the default, port+10000, may be taken.
+		o := redisServer(t, "--cluster-enabled", "yes", "--cluster-config-file", fmt.Sprintf("%s/nodes-%d.conf", dir, i), "--dir", dir,
+			"--cluster-port", strconv.Itoa(freePort(t)))
 		nodes = append(nodes, o)
 		addrs = append(addrs, o.Addr())
 	}
@@ -87,7 +89,7 @@ func TestSlotMapFromARealCluster(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		fromShards, err := ParseClusterShards(shards.Tape.Buf, "127.0.0.1")
+		fromShards, err := ParseClusterShards(shards.Tape.Buf, "127.0.0.1", false)
 		if err != nil {
 			t.Fatalf("RESP%d: %v", proto, err)
 		}
@@ -143,7 +145,7 @@ func TestSlotMapFromARealCluster(t *testing.T) {
 func TestTopologyParsersRejectErrorsAndJunk(t *testing.T) {
 	var tape Tape
 	tape.PutBytes(KindError, []byte("ERR This instance has cluster support disabled"))
-	if _, err := ParseClusterShards(tape.Buf, "h"); err == nil || !strings.Contains(err.Error(), "cluster support disabled") {
+	if _, err := ParseClusterShards(tape.Buf, "h", false); err == nil || !strings.Contains(err.Error(), "cluster support disabled") {
 		t.Fatalf("error reply: %v", err)
 	}
 	tape.Reset()
@@ -153,5 +155,42 @@ func TestTopologyParsersRejectErrorsAndJunk(t *testing.T) {
 	}
 	if _, err := ParseClusterSlots(nil, "h"); err == nil {
 		t.Fatal("an empty tape parsed as a slot map")
+	}
+}
+
+// A TLS cluster's CLUSTER SHARDS names both ports of each node (Redis 7:
+// "port" plaintext, "tls-port" TLS): a TLS client must dial tls-port, a
+// plaintext one port, and a node with only one of them gives that one.
+func TestShardsPortFollowsTheTransport(t *testing.T) {
+	node := func(fields ...string) string {
+		s := fmt.Sprintf("*%d\r\n", len(fields))
+		for _, f := range fields {
+			s += fmt.Sprintf("$%d\r\n%s\r\n", len(f), f)
+		}
+		return s
+	}
+	reply := "*2\r\n" +
+		"*4\r\n$5\r\nslots\r\n*2\r\n:0\r\n:8191\r\n$5\r\nnodes\r\n*1\r\n" +
+		node("id", "a", "port", "7000", "tls-port", "8000", "ip", "127.0.0.1", "role", "master", "health", "online") +
+		"*4\r\n$5\r\nslots\r\n*2\r\n:8192\r\n:16383\r\n$5\r\nnodes\r\n*1\r\n" +
+		node("id", "b", "tls-port", "8001", "ip", "127.0.0.1", "role", "master", "health", "online")
+	var tape Tape
+	var r Reader
+	if n, done, _, err := r.Scan([]byte(reply), &tape); err != nil || !done || n != len(reply) {
+		t.Fatalf("scan: n=%d/%d done=%v err=%v", n, len(reply), done, err)
+	}
+	for _, c := range []struct {
+		overTLS    bool
+		low, upper int
+	}{{true, 8000, 8001}, {false, 7000, 8001}} {
+		m, err := ParseClusterShards(tape.Buf, "h", c.overTLS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := m.Primary(0)
+		b, _ := m.Primary(SlotCount - 1)
+		if a.Port != c.low || b.Port != c.upper {
+			t.Fatalf("overTLS=%v: ports %d, %d; want %d, %d", c.overTLS, a.Port, b.Port, c.low, c.upper)
+		}
 	}
 }

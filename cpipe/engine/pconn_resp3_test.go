@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"reflect"
 	"strconv"
@@ -17,35 +18,66 @@ import (
 
 // redisServer starts redis-server (7.0 on these machines) on a free
 // loopback port with extra config arguments, for the life of the test.
+// A port found free can be taken before the server binds it (other test
+// runs share the machine), so a server that exits at start is tried again
+// on a new port; what it printed is shown if every try fails.
 func redisServer(t *testing.T, args ...string) Options {
 	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("redis-server is needed for this test: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var out []byte
+	for try := 0; try < 3; try++ {
+		port := freePort(t)
+		if o, ok := startRedisServer(t, path, port, args, &out); ok {
+			return o
+		}
+	}
+	t.Fatalf("redis-server %v did not start on 3 ports; it printed:\n%s", args, out)
+	return Options{}
+}
+
+// startRedisServer: false if the server exited before it accepted a connection.
+func startRedisServer(t *testing.T, path string, port int, args []string, out *[]byte) (Options, bool) {
+	t.Helper()
+	argv := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}, args...)
+	srv := exec.Command(path, argv...)
+	// Its log goes to a file: the reason it exited, if it does, is there.
+	logFile, err := os.CreateTemp(t.TempDir(), "redis-server-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	argv := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}, args...)
-	srv := exec.Command(path, argv...)
+	defer logFile.Close()
+	srv.Stdout, srv.Stderr = logFile, logFile
+	printed := func() []byte { b, _ := os.ReadFile(logFile.Name()); return b }
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	waitFor(t, 10*time.Second, "redis-server to accept connections", func() bool {
-		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err != nil {
-			return false
+	exited := make(chan struct{})
+	go func() { srv.Wait(); close(exited) }()
+	t.Cleanup(func() { srv.Process.Kill(); <-exited })
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			*out = printed()
+			return Options{}, false
+		default:
 		}
-		defer c.Close()
-		c.Write([]byte("PING\r\n"))
-		line, _ := bufio.NewReader(c).ReadString('\n')
-		return line == "+PONG\r\n" || strings.HasPrefix(line, "-NOAUTH")
-	})
-	return Options{Host: "127.0.0.1", Port: port, SocketTimeout: 10 * time.Second, ConnectTimeout: 5 * time.Second}
+		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			c.SetDeadline(time.Now().Add(2 * time.Second))
+			c.Write([]byte("PING\r\n"))
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			c.Close()
+			if line == "+PONG\r\n" || strings.HasPrefix(line, "-NOAUTH") {
+				return Options{Host: "127.0.0.1", Port: port, SocketTimeout: 10 * time.Second, ConnectTimeout: 5 * time.Second}, true
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("timed out after 10s waiting for redis-server to accept connections; it printed:\n%s", printed())
+	return Options{}, false
 }
 
 // inlineCommand sends one inline command on a connection of its own.

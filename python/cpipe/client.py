@@ -137,6 +137,11 @@ class EngineClient:
         proto_max_bulk_len: Optional[int] = None,
         **redis_py_options: Any,
     ) -> None:
+        # The instance dict, made now by this one thread: other threads add
+        # attributes later (pubsub tracking, lazily made helpers), and two
+        # threads making it at once corrupt memory on CPython 3.11 (see
+        # CommandFuture.__init__ in futures.py).
+        self.__dict__
         if connection_pool is not None:
             # Built from the pool's options, as redis-py would connect with
             # them; the pool's own connections are never used for commands.

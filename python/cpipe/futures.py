@@ -43,6 +43,14 @@ class CommandFuture(Future):
         self._state = RUNNING
         self._result = None
         self._exception = None
+        # Make the instance dict now, while only this thread knows the
+        # future. CPython 3.11 builds it lazily, on the first `__dict__`,
+        # and a garbage collection inside that build can switch threads:
+        # a second thread then builds another dict over the same attribute
+        # storage, and when either dict dies the other points at freed
+        # memory (the "Garbage-collecting" segfaults). Both the completion
+        # thread (resolve) and a waiter (_Lazy) read `__dict__`. About 40 ns.
+        self.__dict__
 
 
 _WATCHED = ("_condition", "_waiters", "_done_callbacks")

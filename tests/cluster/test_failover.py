@@ -29,7 +29,7 @@ import redis
 import redis.exceptions as rexc
 from redis.crc import key_slot
 
-from tests.cluster._cluster import Cluster, admin, wait_until
+from tests.cluster._cluster import NODE_TIMEOUT_MS, Cluster, admin, wait_until
 from tests.cluster.conftest import connect
 
 THREADS = 4
@@ -39,6 +39,25 @@ MAX_SECONDS = 60.0
 PROMOTION_SECONDS = 20.0
 CLEAN_RUN_SECONDS = 1.5
 SOCKET_TIMEOUT = 2.0
+# A replica's failover election state lives this long (Redis 7.0: auth
+# retry time = 4 x node timeout). Asked for a manual failover within it,
+# a replica that won an election before "wins" at once on that election's
+# stale votes without a new configEpoch, is seen as a master for a few
+# milliseconds, then loses the epoch conflict to its old primary and is a
+# replica again; masters also refuse to vote twice for one shard within
+# 2 x node timeout. So a failover waits this long after the last one.
+ELECTION_WINDOW = 4 * NODE_TIMEOUT_MS / 1000 + 0.5
+_last_failover = [0.0]  # monotonic time of this module's last promotion
+
+
+def _wait_out_election_window() -> None:
+    time.sleep(max(0.0, _last_failover[0] + ELECTION_WINDOW - time.monotonic()))
+
+
+def _note_failover() -> None:
+    _last_failover[0] = time.monotonic()
+
+
 # How redis-py may fail a command while a primary is away.
 ALLOWED_DURING_FAILOVER = (rexc.ConnectionError, rexc.TimeoutError,
                            rexc.ClusterDownError, rexc.SlotNotCoveredError)
@@ -120,6 +139,7 @@ def _run_failover(cluster: Cluster, cls, make_it_fail) -> Load:
     promotion and an agreeing cluster, then an error-free run; returns the
     load's records after checking what holds for every kind of failover."""
     cluster.wait_settled()
+    _wait_out_election_window()
     primary, replica, slots = _pick_primary(cluster)
     client = connect(cls, cluster, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT)
     load = Load(client, slots)
@@ -132,6 +152,7 @@ def _run_failover(cluster: Cluster, cls, make_it_fail) -> Load:
         failed_at = time.monotonic()
         make_it_fail(primary, replica)
         wait_until(f"replica {replica} promoted", lambda: _is_primary(replica), timeout=PROMOTION_SECONDS)
+        _note_failover()
         wait_until("the cluster agrees after the failover",
                    lambda: cluster.is_settled(replicas=0), timeout=PROMOTION_SECONDS)
         promoted_at = time.monotonic()
@@ -239,24 +260,70 @@ def test_primary_silent_past_node_timeout_writes_resume(fresh_cluster, cluster_c
     assert slept == [b"OK"], f"DEBUG SLEEP did not run: {slept}"
 
 
+def _shard_roles(cluster: Cluster, slot: int) -> tuple[int, int] | None:
+    """(primary, replica) of slot's shard as the nodes say now, or None while
+    they do not agree: the primary every node's map names for the slot,
+    which ROLE confirms is a master, and a replica whose ROLE names that
+    primary with its link up. The map alone can be a step behind a
+    failover: after earlier tests have moved primaries around, a node it
+    lists as the replica may already be (or again be) a master."""
+    if not cluster.is_settled(replicas=1):
+        return None
+    primary = cluster.primary_of_slot(slot)
+    with admin(primary, timeout=1) as r:
+        if r.execute_command("ROLE")[0] != "master":
+            return None
+    for port in cluster.replicas_of(primary):
+        with admin(port, timeout=1) as r:
+            role = r.execute_command("ROLE")  # ['slave', host, port, state, offset]
+        if role[0] == "slave" and int(role[2]) == primary and role[3] == "connected":
+            return primary, port
+    return None
+
+
+def _roles(cluster: Cluster) -> dict[int, str]:
+    """Each live node's ROLE, for a failure's message."""
+    out = {}
+    for n in cluster.alive():
+        try:
+            with admin(n.port, timeout=1) as r:
+                role = r.execute_command("ROLE")
+            out[n.port] = role[0] if role[0] == "master" else f"replica of {role[2]} ({role[3]})"
+        except redis.RedisError as e:
+            out[n.port] = repr(e)
+    return out
+
+
 @pytest.mark.parametrize("rounds", [2])
 def test_failover_back_and_forth_one_client(fresh_cluster, cluster_client_class, rounds):
     """One client lives through two graceful failovers of the same shard
-    (there and back) with every key still readable, no refresh by hand."""
+    (there and back) with every key still readable, no refresh by hand.
+    Each round reads the shard's primary and replica from the live
+    topology (ROLE on the nodes themselves), not from the round before."""
     fresh_cluster.wait_settled()
-    primary, replica, _ = _pick_primary(fresh_cluster)
+    _, _, slots = _pick_primary(fresh_cluster)
+    slot = min(slots)  # names the shard across its failovers
     client = connect(cluster_client_class, fresh_cluster, socket_timeout=SOCKET_TIMEOUT)
     run = uuid.uuid4().hex[:8]
     try:
         keys = {f"bf:{run}:{i}".encode(): str(i).encode() for i in range(300)}
         for k, v in keys.items():
             assert client.set(k, v) is True
-        for _ in range(rounds):
+        for n in range(rounds):
+            primary, replica = wait_until(f"round {n}: slot {slot}'s primary and replica agreed on",
+                                          lambda: _shard_roles(fresh_cluster, slot), timeout=60)
+            if n == 0:
+                first_primary = primary
+            _wait_out_election_window()
             with admin(replica) as r:
-                assert r.execute_command("CLUSTER", "FAILOVER") == "OK"
-            wait_until("promoted", lambda: _is_primary(replica), timeout=PROMOTION_SECONDS)
-            fresh_cluster.wait_settled(replicas=1, timeout=60)
+                assert r.execute_command("CLUSTER", "FAILOVER") == "OK", _roles(fresh_cluster)
+            # Promoted, the old primary its replica, and every node's map says
+            # so (a promotion that is undone a moment later does not count).
+            wait_until(f"round {n}: replica {replica} promoted over {primary}",
+                       lambda: _shard_roles(fresh_cluster, slot) == (replica, primary), timeout=60)
+            _note_failover()
             assert {k: client.get(k) for k in keys} == keys
-            primary, replica = replica, primary
+        # There and back: the shard's primary is the one it started with.
+        assert fresh_cluster.primary_of_slot(slot) == (first_primary if rounds % 2 == 0 else replica)
     finally:
         client.close()

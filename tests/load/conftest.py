@@ -11,6 +11,8 @@ import sys
 import pytest
 import redis
 
+import cpipe
+
 from tests._servers import start_real_server
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -45,8 +47,12 @@ def url(load_server) -> str:
 
 
 def _env() -> dict:
+    # The CLI must import the cpipe this process imported: the installed
+    # package under `make test` (python/ has no native engine there), python/
+    # with PYTHONPATH=python in a checkout.
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.path.join(REPO, "python") + os.pathsep + env.get("PYTHONPATH", "")
+    parent = os.path.dirname(os.path.dirname(os.path.abspath(cpipe.__file__)))
+    env["PYTHONPATH"] = parent + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
 
