@@ -96,3 +96,17 @@ HotCommands.set.__signature__ = inspect.signature(_redis_py.set)  # type: ignore
 for _name in HOT_COMMANDS:
     getattr(HotCommands, _name).__doc__ = getattr(_redis_py, _name).__doc__
 del _name
+
+
+class ClusterHotCommands:
+    """The hot methods for RedisCluster: those redis-py's RedisCluster shares
+    with Redis (its DEL and EXISTS are split by slot, and cpipe.RedisCluster
+    has its own). Its `_cmd` lets the engine route the command by its keys."""
+
+    __slots__ = ()
+
+
+for _name in HOT_COMMANDS:
+    if _name not in ("delete", "exists"):
+        setattr(ClusterHotCommands, _name, HotCommands.__dict__[_name])
+del _name

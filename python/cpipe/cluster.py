@@ -30,14 +30,17 @@ import redis
 from redis.cluster import ClusterNode
 from redis.exceptions import RedisClusterException
 
+from ._hot import ClusterHotCommands
 from ._replies import EMPTY_RESPONSE, NEVER_DECODE, wire_args
 from .cluster_core import ClusterCore, Empty
 from .errors import DataError, ResponseError
 
+_NO_OPTIONS: dict = {}
+
 __all__ = ["RedisCluster", "ClusterNode", "RedisClusterException"]
 
 
-class RedisCluster(ClusterCore, redis.cluster.RedisCluster):
+class RedisCluster(ClusterHotCommands, ClusterCore, redis.cluster.RedisCluster):
     """redis-py's RedisCluster on cpipe's engine; see the module docstring.
 
     Takes redis-py's options (host/port or startup_nodes, read_from_replicas,
@@ -64,6 +67,13 @@ class RedisCluster(ClusterCore, redis.cluster.RedisCluster):
             return self._reply(args[0], self._run(wire, kwargs, None, slot), kwargs)
         res = {n.name: self._reply(args[0], self._run(wire, kwargs, n.name, -1), kwargs) for n in nodes}
         return self._merge(args[0], res, kwargs)
+
+    def _cmd(self, *args: Any) -> Any:
+        """The hot path (see _hot): a plain command the engine routes by its
+        keys, with no options, skipping redis-py's argument handling and
+        execute_command's routing: a third of a single command's cost."""
+        reply = self._native.cluster_execute(self._h, self._encoding, self._max_bulk, None, -1, *args)
+        return self._reply(args[0], reply, _NO_OPTIONS)
 
     def _run(self, wire: tuple, options: dict, node: Optional[str], slot: int) -> Any:
         encoding = None if NEVER_DECODE in options else self._encoding
