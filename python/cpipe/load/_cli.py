@@ -13,7 +13,7 @@ from ._inputs import FORMATS, Input, InputError, csv_header, csv_rows, jsonl_row
 from ._progress import make_progress
 from ._resp import RespChunks, RespError
 from ._run import Reporter, RespLoader, RowLoader, Stats, Stop
-from ._sink import LoadConnectionError, open_sink
+from ._sink import LoadConnectionError, LoadDataError, open_sink
 from ._templates import TemplateError, compile_builder, make_spec
 
 EXIT_OK = 0
@@ -183,7 +183,8 @@ def _run(args: argparse.Namespace, inp: Input, out: TextIO, err: TextIO) -> int:
     loader: Any = None
     try:
         if fmt == "resp":
-            loader = RespLoader(sink, st, reporter, progress, inp.position, args.dry_run or 0, out)
+            reopen = None if args.file == "-" else (lambda: Input(args.file))
+            loader = RespLoader(sink, st, reporter, progress, inp.position, args.dry_run or 0, out, reopen)
             loader.run(RespChunks(inp.stream, args.skip, args.limit))
         else:
             from .. import _engine
@@ -250,6 +251,8 @@ def _stop(e: BaseException, sink: Any, loader: Any, st: Stats, err: TextIO, mess
         except LoadConnectionError as e2:
             _lost(e2, st, err, loader)
             return EXIT_CONNECTION
+        except LoadDataError:
+            pass  # raw input refused mid-command: the complete commands were answered; reported above
     return EXIT_STOPPED
 
 
