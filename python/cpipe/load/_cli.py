@@ -38,6 +38,9 @@ input: CSV with a header line, JSON Lines (one object per line), or raw RESP
   its magic bytes, whatever the name. CSV and JSON Lines must be UTF-8.
   JSON values: strings as they are, numbers and true/false as their JSON text,
   objects and arrays as compact JSON; null counts as absent.
+  RESP input may hold inline commands (`SET k v` on a line), as the server
+  reads them: one command per non-blank line (blank lines and `*0` are none).
+  Without --limit the engine counts RESP commands as it sends them.
 
 templates: the template is split into words first (shell quoting), then
   {column} is replaced in each word, so a value with spaces stays one
