@@ -105,3 +105,26 @@ def test_quoted_inline_in_dry_run_is_refused_not_altered(db0, url, tmp_path):
     assert p.returncode == 3, err(p)
     assert "an inline command with quotes" in err(p)
     assert db0.dbsize() == 0
+
+
+def test_argument_not_ended_by_crlf_stops_after_the_good_ones(db0, url, tmp_path):
+    # The engine checks the CRLF after each argument (Python's scanner skips
+    # those two bytes, as the server does): the engine's message, and the
+    # whole commands before the bad one are sent.
+    good = b"".join(resp("SET", f"k{i}", "v" * 100) for i in range(5000))
+    data = good + b"*3\r\n$3\r\nSET\r\n$1\r\nbXY$1\r\n1\r\n" + resp("SET", "after", "1")
+    (tmp_path / "c.resp").write_bytes(data)
+    p = run_load(str(tmp_path / "c.resp"), "--url", url)
+    assert p.returncode == 3, err(p)
+    assert "command #5001" in err(p) and "not ended by CRLF" in err(p)
+    assert "5,000 commands sent, 5,000 acknowledged" in err(p)
+    assert db0.dbsize() == 5000 and db0.get("after") is None
+
+
+def test_truncated_stdin(db0, url):
+    data = b"".join(resp("SET", f"k{i}", "v") for i in range(300)) + b"*3\r\n$3\r\nSET\r\n$2\r\nkz\r\n$5\r\nab"
+    p = run_load("-", "--format", "resp", "--url", url, stdin=data)
+    assert p.returncode == 3, err(p)
+    assert "command #301: truncated input" in err(p)
+    assert "300 commands sent, 300 acknowledged" in err(p)
+    assert db0.dbsize() == 300
