@@ -219,7 +219,10 @@ def _run(args: argparse.Namespace, inp: Input, out: TextIO, err: TextIO) -> int:
         code = EXIT_INTERRUPTED
         try:
             if sink is not None:
-                sink.finish()
+                try:
+                    sink.finish()
+                except LoadDataError:
+                    pass  # RESP chunks are cut anywhere: a command half sent never runs
             st.resume = loader.resume_point(sink.acknowledged) if loader and sink else None
             print(f"cpipe-load: interrupted; resume with --skip {st.resume}" if st.resume is not None
                   else "cpipe-load: interrupted", file=err)
