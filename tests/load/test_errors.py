@@ -101,14 +101,6 @@ def test_truncated_gzip_resp(db0, url, tmp_path):
     assert f"{sent:,} acknowledged" in err(p)
 
 
-def test_inline_resp_refused_with_position(db0, url, tmp_path):
-    (tmp_path / "i.resp").write_bytes(resp("SET", "a", "1") + b"SET b 2\r\n" + resp("SET", "c", "3"))
-    p = run_load(str(tmp_path / "i.resp"), "--url", url)
-    assert p.returncode == 3
-    assert "line 8 (command #2, byte 27): expected a RESP array ('*'), got b'SET b 2\\r\\n" in err(p)
-    assert db0.keys() == [b"a"]
-
-
 def test_error_replies_named_by_line(db0, url, tmp_path):
     db0.rpush("user:2", "a list")
     (tmp_path / "u.csv").write_text("id,name\n1,a\n2,b\n3,c\n")

@@ -13,7 +13,7 @@ from ._inputs import FORMATS, Input, InputError, csv_header, csv_rows, jsonl_row
 from ._progress import make_progress
 from ._resp import RespChunks, RespError
 from ._run import Reporter, RespLoader, RowLoader, Stats, Stop
-from ._sink import LoadConnectionError, open_sink
+from ._sink import LoadConnectionError, LoadDataError, open_sink
 from ._templates import TemplateError, compile_builder, make_spec
 
 EXIT_OK = 0
@@ -38,6 +38,9 @@ input: CSV with a header line, JSON Lines (one object per line), or raw RESP
   its magic bytes, whatever the name. CSV and JSON Lines must be UTF-8.
   JSON values: strings as they are, numbers and true/false as their JSON text,
   objects and arrays as compact JSON; null counts as absent.
+  RESP input may hold inline commands (`SET k v` on a line), as the server
+  reads them: one command per non-blank line (blank lines and `*0` are none).
+  Without --limit the engine counts RESP commands as it sends them.
 
 templates: the template is split into words first (shell quoting), then
   {column} is replaced in each word, so a value with spaces stays one
@@ -183,7 +186,8 @@ def _run(args: argparse.Namespace, inp: Input, out: TextIO, err: TextIO) -> int:
     loader: Any = None
     try:
         if fmt == "resp":
-            loader = RespLoader(sink, st, reporter, progress, inp.position, args.dry_run or 0, out)
+            reopen = None if args.file == "-" else (lambda: Input(args.file))
+            loader = RespLoader(sink, st, reporter, progress, inp.position, args.dry_run or 0, out, reopen)
             loader.run(RespChunks(inp.stream, args.skip, args.limit))
         else:
             from .. import _engine
@@ -215,7 +219,10 @@ def _run(args: argparse.Namespace, inp: Input, out: TextIO, err: TextIO) -> int:
         code = EXIT_INTERRUPTED
         try:
             if sink is not None:
-                sink.finish()
+                try:
+                    sink.finish()
+                except LoadDataError:
+                    pass  # RESP chunks are cut anywhere: a command half sent never runs
             st.resume = loader.resume_point(sink.acknowledged) if loader and sink else None
             print(f"cpipe-load: interrupted; resume with --skip {st.resume}" if st.resume is not None
                   else "cpipe-load: interrupted", file=err)
@@ -250,6 +257,8 @@ def _stop(e: BaseException, sink: Any, loader: Any, st: Stats, err: TextIO, mess
         except LoadConnectionError as e2:
             _lost(e2, st, err, loader)
             return EXIT_CONNECTION
+        except LoadDataError:
+            pass  # raw input refused mid-command: the complete commands were answered; reported above
     return EXIT_STOPPED
 
 

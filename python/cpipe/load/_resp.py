@@ -7,8 +7,12 @@ cut chunks at command boundaries. Framing, as the server reads it:
     command := '*' N CRLF ( '$' LEN CRLF <LEN bytes> CRLF ){N}
 
 Like redis-server, the two bytes after a bulk's data are skipped, not
-checked. Inline commands (`SET k v` on a line) are refused: a loader that
-cannot count them cannot report a resume point.
+checked. An inline command (`SET k v` on a line) is one command per
+non-blank line, and `*0` none, as the server (and the engine's counter) reads them.
+
+Without --limit the engine counts the commands (send_raw with no count,
+in Go): this scanner then only passes over --skip's commands, and locates
+a framing error afterwards, by reading the file again.
 
 Speed: a Python loop per element is the cost here, so the common headers
 (`*3\\r\\n`, `$5\\r\\n`, `$12\\r\\n`) are looked up in dicts by a fixed-width
@@ -22,6 +26,7 @@ from typing import BinaryIO, Iterator, Optional
 # 1024*1024 array elements by default for an unauthenticated... any client).
 MAX_ELEMENTS = 1024 * 1024
 MAX_BULK = 512 * 1024 * 1024
+MAX_INLINE = 64 * 1024  # the server's PROTO_INLINE_MAX_SIZE
 # Bytes read per chunk; one command longer than this is read whole
 # (up to MAX_BULK per argument), the only case a chunk grows.
 CHUNK = 256 * 1024
@@ -59,19 +64,33 @@ def scan(buf: bytes, pos: int = 0, limit: Optional[int] = None) -> tuple:
         if k is not None:
             p = pos + 4
         else:
-            if buf[pos] != 42:  # '*'
-                raise RespError(f"expected a RESP array ('*'), got {buf[pos:pos + 40]!r} "
-                                "(inline commands are not supported)", pos, n)
+            if buf[pos] != 42:  # not '*': an inline command, one line (blank: none)
+                e = find(b"\n", pos)
+                if e < 0:
+                    if size - pos > MAX_INLINE:
+                        raise RespError(f"an inline command longer than {MAX_INLINE} bytes", pos, n)
+                    break
+                if e - pos > MAX_INLINE:
+                    raise RespError(f"an inline command longer than {MAX_INLINE} bytes", pos, n)
+                if buf[pos:e].strip(b" \r\t"):
+                    n += 1
+                pos = e + 1
+                continue
             e = find(b"\r\n", pos)
             if e < 0:
                 if size - pos > 20:
                     raise RespError(f"bad array header {buf[pos:pos + 40]!r}", pos, n)
                 break
             k = _number(buf, pos, e, "array")
+            if k is None and buf[pos + 1:pos + 2] == b"-" and buf[pos + 2:e].isdigit():
+                k = 0  # '*-1': a null array, no command (as the server reads it)
             if k is None:
                 raise RespError(f"bad array header {buf[pos:e][:40]!r}", pos, n)
-            if not 0 < k <= MAX_ELEMENTS:
-                raise RespError(f"array of {k} elements (1..{MAX_ELEMENTS} allowed)", pos, n)
+            if k > MAX_ELEMENTS:
+                raise RespError(f"array of {k} elements (at most {MAX_ELEMENTS})", pos, n)
+            if k == 0:  # '*0' (or negative): no command, no reply, as the server reads it
+                pos = e + 2
+                continue
             p = e + 2
         for _ in range(k):
             adv = b4(buf[p:p + 4]) or b5(buf[p:p + 5])
@@ -100,14 +119,31 @@ def scan(buf: bytes, pos: int = 0, limit: Optional[int] = None) -> tuple:
 
 
 def split_commands(buf: bytes) -> list:
-    """The argv of every whole command in buf (for --dry-run and the fallback sink)."""
+    """The argv of every whole command in buf (for --dry-run and the fallback sink).
+
+    An inline command is split at blanks; one with quotes (which the server
+    unquotes, with escapes) raises RespError rather than be sent altered."""
     out = []
     pos = 0
     size = len(buf)
     while pos < size:
+        if buf[pos] != 42:
+            e = buf.index(b"\n", pos)
+            line = buf[pos:e]
+            if b'"' in line or b"'" in line:
+                raise RespError(f"an inline command with quotes ({line[:40]!r}): only the engine's "
+                                "bulk writer sends these (not --dry-run or the pipeline fallback)", pos)
+            words = line.split()
+            if words:
+                out.append(words)
+            pos = e + 1
+            continue
         e = buf.index(b"\r\n", pos)
         k = int(buf[pos + 1:e])
         p = e + 2
+        if k <= 0:  # no command
+            pos = p
+            continue
         argv = []
         for _ in range(k):
             e = buf.index(b"\r\n", p)
@@ -122,16 +158,20 @@ def split_commands(buf: bytes) -> list:
 class RespChunks:
     """Whole-command chunks of a RESP stream, after skipping `skip` commands.
 
-    Iterating yields (data, commands). `done` is True after the input ended
-    cleanly; a truncated last command raises RespError at the end.
+    Iterating yields (data, commands); a truncated last command raises
+    RespError at the end. With engine_counts, commands is -1 after the skip
+    and data is cut anywhere.
     Attributes for messages: `offset` (bytes of input consumed), `line` (the
     line number where the next command starts), `index` (commands seen,
     skipped ones included).
     """
 
     def __init__(self, stream: BinaryIO, skip: int = 0, limit: Optional[int] = None,
-                 chunk: int = CHUNK) -> None:
+                 chunk: int = CHUNK, engine_counts: bool = False) -> None:
         self.stream, self.skip, self.limit, self.chunk = stream, skip, limit, chunk
+        # True (and no limit): after the skip, chunks go out as read, cut
+        # anywhere, with commands -1: the engine counts them.
+        self.engine_counts = engine_counts and limit is None
         self.offset = 0
         self.line = 1
         self.index = 0
@@ -168,6 +208,12 @@ class RespChunks:
                 if to_skip:
                     tail = buf[pos:]
                     continue
+            if self.engine_counts:
+                data = buf[pos:]
+                self.offset += len(data)
+                yield data, -1
+                tail = b""
+                continue
             try:
                 n, end = scan(buf, pos, left)
             except RespError as e:
@@ -186,3 +232,15 @@ class RespChunks:
                 yield data, n
             tail = buf[end:]
         return
+
+
+def locate_error(stream: BinaryIO) -> Optional[RespError]:
+    """The first framing error of a whole RESP stream, by Python's scanner
+    (its offset is where the bad command starts), or None: run after the
+    engine refused a chunk, on the input opened again, to name the line."""
+    try:
+        for _ in RespChunks(stream, 0, None):
+            pass
+    except RespError as e:
+        return e
+    return None

@@ -18,7 +18,8 @@ from typing import Any, Callable, Iterator, Optional, TextIO
 
 import redis
 
-from ._sink import LoadConnectionError, Sink
+from ._resp import RespError
+from ._sink import LoadConnectionError, LoadDataError, Sink
 from ._templates import Spec, diagnose
 
 
@@ -207,10 +208,17 @@ class RowLoader:
 
 
 class RespLoader:
+    """RESP chunks -> sink. With a sink that counts raw bytes (the engine's
+    bulk writer) and no --limit, the chunks go out as read, cut anywhere,
+    and the engine's count is the one kept: Python's scanner then only
+    passes over --skip, and names a framing error after the engine refused it."""
+
     def __init__(self, sink: Optional[Sink], stats: Stats, reporter: Reporter, progress: Any,
-                 position: Callable[[], int], dry_run: int = 0, out: TextIO = sys.stdout) -> None:
+                 position: Callable[[], int], dry_run: int = 0, out: TextIO = sys.stdout,
+                 reopen: Optional[Callable[[], Any]] = None) -> None:
         self.sink, self.stats, self.reporter, self.progress = sink, stats, reporter, progress
         self.position, self.dry_run, self.out = position, dry_run, out
+        self.reopen = reopen  # a fresh Input of the same file (None for stdin): to locate an error
         self.errors_seen = 0
         self.skip = 0
 
@@ -219,11 +227,14 @@ class RespLoader:
 
         self.skip = chunks.skip
         st = self.stats
+        sink = self.sink
+        engine = sink is not None and sink.counts_raw and chunks.limit is None
+        chunks.engine_counts = engine
         try:
             for data, n in chunks:
-                st.rows += n
-                st.commands += n
-                if self.sink is None:
+                if sink is None:
+                    st.rows += n
+                    st.commands += n
                     if self.dry_run > 0:
                         from ._format import format_command
 
@@ -232,14 +243,72 @@ class RespLoader:
                             self.dry_run -= 1
                 else:
                     try:
-                        self.sink.send(data, n)
+                        n = sink.send(data, n)
                     except LoadConnectionError as e:
                         st.resume = self.skip + e.acknowledged
                         raise
+                    except LoadDataError as e:
+                        self._refused(e, data, chunks.offset - len(data))
+                    st.rows += n
+                    st.commands += n
                     self.check_errors()
                 self.progress.update(self.position(), st.rows, st.commands)
+            if engine:
+                assert sink is not None
+                try:
+                    sink.finish()  # the engine knows whether the input ended mid-command
+                except LoadDataError as e:
+                    located = self._locate()
+                    raise RespError(str(located) if located else
+                                    f"command #{self.skip + st.commands + 1}: truncated input: {e}",
+                                    located.offset if located else chunks.offset) from None
         finally:
-            st.skipped = max(0, chunks.index - st.rows)
+            st.skipped = chunks.index if engine else max(0, chunks.index - st.rows)
+
+    def _locate(self) -> Optional[RespError]:
+        """Python's scanner over the input opened again: the bad command's line,
+        number and first byte (None for stdin, or if it finds no error)."""
+        from ._resp import locate_error
+
+        if self.reopen is None:
+            return None
+        inp = self.reopen()
+        try:
+            return locate_error(inp.stream)
+        finally:
+            inp.close()
+
+    def _refused(self, e: LoadDataError, data: bytes, start: int) -> None:
+        """The engine refused the chunk `data` (input offset `start`): send
+        the whole commands before the bad one, then raise RespError naming it."""
+        st = self.stats
+        assert self.sink is not None
+        located = self._locate()
+        if located is not None and located.offset >= start + len(data):
+            located = None  # the scanners disagree (the engine also checks each argument's CRLF)
+        if located is not None:
+            if located.offset > start:
+                try:
+                    got = self.sink.send(data[:located.offset - start], -1)
+                    st.rows += got
+                    st.commands += got
+                except LoadDataError:
+                    pass  # the two scanners disagree: send nothing more
+            raise RespError(str(located), located.offset)
+        # stdin: no second reading. The longest prefix the engine takes goes
+        # out (halving on refusal: at most ~2 log2(chunk) calls).
+        lo, piece = 0, len(data) // 2
+        while piece > 0:
+            try:
+                got = self.sink.send(data[lo:lo + piece], -1)
+            except LoadDataError:
+                piece //= 2
+                continue
+            st.rows += got
+            st.commands += got
+            lo += piece
+            piece = min(piece, len(data) - lo)
+        raise RespError(f"command #{self.skip + st.commands + 1} (near byte {start + lo}): {e}", start + lo)
 
     def check_errors(self) -> None:
         sink = self.sink

@@ -20,6 +20,11 @@ from typing import Any, Sequence
 import redis
 
 
+class LoadDataError(Exception):
+    """The engine refused raw bytes (bad framing, or the input ended
+    mid-command): nothing of that chunk was sent."""
+
+
 class LoadConnectionError(redis.ConnectionError):
     """The connection was lost; `acknowledged` commands are known to be done."""
 
@@ -51,8 +56,11 @@ class Sink:
         self.acknowledged = 0
         self.errors: list = []  # (index of the command, the error reply's text)
 
-    def send(self, data: bytes, n: int) -> None:
+    def send(self, data: bytes, n: int) -> int:
         raise NotImplementedError
+
+    # True: send(data, -1) takes raw bytes cut anywhere and counts them (the engine).
+    counts_raw = False
 
     def send_argv(self, cmds: Sequence[Sequence[Any]]) -> None:
         raise NotImplementedError
@@ -82,6 +90,7 @@ class BulkSink(Sink):
     command, encoding into the engine's buffer); RESP input through send_raw."""
 
     kind = "bulk"
+    counts_raw = True
     # Error replies itemised (with their line); beyond it they are only counted.
     MAX_ERRORS = 10_000
 
@@ -118,12 +127,16 @@ class BulkSink(Sink):
             self.acknowledged = ack
         return LoadConnectionError(str(e), self.acknowledged)
 
-    def send(self, data: bytes, n: int) -> None:
+    def send(self, data: bytes, n: int) -> int:
+        """n = -1: the engine counts the commands (data cut anywhere); returns the count."""
         try:
-            self._bulk.send_raw(data, n)
+            counted = self._bulk.send_raw(data, n)
         except (redis.ConnectionError, redis.TimeoutError) as e:
             raise self.lost(e) from e
+        except redis.DataError as e:
+            raise LoadDataError(str(e)) from e
         self.sync()
+        return counted
 
     def send_argv(self, cmds: Sequence[Sequence[Any]]) -> None:
         add = self.add
@@ -142,6 +155,9 @@ class BulkSink(Sink):
             self._bulk.finish()
         except (redis.ConnectionError, redis.TimeoutError) as e:
             raise self.lost(e) from e
+        except redis.DataError as e:  # raw input ended mid-command: the complete ones are answered
+            self.sync()
+            raise LoadDataError(str(e)) from e
         self.sync()
 
     def close(self) -> None:
@@ -180,10 +196,11 @@ class PipelineSink(Sink):
                 self.errors.append((base + i, str(r)))
         self.acknowledged = self.sent
 
-    def send(self, data: bytes, n: int) -> None:
+    def send(self, data: bytes, n: int) -> int:
         from ._resp import split_commands
 
         cmds = split_commands(data)
         assert len(cmds) == n, (len(cmds), n)
         self.send_argv(cmds)
+        return n
 
