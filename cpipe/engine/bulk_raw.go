@@ -60,6 +60,16 @@ func (rc *rawCounter) feed(p []byte) (n int, head int, err error) {
 		switch c.state {
 		case rawStart:
 			if b == '*' {
+				if k := wholeCommand(p[i:]); k > 0 {
+					// The common case, a whole well-formed command in the
+					// chunk: counted without the byte-by-byte machine.
+					n++
+					i += k
+					if head < 0 {
+						head = i
+					}
+					continue
+				}
 				c.state, c.num, c.neg, c.digits = rawCountLine, 0, false, 0
 				i++
 				continue
@@ -159,6 +169,52 @@ func (rc *rawCounter) feed(p []byte) (n int, head int, err error) {
 	}
 	*rc = c
 	return n, head, nil
+}
+
+// wholeCommand returns the length of the multibulk command at the start of
+// q if all of it is in q and it is one the byte-by-byte machine in feed
+// would count without complaint (a positive count, every argument's length
+// and CRLF in place); else 0, and feed reads it the slow way, which also
+// finds and words any error.
+func wholeCommand(q []byte) int {
+	count, i := headerNumber(q, 1)
+	if count <= 0 || count > rawMaxArgs {
+		return 0
+	}
+	for ; count > 0; count-- {
+		if i >= len(q) || q[i] != '$' {
+			return 0
+		}
+		var size int64
+		if size, i = headerNumber(q, i+1); size < 0 || size > MaxBulkLen || int64(len(q)-i) < size+2 {
+			return 0
+		}
+		i += int(size)
+		if q[i] != '\r' || q[i+1] != '\n' {
+			return 0
+		}
+		i += 2
+	}
+	return i
+}
+
+// headerNumber reads the decimal digits at q[i:] up to their CRLF: the
+// number and the index past the LF, or -1 if they are not 1 to
+// rawHeaderMaxD digits then CRLF, all within q.
+func headerNumber(q []byte, i int) (int64, int) {
+	var v int64
+	start := i
+	for i < len(q) && q[i] >= '0' && q[i] <= '9' {
+		if i-start >= rawHeaderMaxD {
+			return -1, i
+		}
+		v = v*10 + int64(q[i]-'0')
+		i++
+	}
+	if i == start || i+1 >= len(q) || q[i] != '\r' || q[i+1] != '\n' {
+		return -1, i
+	}
+	return v, i + 2
 }
 
 // checkTail checks the CRLF that ends an argument, for the part of it in

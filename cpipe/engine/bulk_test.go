@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 )
 
@@ -159,5 +160,56 @@ func TestNextCommandSkipsNonCommands(t *testing.T) {
 	}
 	if got := string(shortCommand([]byte("SET b 2\r\n"))); got != "*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n" {
 		t.Fatalf("inline as RESP: %q", got)
+	}
+}
+
+// The whole-command fast path in feed agrees with the byte-by-byte machine
+// (fed one byte at a time, it never sees a whole command) on what is
+// counted and what is refused.
+func TestRawCounterFastPathAgreesWithBytewise(t *testing.T) {
+	cases := []string{
+		"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n",
+		"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nvX\r\n",
+		"*1\r\n$4\r\nPING\n\r",
+		"*1\r\n$-1\r\n",
+		"*00\r\n*1\r\n$4\r\nPING\r\n",
+		"*-1\r\n*1\r\n$4\r\nPING\r\n",
+		"*2147483649\r\n",
+		"*1\r\n$12345678901234567890\r\n",
+		"*1\r\n$1234567890123456789\r\n",
+		"*01\r\n$04\r\nPING\r\n",
+		"*1\r\n$4\rPING\r\n",
+		"*1\n$4\r\nPING\r\n",
+		"*1\r\n+4\r\nPING\r\n",
+		"*2\r\n$4\r\nECHO\r\n$0\r\n\r\nPING\r\n",
+	}
+	for _, s := range cases {
+		var fast, slow rawCounter
+		n, _, ferr := fast.feed([]byte(s))
+		m, serr := 0, error(nil)
+		for i := 0; i < len(s) && serr == nil; i++ {
+			var k int
+			k, _, serr = slow.feed([]byte{s[i]})
+			m += k
+		}
+		if (ferr == nil) != (serr == nil) || (ferr == nil && (n != m || fast.complete() != slow.complete())) {
+			t.Errorf("%q: whole %d %v %v; byte by byte %d %v %v", s, n, ferr, fast.complete(), m, serr, slow.complete())
+		}
+	}
+}
+
+// go test -run NONE -bench RawCounterFeed ./cpipe/engine: the command
+// counter on cpipe-load's RESP input (HSET user:N name .. age .. city ..).
+func BenchmarkRawCounterFeed(b *testing.B) {
+	var data []byte
+	for i := 0; len(data) < 256<<10; i++ {
+		data = appendCmd(data, "HSET", fmt.Sprintf("user:%d", i), "name", fmt.Sprintf("name%d", i), "age", "42", "city", "Paris")
+	}
+	b.SetBytes(int64(len(data)))
+	for i := 0; i < b.N; i++ {
+		var rc rawCounter
+		if _, _, err := rc.feed(data); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
