@@ -8,15 +8,11 @@ command), and each chunk's result is checked after the clock stops.
 """
 from __future__ import annotations
 
-from harness import Context, Target, case
+from harness import Context, Target, case, expect
 
 RB_KEYSPACE = 100_000  # redis-benchmark -r: __rand_int__ in 0..99,999
 CHUNK = 100_000
 
-
-def _expect(what: str, got, want) -> None:
-    if got != want:
-        raise AssertionError(f"{what}: expected {want!r}, got {got!r}")
 
 
 def _loads(ctx: Context, prefix: str) -> list:
@@ -32,7 +28,7 @@ def _loads(ctx: Context, prefix: str) -> list:
                 hset(k, i % RB_KEYSPACE, i)
 
         def check():
-            _expect("bulk acknowledged", (bk.acknowledged, bk.error_count), (b - a, 0))
+            expect("bulk acknowledged", (bk.acknowledged, bk.error_count), (b - a, 0))
         return check
 
     def pipeline_load(a, b):
@@ -43,14 +39,14 @@ def _loads(ctx: Context, prefix: str) -> list:
             for i in range(s, min(b, s + 1000)):
                 p.hset(k, i % RB_KEYSPACE, i)
             last = p.execute()[-1]
-        return lambda: _expect("cpipe pipeline last reply", last in (0, 1), True)
+        return lambda: expect("cpipe pipeline last reply", last in (0, 1), True)
 
     def credis_load(a, b):
         k = f"{prefix}:credis"
         last = None
         for s in range(a, b, 1000):
             last = cr.execute_pipeline(*[("HSET", k, i % RB_KEYSPACE, i) for i in range(s, min(b, s + 1000))])[-1]
-        return lambda: _expect("credis last reply", last in (0, 1), True)
+        return lambda: expect("credis last reply", last in (0, 1), True)
 
     # The raw path's input, encoded untimed (as a loader reads it from a file).
     raw = {}
@@ -60,7 +56,7 @@ def _loads(ctx: Context, prefix: str) -> list:
         with cp.bulk() as bk:
             for off in range(0, len(data), 1 << 20):
                 bk.send_raw(data[off:off + (1 << 20)])
-        return lambda: _expect("raw acknowledged", bk.acknowledged, b - a)
+        return lambda: expect("raw acknowledged", bk.acknowledged, b - a)
 
     def prepare_raw(n):
         k = f"{prefix}:raw"
@@ -105,5 +101,5 @@ def bulk(ctx: Context) -> None:
                          around=lambda: (acc.run(loads, n, CHUNK), acc.record(info=["cpipe bulk send_raw"])))
     with ctx.admin() as a:
         for suffix in ("bulk", "pipeline", "credis", "raw"):
-            _expect(f"{suffix}: HLEN", a.hlen(f"bench:bulk:{suffix}"), min(n, RB_KEYSPACE))
+            expect(f"{suffix}: HLEN", a.hlen(f"bench:bulk:{suffix}"), min(n, RB_KEYSPACE))
     ctx.flushall()

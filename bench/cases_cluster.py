@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator, Optional
 
-from harness import Context, Meter, Target, _proc_cpu_seconds, at_run_end, case, run_threads
+from harness import Context, Meter, Target, _proc_cpu_seconds, at_run_end, case, expect, set_get_rounds
 
 PIPE_N, PIPE_BATCH = 200_000, 10_000
 HASHES = 3_000  # hashes per client in the pipeline case: ~2,700 slots, on all 3 primaries
@@ -116,10 +116,6 @@ def _fields_written(cluster: Any, prefix: str) -> int:
     return total
 
 
-def _expect(what: str, got: Any, want: Any) -> None:
-    if got != want:
-        raise AssertionError(f"{what}: expected {want!r}, got {got!r}")
-
 
 @case(
     "cluster_pipe", "Cluster pipeline: 200,000 HSET over 3 primaries, pipelines of 10,000 (issue 10)", order=1200,
@@ -157,7 +153,7 @@ def cluster_pipe(ctx: Context) -> None:
             for i in range(a, b):
                 hset(names[i % HASHES], i, i)
             replies = p.execute()
-            return lambda: _expect(f"{label}: replies", replies, [1] * (b - a))
+            return lambda: expect(f"{label}: replies", replies, [1] * (b - a))
         return run
 
     pipes = [(CL_CPIPE, ours.pipeline, where.on_cluster), (CL_REDIS, theirs.pipeline, where.on_cluster),
@@ -182,13 +178,13 @@ def cluster_pipe(ctx: Context) -> None:
     rb_n = ctx.count(RB_PIPE_N)
     ctx.record_benchmark(RB_SINGLE_PIPE, "-c", "1", *rb, n=rb_n, info=True, around=on_cluster)
     for label in (CL_CPIPE, CL_REDIS):
-        _expect(f"{label}: fields written", _fields_written(cluster, prefixes[label]) -
+        expect(f"{label}: fields written", _fields_written(cluster, prefixes[label]) -
                 _fields_written(cluster, prefixes[label] + "warm:"), n)
     with ctx.admin() as a:
         p = a.pipeline(transaction=False)
         for k in range(HASHES):
             p.hlen(f"{prefixes[CL_SINGLE]}{k}")
-        _expect(f"{CL_SINGLE}: fields written", sum(p.execute()), n)
+        expect(f"{CL_SINGLE}: fields written", sum(p.execute()), n)
     cluster.flushall()
     ctx.flushall()
 
@@ -248,24 +244,7 @@ def cluster_threads16(ctx: Context) -> None:
     want = [str(i).encode() for i in range(per)]
 
     def load(label: str, client: Any, ks: Optional[list] = None) -> Any:
-        set_, get = client.set, client.get
-        mine_all = ks or keys[label]
-
-        def run(a: int, b: int) -> Any:
-            bad: list = []
-
-            def worker(k: int) -> None:
-                mine = mine_all[k]
-                for i in range(a, b):
-                    set_(mine[i], i)
-                for i in range(a, b):
-                    if get(mine[i]) != want[i]:
-                        bad.append((k, i))
-                        break
-
-            run_threads(NTHREADS, worker, ctx.remaining())
-            return lambda: _expect(f"{label}: GET replies not matching their SET", bad, [])
-        return run
+        return set_get_rounds(label, client, ks or keys[label], want, ctx.remaining)
 
     for label, (c, _) in clients.items():  # warm-up, untimed: every node connected, pools filled
         warm = [[f"bench:ct16:warm:{label}:{k}:{i}" for i in range(per)] for k in range(NTHREADS)]
@@ -285,9 +264,9 @@ def cluster_threads16(ctx: Context) -> None:
                            around=run_clients)
     for label in (T_CPIPE, T_REDIS):
         got = theirs.mget_nonatomic([k for ks in keys[label] for k in ks])
-        _expect(f"{label}: values of every key", got, want * NTHREADS)
+        expect(f"{label}: values of every key", got, want * NTHREADS)
     with ctx.admin() as a:
-        _expect(f"{T_SINGLE}: values of every key", [v for ks in keys[T_SINGLE] for v in a.mget(ks)],
+        expect(f"{T_SINGLE}: values of every key", [v for ks in keys[T_SINGLE] for v in a.mget(ks)],
                 want * NTHREADS)
     cluster.flushall()
     ctx.flushall()

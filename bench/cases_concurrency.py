@@ -14,15 +14,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable, Optional, Sequence
 
-from harness import Context, Target, async_latency_samples, case, latency_samples, run_threads
+from harness import Context, Target, async_latency_samples, case, expect, latency_samples, run_threads, set_get_rounds
 
 NTHREADS = 16
 NTASKS = 50
 
-
-def _expect(what: str, got: Any, want: Any) -> None:
-    if got != want:
-        raise AssertionError(f"{what}: expected {want!r}, got {got!r}")
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -187,25 +183,9 @@ def threads16(ctx: Context) -> None:
     want = [str(i).encode() for i in range(per)]
 
     def load(label: str, client: Any, warm: bool = False):
-        set_, get = client.set, client.get
         ks = keys[label] if not warm else [[f"bench:warm:{label}:{k}:{i}" for i in range(per)]
                                            for k in range(NTHREADS)]
-
-        def run(a: int, b: int):
-            bad: list = []
-
-            def worker(k: int) -> None:
-                mine = ks[k]
-                for i in range(a, b):
-                    set_(mine[i], i)
-                for i in range(a, b):
-                    if get(mine[i]) != want[i]:
-                        bad.append((k, i))
-                        break
-
-            run_threads(NTHREADS, worker, ctx.remaining())
-            return lambda: _expect(f"{label}: GET replies not matching their SET", bad, [])
-        return label, run
+        return label, set_get_rounds(label, client, ks, want, ctx.remaining)
 
     ctx.flushall()
     for label, c in clients.items():  # warm-up, untimed: every connection in use
@@ -218,7 +198,7 @@ def threads16(ctx: Context) -> None:
     with ctx.admin() as a:
         for label in clients:
             got = [v for k in range(NTHREADS) for v in a.mget(keys[label][k])]
-            _expect(f"{label}: values of every key", got, want * NTHREADS)
+            expect(f"{label}: values of every key", got, want * NTHREADS)
 
 
 # -- 2. 50 asyncio tasks, single HSET ---------------------------------------------------------
@@ -268,7 +248,7 @@ def asyncio_hset50(ctx: Context) -> None:
 
         def run(a: int, b: int):
             last = lp.run(_tasks_hset(hset, prefix, a, b))
-            return lambda: _expect(f"{label}: last replies", last, [1] * NTASKS)
+            return lambda: expect(f"{label}: last replies", last, [1] * NTASKS)
         return label, run
 
     ctx.flushall()
@@ -280,7 +260,7 @@ def asyncio_hset50(ctx: Context) -> None:
     acc.record(info=[A50_POOL, A50_UV])
     with ctx.admin() as a:
         for label, _, _ in clients:
-            _expect(f"{label}: fields written", [a.hlen(f"bench:a50:{label}:{k}") for k in range(NTASKS)],
+            expect(f"{label}: fields written", [a.hlen(f"bench:a50:{label}:{k}") for k in range(NTASKS)],
                     [per] * NTASKS)
 
 
@@ -314,7 +294,7 @@ def asyncio_pipe(ctx: Context) -> None:
 
         def run(a: int, b: int):
             out = lp.run(pipe(a, b))
-            return lambda: (_expect(f"{label}: replies", len(out), b - a), _expect(f"{label}: last reply", out[-1], 1))
+            return lambda: (expect(f"{label}: replies", len(out), b - a), expect(f"{label}: last reply", out[-1], 1))
         return label, run
 
     ctx.flushall()
@@ -326,7 +306,7 @@ def asyncio_pipe(ctx: Context) -> None:
     acc.record(info=[AP_UV])
     with ctx.admin() as a:
         for label, _, _, _ in clients:
-            _expect(f"{label}: HLEN", a.hlen(f"bench:apipe:{label}"), n)
+            expect(f"{label}: HLEN", a.hlen(f"bench:apipe:{label}"), n)
 
 
 # -- 4. latency ---------------------------------------------------------------------------------
@@ -448,10 +428,10 @@ def latency(ctx: Context) -> None:
 
     with ctx.admin() as a:
         for label, _ in singles:
-            _expect(f"{label}: last value", a.get(f"bench:lat1:{label}:{n1 - 1}"), str(n1 - 1).encode())
+            expect(f"{label}: last value", a.get(f"bench:lat1:{label}:{n1 - 1}"), str(n1 - 1).encode())
         for label, _ in threaded:
-            _expect(f"{label}: last values", [a.get(f"bench:lat16:{label}:{k}:{per - 1}") for k in range(NTHREADS)],
+            expect(f"{label}: last values", [a.get(f"bench:lat16:{label}:{k}:{per - 1}") for k in range(NTHREADS)],
                     [str(per - 1).encode()] * NTHREADS)
         for label, _ in tasked:
-            _expect(f"{label}: fields", [a.hlen(f"bench:lat50:{label}:{k}") for k in range(NTASKS)],
+            expect(f"{label}: fields", [a.hlen(f"bench:lat50:{label}:{k}") for k in range(NTASKS)],
                     [per50] * NTASKS)

@@ -14,14 +14,10 @@ import os
 import subprocess
 import sys
 
-from harness import LOWER, Context, Target, case, run_threads
+from harness import LOWER, Context, Target, case, expect, run_threads
 
 RB_KEYSPACE = 100_000  # redis-benchmark -r: __rand_int__ in 0..99,999
 
-
-def _expect(what: str, got, want) -> None:
-    if got != want:
-        raise AssertionError(f"{what}: expected {want!r}, got {got!r}")
 
 
 # -- 1. sequential -------------------------------------------------------------
@@ -92,8 +88,8 @@ def seq(ctx: Context) -> None:
                          "HSET", "myhash", "__rand_int__", "__rand_int__", n=2 * n, info=True, around=clients)
     with ctx.admin() as a:
         for label, _, _ in methods:
-            _expect(f"{label}: HLEN", a.hlen(f"bench:seq:{label}"), n)
-            _expect(f"{label}: last field", a.hget(f"bench:seq:{label}", n - 1), str(n - 1).encode())
+            expect(f"{label}: HLEN", a.hlen(f"bench:seq:{label}"), n)
+            expect(f"{label}: last field", a.hget(f"bench:seq:{label}", n - 1), str(n - 1).encode())
 
 
 # -- 2. and 3. pipelined HSET and HGET ---------------------------------------------------
@@ -108,7 +104,7 @@ def _pipeline_loads(ctx: Context, key, write: bool) -> list:
         want = 1 if write else str(stop - 1).encode()
 
         def check():
-            _expect(f"{label}: last reply", last, want)
+            expect(f"{label}: last reply", last, want)
         return check
 
     def cpipe_load(a, b):
@@ -170,7 +166,7 @@ def pipe_hset(ctx: Context) -> None:
                          around=lambda: (acc.run(loads, n, batch), acc.record()))
     with ctx.admin() as a:
         for label, _ in loads:
-            _expect(f"{label}: HLEN", a.hlen(f"bench:pipe:{label}"), n)
+            expect(f"{label}: HLEN", a.hlen(f"bench:pipe:{label}"), n)
     ctx.record_benchmark("redis-benchmark -c 50 -P 1000", "-c", "50", "-P", "1000", "-r", str(RB_KEYSPACE),
                          "HSET", "myhash", "__rand_int__", "__rand_int__", n=n, info=True)
 
@@ -185,7 +181,7 @@ def _hget_setup(ctx: Context) -> dict:
             for i in range(s, min(n, s + 10_000)):
                 p.hset(key, i, i)
             p.execute()
-        _expect("HLEN after setup", a.hlen(key), n)
+        expect("HLEN after setup", a.hlen(key), n)
     # Fields for redis-benchmark's HGET: the same __rand_int__ names it will ask for.
     ctx.redis_benchmark("-c", "1", "-P", "1000", "-r", str(RB_KEYSPACE), "HSET", "myhash", "__rand_int__",
                         "__rand_int__", n=4 * RB_KEYSPACE)
@@ -257,7 +253,7 @@ def threads(ctx: Context) -> None:
                                          acc.record()))
     with ctx.admin() as a:
         for label, _ in loads:
-            _expect(f"{label}: fields written",
+            expect(f"{label}: fields written",
                     sum(a.hlen(f"bench:thr:{label}:{k}") for k in range(nthreads)), nthreads * per)
 
 
@@ -299,13 +295,13 @@ def phset(ctx: Context) -> None:
 
         def after():
             current.pop("pool").close()
-            _expect("phset: fields added", sum(f.result() for f in futs), b - a)
+            expect("phset: fields added", sum(f.result() for f in futs), b - a)
         return after
 
     def credis_load(a, b, key=f"{key}:credis"):
         for s in range(a, b, 10_000):
             out = cr.execute_pipeline(*[("HSET", key, i, i) for i in range(s, min(b, s + 10_000))])
-        return lambda: _expect("credis: last reply", out[-1], 1)
+        return lambda: expect("credis: last reply", out[-1], 1)
 
     def close_pool():
         if "pool" in current:
@@ -322,8 +318,8 @@ def phset(ctx: Context) -> None:
                          "HSET", "myhash", "__rand_int__", "__rand_int__", n=n,
                          around=lambda: (acc.run(loads, n, max(1, n // 4)), acc.record()))
     with ctx.admin() as a:
-        _expect("cpipe: HLEN", a.hlen(f"{key}:cpipe"), n)
-        _expect("credis: HLEN", a.hlen(f"{key}:credis"), n)
+        expect("cpipe: HLEN", a.hlen(f"{key}:cpipe"), n)
+        expect("credis: HLEN", a.hlen(f"{key}:credis"), n)
 
 
 # -- 6. peak memory ------------------------------------------------------------------------

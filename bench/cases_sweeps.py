@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 
-from harness import Context, case, run_threads
+from harness import Context, case, expect, run_threads
 
 PIPELINE_SIZES = (1, 10, 100, 1_000, 10_000)
 HASH_SIZES = (1, 10, 100, 1_000)
@@ -24,10 +24,6 @@ TASKS = (1, 10, 50, 200)
 def _have_credis() -> bool:
     return importlib.util.find_spec("credis") is not None
 
-
-def _expect(what: str, got, want) -> None:
-    if got != want:
-        raise AssertionError(f"{what}: expected {want!r}, got {got!r}")
 
 
 @case(
@@ -74,7 +70,7 @@ def sweep_pipeline(ctx: Context) -> None:
         with ctx.admin() as a:
             for label, _ in loads:
                 client = label.split(" @ ")[0]
-                _expect(f"{label}: HLEN", a.hlen(f"sw:p{size}:{client}"), n)
+                expect(f"{label}: HLEN", a.hlen(f"sw:p{size}:{client}"), n)
 
 
 @case(
@@ -121,7 +117,7 @@ def sweep_hash(ctx: Context) -> None:
         with ctx.admin() as a:
             for label, _ in loads:
                 client = label.split(" @ ")[0]
-                _expect(f"{label}: HLEN", a.hlen(f"sw:h{fields}:{client}:{n - 1}"), fields)
+                expect(f"{label}: HLEN", a.hlen(f"sw:h{fields}:{client}:{n - 1}"), fields)
 
 
 @case(
@@ -162,7 +158,7 @@ def sweep_threads(ctx: Context) -> None:
         ctx.record_benchmark(f"redis-benchmark @ {nthreads}", "-c", str(nthreads), "-P", "1", "-t", "set", n=n,
                              info=True, around=lambda: (acc.run(loads, n, n), acc.record(info=[lb for lb, _ in loads])))
         with ctx.admin() as a:
-            _expect("last SET", a.get(f"sw:t:cpipe:{nthreads - 1}"), str(per - 1).encode())
+            expect("last SET", a.get(f"sw:t:cpipe:{nthreads - 1}"), str(per - 1).encode())
 
 
 @case(
@@ -214,4 +210,4 @@ def sweep_tasks(ctx: Context) -> None:
                              "HSET", "myhash", "__rand_int__", "__rand_int__", n=n, info=True,
                              around=lambda: (acc.run(loads, n, n), acc.record(info=[lb for lb, _ in loads])))
         with ctx.admin() as a:
-            _expect("HLEN", a.hlen(f"sw:a{ntasks}:cpipe:{ntasks - 1}"), per)
+            expect("HLEN", a.hlen(f"sw:a{ntasks}:cpipe:{ntasks - 1}"), per)

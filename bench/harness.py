@@ -114,6 +114,35 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - t
 
 
+def expect(what: str, got: Any, want: Any) -> None:
+    """A case's check of what the clients did (checked after the clock stops)."""
+    if got != want:
+        raise AssertionError(f"{what}: expected {want!r}, got {got!r}")
+
+
+def set_get_rounds(label: str, client: Any, keys: list, want: list, timeout: Callable[[], float]) -> Callable:
+    """run(a, b) for Interleaved: thread k SETs keys[k][i] to i for i in a..b-1, then GETs each
+    and compares it with want[i], one command at a time, len(keys) threads started together.
+    run returns the check to make after the clock stops."""
+    set_, get = client.set, client.get
+
+    def run(a: int, b: int) -> Callable[[], None]:
+        bad: list = []
+
+        def worker(k: int) -> None:
+            mine = keys[k]
+            for i in range(a, b):
+                set_(mine[i], i)
+            for i in range(a, b):
+                if get(mine[i]) != want[i]:
+                    bad.append((k, i))
+                    break
+
+        run_threads(len(keys), worker, timeout())
+        return lambda: expect(f"{label}: GET replies not matching their SET", bad, [])
+    return run
+
+
 def run_threads(nthreads: int, worker: Callable[[int], Any], timeout: float = 300.0) -> float:
     """Run worker(k) for k in range(nthreads) in threads started together; seconds from start to last end.
 
