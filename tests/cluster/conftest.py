@@ -71,3 +71,18 @@ def cluster_client(cluster, cluster_client_class):
     c = connect(cluster_client_class, cluster)
     yield c
     c.close()
+
+
+@pytest.fixture
+def both(cluster):
+    """(cpipe's client, redis-py's client) on the shared cluster, flushed first."""
+    import cpipe
+    import redis.cluster
+
+    cluster.flushall()
+    port = cluster.any_alive_port()
+    ours = cpipe.RedisCluster(host=HOST, port=port, socket_timeout=10)
+    theirs = redis.cluster.RedisCluster(host=HOST, port=port, socket_timeout=10)
+    yield ours, theirs
+    ours.close()
+    theirs.close()

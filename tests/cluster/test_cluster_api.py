@@ -21,18 +21,6 @@ from tests.cluster._cluster import HOST, admin, wait_until
 KEYS = [f"user:{i}" for i in range(150)] + [f"{{tag}}:{i}" for i in range(20)] + ["{}x", "a{", "{a}}b", "é:ü"]
 
 
-@pytest.fixture
-def both(cluster):
-    """(cpipe's client, redis-py's client) on the shared cluster, flushed first."""
-    cluster.flushall()
-    port = cluster.any_alive_port()
-    ours = cpipe.RedisCluster(host=HOST, port=port, socket_timeout=10)
-    theirs = redis.cluster.RedisCluster(host=HOST, port=port, socket_timeout=10)
-    yield ours, theirs
-    ours.close()
-    theirs.close()
-
-
 def test_is_a_redis_py_cluster_client(both):
     ours, _ = both
     assert isinstance(ours, redis.cluster.RedisCluster)

@@ -2,7 +2,6 @@
 redis-py's RedisCluster does, on the same cluster, and reach each key's node."""
 from __future__ import annotations
 
-import pytest
 import redis
 import redis.cluster
 
@@ -10,17 +9,6 @@ import cpipe
 from tests.cluster._cluster import HOST
 
 KEYS = [f"hot:{i}" for i in range(40)] + ["{t}:a", "{t}:b"]
-
-
-@pytest.fixture
-def both(cluster):
-    cluster.flushall()
-    port = cluster.any_alive_port()
-    ours = cpipe.RedisCluster(host=HOST, port=port, socket_timeout=10)
-    theirs = redis.cluster.RedisCluster(host=HOST, port=port, socket_timeout=10)
-    yield ours, theirs
-    ours.close()
-    theirs.close()
 
 
 def _calls(c, prefix):

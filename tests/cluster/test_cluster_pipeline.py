@@ -3,22 +3,10 @@ from __future__ import annotations
 
 import pytest
 import redis
-import redis.cluster
 from redis.exceptions import CrossSlotTransactionError, RedisClusterException
 
 import cpipe
-from tests.cluster._cluster import HOST, admin
-
-
-@pytest.fixture
-def both(cluster):
-    cluster.flushall()
-    port = cluster.any_alive_port()
-    ours = cpipe.RedisCluster(host=HOST, port=port, socket_timeout=10)
-    theirs = redis.cluster.RedisCluster(host=HOST, port=port, socket_timeout=10)
-    yield ours, theirs
-    ours.close()
-    theirs.close()
+from tests.cluster._cluster import admin
 
 
 def fill(pipe, n):
