@@ -85,6 +85,25 @@ func appendRESP[T string | []byte](b []byte, args []T) []byte {
 	return b
 }
 
+// respSize is the length of appendRESP(nil, args), to size a buffer before
+// several commands are appended to it.
+func respSize(args [][]byte) int {
+	n := 1 + decimalLen(len(args)) + 2
+	for _, a := range args {
+		n += 1 + decimalLen(len(a)) + 2 + len(a) + 2
+	}
+	return n
+}
+
+func decimalLen(v int) int {
+	n := 1
+	for v >= 10 {
+		v /= 10
+		n++
+	}
+	return n
+}
+
 // randomPrimary is where a keyless command goes when the caller names no
 // node (redis-py sends such commands to its default node, a primary).
 func (c *Cluster) randomPrimary() (int, error) {

@@ -141,3 +141,12 @@ func TestClusterCommandsSplitAcrossSlots(t *testing.T) {
 		t.Fatalf("INCR of a string: %v", got)
 	}
 }
+
+func TestRespSizeIsAppendRESPsLength(t *testing.T) {
+	for _, args := range [][][]byte{argv("PING"), argv("SET", "k", "v"), argv("HSET", string(make([]byte, 12345)), "", "x"),
+		argv("MSET", "a", "1", "b", "22", "c", "333", "d", "4444", "e", "5", "f", "6")} {
+		if got, want := respSize(args), len(appendRESP(nil, args)); got != want {
+			t.Errorf("%d args: respSize %d, appendRESP %d", len(args), got, want)
+		}
+	}
+}

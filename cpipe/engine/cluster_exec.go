@@ -223,7 +223,7 @@ func (c *Cluster) DoTransaction(commands [][][]byte, out *Tape) error {
 	}
 	data := clusterCommand("MULTI")
 	for _, args := range commands {
-		data = append(data, encodeArgs(args)...)
+		data = appendRESP(data, args)
 	}
 	data = append(data, clusterCommand("EXEC")...)
 	addr, err := c.primaryOf(slot)

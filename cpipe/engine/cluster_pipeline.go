@@ -128,24 +128,6 @@ func indexOf(list []string, s string) int {
 	return -1
 }
 
-// respSize is the length of appendRESP(nil, args).
-func respSize(args [][]byte) int {
-	n := 1 + decimalLen(len(args)) + 2
-	for _, a := range args {
-		n += 1 + decimalLen(len(a)) + 2 + len(a) + 2
-	}
-	return n
-}
-
-func decimalLen(v int) int {
-	n := 1
-	for v >= 10 {
-		v /= 10
-		n++
-	}
-	return n
-}
-
 // sendToNode sends the commands idx (size bytes encoded) as one request to
 // addr and keeps each one's reply entry.
 func (c *Cluster) sendToNode(addr string, idx []int, size int, commands [][][]byte, cmds []pipelineCommand) error {
