@@ -14,6 +14,7 @@
 #include "bridge_cluster.h"
 #include "bridge_stage.h"
 #include "bridge_bulk.h"
+#include "bridge_threads.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -230,6 +231,7 @@ static int check_ready(void) {
         return -1;
     }
     if (!error_factory) { PyErr_SetString(PyExc_RuntimeError, "cpipe._native is not configured"); return -1; }
+    cp_thread_uses_engine();  // before its first call into Go: a P for this thread (bridge_threads.c)
     return 0;
 }
 
@@ -750,6 +752,7 @@ static PyMethodDef methods[] = {
     CP_SENTINEL_METHODS
     CP_CLUSTER_METHODS
     CP_STAGE_METHODS
+    CP_THREADS_METHODS
     CP_BULK_METHODS
     {"tracking_state", cp_py_tracking_state, METH_VARARGS, "tracking_state(max_keys, max_bytes) -> TrackingState (client-side caching)"},
     {NULL, NULL, 0, NULL},
