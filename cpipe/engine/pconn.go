@@ -102,6 +102,10 @@ type PConn struct {
 	connectedOnce bool
 	lost          error
 	queued        int // commands in pending+queue, bounded by Options.MaxQueued
+	// queuedHint mirrors queued for Group.pick, which reads every
+	// connection's on every command: taking each one's lock for it made
+	// threads on different connections wait for each other.
+	queuedHint atomic.Int64
 	// addr: the address the connection reached (with Options.Resolver, the
 	// one it named); written by the connecting caller, read under mu.
 	addr string
@@ -142,12 +146,10 @@ func NewPConn(o *Options) *PConn {
 	return c
 }
 
-// Queued is a racy load estimate used to pick the least busy connection.
+// Queued is a racy load estimate used to pick the least busy connection;
+// it takes no lock.
 func (c *PConn) Queued() int {
-	c.mu.Lock()
-	n := c.queued
-	c.mu.Unlock()
-	return n
+	return int(c.queuedHint.Load())
 }
 
 // batchOpen reports whether pending bytes are queued behind an active
@@ -262,6 +264,7 @@ func (c *PConn) admitLocked(req *Request) error {
 		}
 		if c.queued == 0 || c.queued+req.N <= c.o.maxQueued() {
 			c.queued += req.N
+			c.queuedHint.Store(int64(c.queued))
 			req.state = statePending
 			return nil
 		}
@@ -462,6 +465,7 @@ func (c *PConn) readLocked(target *Request) {
 			c.queue = c.queue[:0:0] // let the backing array go instead of creeping forward
 		}
 		c.queued -= head.N
+		c.queuedHint.Store(int64(c.queued))
 		if err := c.movedAway(&head.Tape, head.N); err != nil {
 			// A READONLY reply from what Options.Resolver named as a
 			// master (sentinel_conn.go): fail it, so the next connect asks again.
@@ -685,6 +689,7 @@ func (c *PConn) failLocked(err error) {
 	clear(c.pending)
 	c.queue, c.pending = c.queue[:0], c.pending[:0]
 	c.queued = 0
+	c.queuedHint.Store(0)
 	c.changed.Broadcast()
 }
 
