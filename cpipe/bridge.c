@@ -15,6 +15,7 @@
 #include "bridge_stage.h"
 #include "bridge_bulk.h"
 #include "bridge_threads.h"
+#include "bridge_batch.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -754,6 +755,7 @@ static PyMethodDef methods[] = {
     CP_STAGE_METHODS
     CP_THREADS_METHODS
     CP_BULK_METHODS
+    CP_BATCH_METHODS
     {"tracking_state", cp_py_tracking_state, METH_VARARGS, "tracking_state(max_keys, max_bytes) -> TrackingState (client-side caching)"},
     {NULL, NULL, 0, NULL},
 };
@@ -774,6 +776,7 @@ PyMODINIT_FUNC PyInit__native(void) {
     if (m && (PyModule_AddIntConstant(m, "CP_CLOSED", CP_CLOSED) < 0 ||
               PyModule_AddIntConstant(m, "QUEUED", SUBMIT_QUEUED) < 0 ||
               PyModule_AddIntConstant(m, "BLOCKING", SUBMIT_BLOCKING) < 0 ||
-              PyModule_AddIntConstant(m, "DEFAULT_MAX_BULK", CP_DEFAULT_MAX_BULK) < 0)) Py_CLEAR(m);
+              PyModule_AddIntConstant(m, "DEFAULT_MAX_BULK", CP_DEFAULT_MAX_BULK) < 0 ||
+              cp_batch_add_type(m) < 0)) Py_CLEAR(m);
     return m;
 }

@@ -20,6 +20,7 @@ from . import errors
 
 if TYPE_CHECKING:
     from ._config import EngineConfig
+    from . import _native
     from ._native import Arg, Encoding
 
 
@@ -55,6 +56,9 @@ class NativeModule(Protocol):
     def stage(self, buffer: bytearray, max_bulk: int, /, *command: "Arg") -> bool: ...
     def submit_staged(self, handle: int, queue: int, tag: int, wait: bool, buffer: bytearray, n: int, /
                       ) -> Union[int, bytes]: ...
+    Batch: type["_native.Batch"]
+    def execute_batch(self, handle: int, encoding: "Encoding", batch: "_native.Batch", multi: bool, /
+                      ) -> tuple[list[Any], int]: ...
     def prepare(self, max_bulk: int, commands: Iterable[Sequence["Arg"]], batch: bool, /) -> bytes: ...
     def submit_prepared(self, handle: int, queue: int, tag: int, prepared: bytes, /) -> int: ...
     def poll(self, queue: int, encoding: Union["Encoding", tuple["Encoding", ...]], timeout: float, /

@@ -61,6 +61,21 @@ def stage(buffer: bytearray, max_bulk: int, /, *command: Arg) -> bool:
 def submit_staged(handle: int, queue: int, tag: int, wait: bool, buffer: bytearray, n: int, /) -> Union[int, bytes]:
     """submit_many for the n commands staged on buffer; their replies arrive as one list."""
 
+class Batch:
+    """A pipeline's commands, encoded as they are queued (cpipe.Pipeline)."""
+    def __init__(self, max_bulk: int = ..., /) -> None: ...
+    def __len__(self) -> int: ...
+    def add(self, *command: Arg) -> None:
+        """Encode command at the end; DataError leaves the batch as it was."""
+    def commands(self) -> list[tuple[Any, ...]]:
+        """Each command: its name as queued (a str), its arguments as the bytes encoded."""
+    def names(self) -> list[Optional[str]]: ...
+    def names_used(self) -> set[Optional[str]]: ...
+
+def execute_batch(handle: int, encoding: Encoding, batch: Batch, multi: bool, /) -> tuple[list[Any], int]:
+    """The batch in one round trip (inside MULTI ... EXEC when multi): its
+    replies, errors as exceptions in place, and how many are errors."""
+
 def prepare(max_bulk: int, commands: Iterable[Sequence[Arg]], batch: bool, /) -> bytes:
     """Encode and classify now, queue later with submit_prepared."""
 

@@ -394,9 +394,14 @@ class Redis(HotCommands, EngineClient, redis.Redis):
         self._exec_raw = partial(self._native.execute, self._h, None, self._max_bulk)
         self._exec_many = partial(self._native.execute_many, self._h, self._encoding, self._max_bulk)
         self._exec_many_raw = partial(self._native.execute_many, self._h, None, self._max_bulk)
+        # A pipeline's commands encoded as queued (cpipe.pipeline); None: the
+        # pipeline keeps argument tuples and sends them with _exec_many.
+        self._exec_batch: Optional[Callable[..., Any]] = partial(self._native.execute_batch, self._h, self._encoding)
+        self._exec_batch_raw: Optional[Callable[..., Any]] = partial(self._native.execute_batch, self._h, None)
         self.call = self._exec
         if getattr(self, "_client_cache", None) is not None:
             self._client_cache.install(self)  # reads through the cache, writes drop what they change
+            self._exec_batch = self._exec_batch_raw = None  # the cache sees each write a pipeline sends
         self._queue: list[tuple] = []  # gopipe-style add_command/execute
         if not hasattr(self, "_spares"):
             self._spares: list[Any] = []  # idle dedicated connections (see _dedicated)
@@ -410,6 +415,7 @@ class Redis(HotCommands, EngineClient, redis.Redis):
         self._exec_raw = fb.execute_raw
         self._exec_many = fb.execute_many
         self._exec_many_raw = fb.execute_many_raw
+        self._exec_batch = self._exec_batch_raw = None
         self.call = fb.execute
         if not hasattr(self, "_queue"):
             self._queue = []

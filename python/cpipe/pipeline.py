@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional
 
 import redis.client
 
-from ._hot import HOT_NAMES, HotCommands
+from ._hot import HOT_NAMES, StagedHotCommands
 from ._replies import (
     EMPTY_RESPONSE,
     NEVER_DECODE,
@@ -76,19 +76,20 @@ def renumbered(error: DataError) -> DataError:
     return type(error)(message)
 
 
-class _HotStack:
-    """A hot-only batch's commands as redis-py's raise_first_error reads them: (args, options)."""
+class _LazyStack:
+    """A pipeline's command_stack, built when first read: redis-py's
+    raise_first_error reads it only for an error."""
 
-    __slots__ = ("_wire",)
+    __slots__ = ("_pipeline", "_stack")
 
-    def __init__(self, wire: list) -> None:
-        self._wire = wire
+    def __init__(self, pipeline: "Pipeline") -> None:
+        self._pipeline = pipeline
+        self._stack: Optional[list] = None
 
     def __getitem__(self, i: int) -> tuple:
-        return self._wire[i], _NO_OPTIONS
-
-    def __len__(self) -> int:
-        return len(self._wire)
+        if self._stack is None:
+            self._stack = self._pipeline.command_stack
+        return self._stack[i]
 
 
 class RaiseAnyFirstError:
@@ -109,7 +110,7 @@ class RaiseAnyFirstError:
         raise first
 
 
-class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
+class Pipeline(StagedHotCommands, RaiseAnyFirstError, redis.client.Pipeline):
     """redis-py's Pipeline on cpipe's engine; see the module docstring."""
 
     def __init__(self, client: Any, transaction: bool = True, shard_hint: Any = None) -> None:
@@ -119,12 +120,13 @@ class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
         self.response_callbacks = client.response_callbacks
         self.transaction = transaction
         self.shard_hint = shard_hint
-        self.watching = False
+        self._watching = self._explicit = False
         self._wire: list[tuple] = []
+        self._batch = self._new_batch()
+        self._stage = self._batch.add if self._batch is not None else None
         self._general_at: dict[int, tuple] = {}
         self._general = False
         self.scripts: set = set()
-        self.explicit_transaction = False
         self._event_dispatcher = getattr(client, "_event_dispatcher", None)
 
     def __repr__(self) -> str:
@@ -135,34 +137,107 @@ class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
 
     # -- queueing -----------------------------------------------------------
     #
-    # What the engine is sent is kept as commands are queued (_wire). A hot
-    # command is only its args there; a command queued by redis-py's methods
-    # also has its (args, options) in _general_at, by position, and sets
-    # _general. redis-py's command_stack of (args, options) is built from
-    # both when asked for: a batch of hot commands costs one append each.
+    # What the engine is sent is kept as commands are queued, encoded: the
+    # batch (_batch, a native Batch), which keeps only each command's name
+    # besides its bytes. A command queued by redis-py's methods also has its
+    # (args, options) in _general_at, by position, and sets _general.
+    # redis-py's command_stack of (args, options) is built from both when
+    # asked for (the hot commands' arguments then read back as bytes).
+    #
+    # Without a batch (a client that cannot send one: cluster, client-side
+    # cache, fork fallback) or after giving it up (_unbatch: a command it
+    # refused), the commands are argument tuples in _wire instead, sent
+    # with execute_many as before; so a bad argument still raises at
+    # execute(), naming the command by its position, with nothing sent.
+
+    def _new_batch(self) -> Any:
+        client = self._client
+        if getattr(client, "_exec_batch", None) is None:
+            return None
+        return client._native.Batch(client._max_bulk)
+
+    def _restage(self) -> None:
+        """_stage (the hot methods' way in): the batch's add, except in immediate mode."""
+        batch = self._batch
+        self._stage = batch.add if batch is not None and (self._explicit or not self._watching) else None
+
+    # redis-py's code sets these two; each changes whether commands are queued.
+    @property  # type: ignore[override]
+    def watching(self) -> bool:
+        return self._watching
+
+    @watching.setter
+    def watching(self, value: bool) -> None:
+        self._watching = value
+        self._restage()
+
+    @property  # type: ignore[override]
+    def explicit_transaction(self) -> bool:
+        return self._explicit
+
+    @explicit_transaction.setter
+    def explicit_transaction(self, value: bool) -> None:
+        self._explicit = value
+        self._restage()
+
+    def _unbatch(self) -> None:
+        """Give up the batch: its commands become argument tuples in _wire."""
+        batch = self._batch
+        if batch is None:
+            return
+        self._batch = None
+        self._restage()
+        general = self._general_at
+        commands = batch.commands()
+        for i, (args, _) in general.items():
+            if i < len(commands):
+                commands[i] = wire_args(args)
+        self._wire = commands
+
+    def _unstage(self, *args: Any) -> None:
+        """A hot command the batch refused: queued as a tuple, for execute() to refuse."""
+        self._unbatch()
+        self._wire.append(args)
+
+    def _queue(self, wire: tuple) -> None:
+        batch = self._batch
+        if batch is not None:
+            try:
+                batch.add(*wire)
+                return
+            except Exception:
+                self._unbatch()
+        self._wire.append(wire)
 
     def _cmd(self, *args: Any) -> Any:
-        if self.watching and not self.explicit_transaction:
+        if self._watching and not self._explicit:
             return self.immediate_execute_command(*args)
-        self._wire.append(args)
+        self._queue(args)
         return self
 
     def pipeline_execute_command(self, *args: Any, **options: Any) -> "Pipeline":
-        self._general_at[len(self._wire)] = (args, options)
-        self._wire.append(wire_args(args))
+        self._general_at[len(self)] = (args, options)
         self._general = True
+        self._queue(wire_args(args))
         return self
+
+    def _commands(self) -> list:
+        """What is queued, as argument tuples (the batch's read back)."""
+        batch = self._batch
+        return batch.commands() if batch is not None else self._wire
 
     @property
     def command_stack(self) -> list:  # type: ignore[override]
         general = self._general_at
         if not general:
-            return [(args, _NO_OPTIONS) for args in self._wire]
-        return [general.get(i) or (args, _NO_OPTIONS) for i, args in enumerate(self._wire)]
+            return [(args, _NO_OPTIONS) for args in self._commands()]
+        return [general.get(i) or (args, _NO_OPTIONS) for i, args in enumerate(self._commands())]
 
     @command_stack.setter
     def command_stack(self, stack: list) -> None:
         self._wire, self._general_at, self._general = [], {}, False
+        self._batch = None  # argument tuples from here until reset()
+        self._restage()
         for args, options in stack:
             if options:
                 self.pipeline_execute_command(*args, **options)
@@ -170,7 +245,8 @@ class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
                 self._wire.append(args)
 
     def __len__(self) -> int:
-        return len(self._wire)
+        batch = self._batch
+        return len(batch) if batch is not None else len(self._wire)
 
     def add_command(self, *args: Any) -> "Pipeline":
         """gopipe style: queue a raw command; its reply is returned unconverted."""
@@ -225,37 +301,67 @@ class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
         its command, as redis-py does) after every reply was read, so the
         connection stays in step; otherwise errors are returned in place.
         """
-        if not self._wire and not self.watching:
+        if not len(self) and not self._watching:
             return []
         try:
             if self.scripts:
                 self.load_scripts()
-            if self.transaction or self.explicit_transaction:
-                return self._run_transaction(self.command_stack, raise_on_error)
+            if self._batch is not None and not self._batch_sendable():
+                self._unbatch()
+            if self.transaction or self._explicit:
+                return self._run_transaction(raise_on_error)
             return self._run_pipeline(raise_on_error)
         finally:
             self.reset()
 
+    def _batch_sendable(self) -> bool:
+        """Whether the batch can go as it is: to the client's engine, or a dedicated connection of it."""
+        client = self._client
+        if getattr(client, "_exec_batch", None) is None:
+            return False
+        return self.connection is None or bool(self.connection.handle)
+
     def _send(self, wire: list, raw: bool) -> list:
-        """The batch on the pipeline's own connection (after WATCH) or the client's shared one.
+        """Argument tuples on the pipeline's own connection (after WATCH) or
+        the client's shared one; their replies, errors in place.
 
         raw: read the replies undecoded (a NEVER_DECODE command in a decoding
         client's batch; _convert decodes the others).
         """
+        return self._deliver(wire, raw, False)  # type: ignore[no-any-return]
+
+    def _send_batch(self, raw: bool, multi: bool) -> tuple[list, int]:
+        """_send for the batch (inside MULTI ... EXEC when multi): its replies
+        and how many are errors."""
+        return self._deliver(self._batch, raw, multi)  # type: ignore[no-any-return]
+
+    def _deliver(self, wire: Any, raw: bool, multi: bool) -> Any:
         conn = self.connection
         client = self._client
+        staged = not isinstance(wire, list)
         try:
             if conn is not None:
-                replies = conn.execute_many_raw(wire) if raw else conn.execute_many(wire)
+                if staged:
+                    replies = client._native.execute_batch(conn.handle, None if raw else client._encoding, wire, multi)
+                else:
+                    replies = conn.execute_many_raw(wire) if raw else conn.execute_many(wire)
             else:
-                exec_many = client._exec_many_raw if raw else client._exec_many
+                if staged:
+                    run = client._exec_batch_raw if raw else client._exec_batch
+                    args: tuple = (wire, multi)
+                else:
+                    run = client._exec_many_raw if raw else client._exec_many
+                    args = (wire,)
                 try:
-                    replies = exec_many(wire)
+                    replies = run(*args)
                 except AuthenticationError:
                     # A reconnect's AUTH refused: nothing of the batch ran.
-                    if not client._fresh_credentials(getattr(exec_many, "args", (0,))[0]):
+                    if not client._fresh_credentials(getattr(run, "args", (0,))[0]):
                         raise
-                    replies = (client._exec_many_raw if raw else client._exec_many)(wire)
+                    if staged:
+                        replies = (client._exec_batch_raw if raw else client._exec_batch)(*args)
+                    else:
+                        replies = (client._exec_many_raw if raw else client._exec_many)(*args)
             if client._protocol_pending:
                 client._settle_protocol(conn.handle if conn is not None else 0)
             return replies
@@ -266,22 +372,42 @@ class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
                 raise WatchError(f"A {type(e).__name__} occurred while watching one or more keys") from e
             raise
 
-    def _needs_raw(self, stack: list) -> bool:
+    def _needs_raw(self, stack: Any) -> bool:
         if self._client._encoding is None or not self._general:
             return False
         return any(NEVER_DECODE in options for _, options in stack)
 
     def _run_pipeline(self, raise_on_error: bool) -> list:
         stack = self.command_stack if self._general else None
-        raw = stack is not None and self._needs_raw(stack)
-        replies = self._send(self._wire, raw)
+        raw = self._needs_raw(self._general_at.values())
+        if self._batch is not None:
+            replies, errors = self._send_batch(raw, False)
+        else:
+            replies = self._send(self._wire, raw)
+            errors = 1  # not counted: raise_first_error looks
         self._convert(stack, replies, raw)  # before raising: EMPTY_RESPONSE replaces an error
-        if raise_on_error:
+        if raise_on_error and errors:
             # Only an error makes it read the commands: a hot batch's are built then.
-            self.raise_first_error(stack if stack is not None else _HotStack(self._wire), replies)
+            self.raise_first_error(stack if stack is not None else _LazyStack(self), replies)
         return replies
 
-    def _run_transaction(self, stack: list, raise_on_error: bool) -> list:
+    def _run_transaction(self, raise_on_error: bool) -> list:
+        if self._batch is not None and any(EMPTY_RESPONSE in options for _, options in self._general_at.values()):
+            self._unbatch()  # not sent in a transaction (_transaction_wire): the batch holds it
+        if self._batch is not None:
+            raw = self._needs_raw(self._general_at.values())
+            replies, errors = self._send_batch(raw, True)
+            if errors or self._general:
+                stack: Any = self.command_stack
+                exec_reply = self._unpack_exec(stack, len(stack), replies)
+            else:  # no queueing error, nothing in place of a reply: EXEC's is the list
+                stack = _LazyStack(self)
+                exec_reply = self._unpack_exec(None, len(self), replies)
+            if raise_on_error:
+                self.raise_first_error(stack, exec_reply)
+            self._convert(stack, exec_reply, raw)
+            return exec_reply
+        stack = self.command_stack
         sent, wire = self._transaction_wire(stack)
         raw = self._needs_raw(sent)
         try:
@@ -302,25 +428,28 @@ class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
             return sent, [("MULTI",), *(wire_args(args) for args, _ in sent), ("EXEC",)]
         return stack, [("MULTI",), *self._wire, ("EXEC",)]
 
-    def _unpack_exec(self, stack: list, sent: int, replies: list) -> list:
+    def _unpack_exec(self, stack: Optional[list], sent: int, replies: list) -> list:
         """EXEC's replies, one per queued command, from [MULTI, QUEUED..., EXEC]'s.
 
         Raises as redis-py does: the first queueing error when EXEC was
         aborted, WatchError when a watched key changed. An EMPTY_RESPONSE
         command's value and each queueing error take their command's place.
+        stack None: a batch whose replies hold no error and whose commands
+        were all sent, so there is nothing to put in place.
         """
-        errors = []
-        if isinstance(replies[0], ResponseError):
-            errors.append((0, replies[0]))
-        queued = iter(replies[1:-1])
-        for i, (args, options) in enumerate(stack):
-            if EMPTY_RESPONSE in options:
-                errors.append((i, options[EMPTY_RESPONSE]))
-                continue
-            r = next(queued)
-            if isinstance(r, ResponseError):
-                self.annotate_exception(r, i + 1, args)
-                errors.append((i, r))
+        errors: list = []
+        if stack is not None:
+            if isinstance(replies[0], ResponseError):
+                errors.append((0, replies[0]))
+            queued = iter(replies[1:-1])
+            for i, (args, options) in enumerate(stack):
+                if EMPTY_RESPONSE in options:
+                    errors.append((i, options[EMPTY_RESPONSE]))
+                    continue
+                r = next(queued)
+                if isinstance(r, ResponseError):
+                    self.annotate_exception(r, i + 1, args)
+                    errors.append((i, r))
         exec_reply = replies[-1]
         if isinstance(exec_reply, ExecAbortError):
             if errors:
@@ -335,26 +464,29 @@ class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
             raise ProtocolError(f"EXEC answered {exec_reply!r:.80} instead of {sent} replies")
         for i, e in errors:
             exec_reply.insert(i, e)
-        if len(exec_reply) != len(stack):
+        queued_count = sent if stack is None else len(stack)
+        if len(exec_reply) != queued_count:
             # Only a server out of step with its client answers EXEC so.
-            raise ProtocolError(f"EXEC answered {len(exec_reply)} replies instead of {len(stack)}")
+            raise ProtocolError(f"EXEC answered {len(exec_reply)} replies instead of {queued_count}")
         return exec_reply
 
     def _convert(self, stack: Optional[list], replies: list, raw: bool) -> None:
         """Each reply through its command's callback, in place; errors stay as they are."""
         callbacks = self.response_callbacks
         if not self._general:
-            # Hot commands only: the callbacks of the few hot names, looked up once.
+            # Hot commands only: the callbacks of the names queued, looked up once.
+            batch = self._batch
             active = {}
-            for name in HOT_NAMES:
+            for name in (batch.names_used() if batch is not None else HOT_NAMES):
                 cb = find_callback(callbacks, name)
                 if cb is not None:
                     active[name] = cb
             if not active:
                 return
             get = active.get
-            for i, args in enumerate(self._wire):
-                cb = get(args[0])
+            names = batch.names() if batch is not None else [args[0] for args in self._wire]
+            for i, name in enumerate(names):
+                cb = get(name)
                 if cb is not None:
                     r = replies[i]
                     if not isinstance(r, Exception):
@@ -383,10 +515,11 @@ class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
 
     def reset(self) -> None:
         self._wire, self._general_at, self._general = [], {}, False
+        self._batch = self._new_batch()
         self.scripts = set()
         conn, self.connection = self.connection, None
         if conn is not None:
-            if self.watching and not conn.broken:
+            if self._watching and not conn.broken:
                 try:
                     conn.execute("UNWATCH")
                 except (ConnectionError, TimeoutError):
@@ -395,8 +528,8 @@ class Pipeline(HotCommands, RaiseAnyFirstError, redis.client.Pipeline):
                 conn.close()
             else:
                 self._client._return_dedicated(conn)
-        self.watching = False
-        self.explicit_transaction = False
+        self._watching = self._explicit = False
+        self._restage()
 
     def __del__(self) -> None:
         try:

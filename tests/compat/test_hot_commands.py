@@ -13,7 +13,7 @@ import pytest
 import redis
 
 import cpipe
-from cpipe._hot import HOT_COMMANDS, HOT_NAMES, HotCommands
+from cpipe._hot import HOT_COMMANDS, HOT_NAMES, HotCommands, StagedHotCommands
 
 
 def _params(func):
@@ -52,6 +52,28 @@ def test_signature_is_redis_pys(name):
     assert _params(getattr(HotCommands, name)) == _params(getattr(redis.Redis, name))
     # and that is the method a cpipe client really has
     assert getattr(cpipe.Redis, name) is getattr(HotCommands, name)
+
+
+@pytest.mark.parametrize("name", HOT_COMMANDS)
+def test_pipeline_signature_is_redis_pys(name):
+    # a pipeline's hot methods stage the command onto its batch: the same signatures
+    assert _params(getattr(StagedHotCommands, name)) == _params(getattr(redis.client.Pipeline, name))
+    assert getattr(cpipe.Pipeline, name) is getattr(StagedHotCommands, name)
+    assert getattr(StagedHotCommands, name).__doc__ == getattr(redis.Redis, name).__doc__
+
+
+def test_every_hot_name_is_staged_by_a_pipeline_hot_method():
+    staged = set()
+
+    class Recorder(StagedHotCommands):
+        def _stage(self, *args):
+            staged.add(args[0])
+
+    rec = Recorder()
+    for method, args, kwargs in CALLS:
+        if not kwargs:
+            assert getattr(rec, method)(*args) is rec
+    assert staged == set(HOT_NAMES)
 
 
 def test_every_hot_name_is_sent_by_a_hot_method():
@@ -97,6 +119,19 @@ def test_replies_match_redis_py(real_server, decode):
         for method, args, kwargs in CALLS:
             assert getattr(p, method)(*args, **kwargs) is p  # chained calls return the pipeline
         assert p.execute() == expected
+        # and in a transaction, staged too
+        for transaction in (False, True):
+            rp.flushall()
+            p = rp.pipeline(transaction=transaction)
+            for method, args, kwargs in CALLS:
+                getattr(p, method)(*args, **kwargs)
+            expected = p.execute()
+            rp.flushall()
+            p = ours.pipeline(transaction=transaction)
+            for method, args, kwargs in CALLS:
+                getattr(p, method)(*args, **kwargs)
+            assert p._batch is not None and len(p._batch) == len(CALLS)  # every command staged
+            assert p.execute() == expected
     finally:
         rp.close()
         ours.close()
