@@ -215,3 +215,29 @@ def test_client_side_cache_pipeline_uses_argument_tuples(server, make_client):
     p.set("cached", "new").get("cached")
     assert p.execute() == [True, b"new"]
     assert c.get("cached") == b"new"
+
+
+def test_blocking_command_in_a_batch_waits_past_the_socket_timeout(server, make_client):
+    # the batch records that BLPOP may wait on the server, as execute_many's classification did
+    c = make_client(server, socket_timeout=0.3)
+    c.call("DEL", "empty")
+    p = c.pipeline(transaction=False)
+    p.set("before", 1).blpop(["empty"], 1).get("before")
+    assert p._batch is not None
+    assert p.execute() == [True, None, b"1"]
+
+
+def test_pool_pipeline_is_staged(server):
+    pool = cpipe.Pool(host="127.0.0.1", port=server.port, size=2)
+    try:
+        pool.call("DEL", "ph")
+        p = pool.pipeline(transaction=False)
+        for i in range(1000):
+            p.hset("ph", i, i)
+        p.hget("ph", 7)
+        assert p._batch is not None
+        assert p.execute() == [1] * 1000 + [b"7"]
+        with pool.pipeline() as t:
+            assert t.incr("pn").incr("pn").execute() == [1, 2]
+    finally:
+        pool.close()
