@@ -76,6 +76,10 @@ def execute_batch(handle: int, encoding: Encoding, batch: Batch, multi: bool, /)
     """The batch in one round trip (inside MULTI ... EXEC when multi): its
     replies, errors as exceptions in place, and how many are errors."""
 
+def staged_method(name: str, nmin: int, nmax: int, fallback: Callable[..., Any], /) -> Any:
+    """A pipeline's hot method in C: stages name + the arguments while the
+    pipeline's _stage is set and the call is the plain form, else fallback."""
+
 def prepare(max_bulk: int, commands: Iterable[Sequence[Arg]], batch: bool, /) -> bytes:
     """Encode and classify now, queue later with submit_prepared."""
 

@@ -19,6 +19,7 @@ caller's transaction loop retries.
 """
 from __future__ import annotations
 
+import inspect
 import re
 from typing import Any, Callable, Optional
 
@@ -154,6 +155,8 @@ class Pipeline(StagedHotCommands, RaiseAnyFirstError, redis.client.Pipeline):
         client = self._client
         if getattr(client, "_exec_batch", None) is None:
             return None
+        if not _c_methods:
+            _install_c_methods(client._native)
         return client._native.Batch(client._max_bulk)
 
     def _restage(self) -> None:
@@ -536,3 +539,29 @@ class Pipeline(StagedHotCommands, RaiseAnyFirstError, redis.client.Pipeline):
             self.reset()
         except Exception:
             pass
+
+
+# The hot methods whose plain form the bridge stages itself (a StagedMethod:
+# no Python frame per queued command); the others keep StagedHotCommands'.
+# (method, command, fewest and most positional arguments; -1: any number)
+_C_METHOD_FORMS = (("get", "GET", 1, 1), ("set", "SET", 2, 2), ("hget", "HGET", 2, 2), ("hset", "HSET", 3, 3),
+                   ("hgetall", "HGETALL", 1, 1), ("delete", "DEL", 1, -1), ("exists", "EXISTS", 1, -1),
+                   ("lpush", "LPUSH", 2, -1), ("rpush", "RPUSH", 2, -1), ("sadd", "SADD", 2, -1))
+_c_methods: list = []
+
+
+def _install_c_methods(native: Any) -> None:
+    """Pipeline's hot methods in C, installed with the first batch: the
+    bridge is only loaded then (importing cpipe never starts Go). Each
+    shows its Python method's signature and doc, and hands it every call
+    that is not the plain form."""
+    for attr, name, nmin, nmax in _C_METHOD_FORMS:
+        python_method = StagedHotCommands.__dict__[attr]
+        method = native.staged_method(name, nmin, nmax, python_method)
+        method.__signature__ = inspect.signature(python_method)
+        method.__doc__ = python_method.__doc__
+        method.__name__ = attr
+        method.__qualname__ = f"Pipeline.{attr}"
+        method.__wrapped__ = python_method
+        _c_methods.append(method)
+        setattr(Pipeline, attr, method)

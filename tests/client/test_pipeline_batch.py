@@ -241,3 +241,33 @@ def test_pool_pipeline_is_staged(server):
             assert t.incr("pn").incr("pn").execute() == [1, 2]
     finally:
         pool.close()
+
+
+def test_plain_and_other_forms_of_the_c_hot_methods(client):
+    client.flushdb()
+    p = client.pipeline(transaction=False)
+    assert p.hset("h", "a", 1) is p                       # the plain form, staged in C
+    p.hset("h", key="b", value=2)                         # keywords: the Python method
+    p.hset("h", mapping={"c": 3})                         # redis-py's form
+    p.set("s", "v", ex=100).set("t", "w")
+    p.delete("s", "t", "nope").exists("h", "nope")
+    p.lpush("l", 1, 2, 3).rpush("l", 4).sadd("st", "x", "y", "x")
+    p.get("missing").hget("h", "a").hgetall("h")
+    assert p.execute() == [1, 1, 1, True, True, 2, 1, 3, 4, 2, None, b"1",
+                           {b"a": b"1", b"b": b"2", b"c": b"3"}]
+
+
+def test_a_dropped_pipeline_is_freed_at_once(client):
+    # no reference cycle through the hot methods: a WATCH pipeline dropped
+    # without reset() gives its connection back when the last reference goes
+    import weakref
+
+    p = client.pipeline()
+    p.hset("h", "f", 1)
+    ref = weakref.ref(p)
+    gc.disable()
+    try:
+        del p
+        assert ref() is None
+    finally:
+        gc.enable()

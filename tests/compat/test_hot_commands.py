@@ -55,11 +55,22 @@ def test_signature_is_redis_pys(name):
 
 
 @pytest.mark.parametrize("name", HOT_COMMANDS)
-def test_pipeline_signature_is_redis_pys(name):
+def test_pipeline_signature_is_redis_pys(name, real_server):
     # a pipeline's hot methods stage the command onto its batch: the same signatures
     assert _params(getattr(StagedHotCommands, name)) == _params(getattr(redis.client.Pipeline, name))
-    assert getattr(cpipe.Pipeline, name) is getattr(StagedHotCommands, name)
     assert getattr(StagedHotCommands, name).__doc__ == getattr(redis.Redis, name).__doc__
+    # and the methods a pipeline really has (some in C once the bridge is loaded) show them too
+    c = cpipe.Redis(port=real_server.port)
+    try:
+        p = c.pipeline(transaction=False)
+        method = getattr(cpipe.Pipeline, name)
+        assert method is getattr(StagedHotCommands, name) or method.__wrapped__ is getattr(StagedHotCommands, name)
+        assert _params(method) == _params(getattr(redis.client.Pipeline, name))
+        assert _params(getattr(p, name)) == _params(getattr(redis.Redis(port=real_server.port).pipeline(), name))
+        assert method.__doc__ == getattr(redis.Redis, name).__doc__
+        assert method.__name__ == name
+    finally:
+        c.close()
 
 
 def test_every_hot_name_is_staged_by_a_pipeline_hot_method():
