@@ -5,6 +5,10 @@ A `cpipe.Pipeline` is a `redis.client.Pipeline`: its command methods queue
 `multi`, `unwatch`, `discard`, `Script` and `Redis.transaction` are
 redis-py's. What differs is where the bytes go:
 
+- each command is encoded when it is queued, onto the pipeline's native
+  Batch (the plain forms of the hot methods in C, with no Python frame),
+  which keeps no Python object per command; `command_stack` is read back
+  from it when asked for (see "queueing" below);
 - `execute()` hands the whole batch to the engine as one request, written
   contiguously on one connection, so MULTI ... EXEC stays atomic even on a
   shared, auto-pipelined connection;
