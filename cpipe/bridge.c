@@ -13,6 +13,7 @@
 #include "bridge_sentinel.h"
 #include "bridge_cluster.h"
 #include "bridge_stage.h"
+#include "bridge_future.h"
 #include "bridge_bulk.h"
 
 #include <stdint.h>
@@ -750,6 +751,7 @@ static PyMethodDef methods[] = {
     CP_SENTINEL_METHODS
     CP_CLUSTER_METHODS
     CP_STAGE_METHODS
+    CP_FUTURE_METHODS
     CP_BULK_METHODS
     {"tracking_state", cp_py_tracking_state, METH_VARARGS, "tracking_state(max_keys, max_bytes) -> TrackingState (client-side caching)"},
     {NULL, NULL, 0, NULL},
@@ -771,6 +773,7 @@ PyMODINIT_FUNC PyInit__native(void) {
     if (m && (PyModule_AddIntConstant(m, "CP_CLOSED", CP_CLOSED) < 0 ||
               PyModule_AddIntConstant(m, "QUEUED", SUBMIT_QUEUED) < 0 ||
               PyModule_AddIntConstant(m, "BLOCKING", SUBMIT_BLOCKING) < 0 ||
-              PyModule_AddIntConstant(m, "DEFAULT_MAX_BULK", CP_DEFAULT_MAX_BULK) < 0)) Py_CLEAR(m);
+              PyModule_AddIntConstant(m, "DEFAULT_MAX_BULK", CP_DEFAULT_MAX_BULK) < 0 ||
+              cp_stage_add_types(m) < 0)) Py_CLEAR(m);
     return m;
 }

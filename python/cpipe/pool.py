@@ -13,7 +13,7 @@ from ._options import pool_size
 from .client import Client
 from .errors import ConnectionError, ForkError, UnreadReplyError
 from ._staging import Stager
-from .futures import CommandFuture, resolve
+from .futures import future_class, resolve
 
 # How long the completion thread waits in the engine per poll; it only
 # bounds how quickly the thread notices close().
@@ -124,6 +124,7 @@ class Pool(Client):
             self._stager = Stager(self._native, self._futures, self._tags, self._unread, self._size)
         stager = self._stager
         stager.h, stager.q, stager.max_bulk = self._h, self._q, self._max_bulk
+        self._future_class = future_class(self._native)
 
     def _use_fork_fallback(self) -> None:
         from ._fallback import forget_now, submit_now
@@ -166,7 +167,7 @@ class Pool(Client):
 
     def submit(self, *args: Any) -> Future:
         """Send a command without waiting; the Future gets its raw reply."""
-        fut = CommandFuture()
+        fut = self._future_class()
         self._submit_alone(fut, args)
         return fut
 
@@ -205,9 +206,12 @@ class Pool(Client):
         """gopipe's pooled HSET: a Future of the number of fields added.
 
         Staged and sent in batches with other phset/phget/fire_and_forget
-        calls (cpipe._staging): a lone call still leaves at once.
+        calls (cpipe._staging): a lone call still leaves at once. Once the
+        completion thread runs, the pool's phset/phget are the C fast path
+        (StageCore.hset/hget, see _fast_staging), which comes back here
+        through Stager.add whenever it cannot stage on its own.
         """
-        fut = CommandFuture()
+        fut = self._future_class()
         self._stager.add(fut, ("HSET", name, key, value))
         if self._dispatcher is None:
             self._start_dispatcher()
@@ -215,7 +219,7 @@ class Pool(Client):
 
     def phget(self, name: Any, key: Any) -> Future:
         """gopipe's pooled HGET: a Future of the value (None if missing); staged as phset is."""
-        fut = CommandFuture()
+        fut = self._future_class()
         self._stager.add(fut, ("HGET", name, key))
         if self._dispatcher is None:
             self._start_dispatcher()
@@ -264,6 +268,19 @@ class Pool(Client):
                 )
                 t.start()
                 self._dispatcher = t  # only once started: close() may join it
+                self._fast_staging()
+
+    def _fast_staging(self) -> None:
+        """phset/phget become StageCore's C calls, which make the future and
+        stage the command in one step. Only once the completion thread runs:
+        they never start it (nor does anything else hold the pool for them,
+        which keeps a dropped pool collectable). A subclass's own phset or
+        phget is left alone."""
+        core = self._stager.core
+        if type(self).phset is Pool.phset:
+            self.phset = core.hset  # type: ignore[method-assign]
+        if type(self).phget is Pool.phget:
+            self.phget = core.hget  # type: ignore[method-assign]
 
     # -- lifetime -----------------------------------------------------------
 
