@@ -44,6 +44,12 @@ static void track(PyObject *self) {
     if (!PyObject_GC_IsTracked(self)) PyObject_GC_Track(self);
 }
 
+// Whether value may (now or once changed) lead back to the future: any
+// object of a GC type, even one not tracked yet (a dict of bytes is not,
+// until something tracked goes in). A container reply, or an exception
+// (its traceback); bytes, str, int and None cannot.
+static int could_lead_back(PyObject *value) { return PyObject_IS_GC(value); }
+
 static int is_finished(future_t *f) { return f->state == s_finished; }
 static int is_running(future_t *f) { return f->state == NULL || f->state == s_running; }
 
@@ -140,7 +146,7 @@ static PyObject *get_exception(PyObject *self, void *c) {
 // _result/_exception: a None value is stored as NULL.
 static int set_value(PyObject *self, PyObject **slot, PyObject *value, const char *name) {
     if (no_delete(value, name) < 0) return -1;
-    if (PyObject_GC_IsTracked(value)) track(self);
+    if (could_lead_back(value)) track(self);
     Py_XSETREF(*slot, value == Py_None ? NULL : Py_NewRef(value));
     return 0;
 }
@@ -306,7 +312,7 @@ int cp_future_add_types(PyObject *module) {
 int cp_future_resolve(PyObject *fut, PyObject *value) {
     future_t *f = F(fut);
     PyObject *old;
-    if (PyObject_GC_IsTracked(value)) track(fut);  // a container result, or an exception with a traceback
+    if (could_lead_back(value)) track(fut);
     if (PyExceptionInstance_Check(value)) {
         old = f->exception;
         f->exception = Py_NewRef(value);

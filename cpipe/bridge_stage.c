@@ -222,21 +222,45 @@ fail:
     return NULL;
 }
 
-static PyObject *stage_core_hset(stage_core_t *c, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 3) {
-        PyErr_Format(PyExc_TypeError, "phset(name, key, value) takes 3 arguments (%zd given)", nargs);
-        return NULL;
+// Pool.phset/phget's arguments, positional or by name, into out[0..n).
+static int call_args(const char *fname, const char *const *names, Py_ssize_t n, PyObject *const *args,
+                     Py_ssize_t nargs, PyObject *kwnames, PyObject **out) {
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs > n) goto count;
+    for (Py_ssize_t i = 0; i < n; i++) out[i] = i < nargs ? args[i] : NULL;
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *kw = PyTuple_GET_ITEM(kwnames, k);
+        Py_ssize_t i = 0;
+        while (i < n && PyUnicode_CompareWithASCIIString(kw, names[i]) != 0) i++;
+        if (i == n) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fname, kw);
+            return -1;
+        }
+        if (out[i]) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fname, names[i]);
+            return -1;
+        }
+        out[i] = args[nargs + k];
     }
-    PyObject *cmd[4] = {s_hset, args[0], args[1], args[2]};
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!out[i]) goto count;
+    return 0;
+count:
+    PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments (%zd given)", fname, n, nargs + nkw);
+    return -1;
+}
+
+static PyObject *stage_core_hset(stage_core_t *c, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    static const char *const names[] = {"name", "key", "value"};
+    PyObject *cmd[4] = {s_hset};
+    if (call_args("phset", names, 3, args, nargs, kwnames, cmd + 1) < 0) return NULL;
     return stage_future(c, cmd, 4);
 }
 
-static PyObject *stage_core_hget(stage_core_t *c, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2) {
-        PyErr_Format(PyExc_TypeError, "phget(name, key) takes 2 arguments (%zd given)", nargs);
-        return NULL;
-    }
-    PyObject *cmd[3] = {s_hget, args[0], args[1]};
+static PyObject *stage_core_hget(stage_core_t *c, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    static const char *const names[] = {"name", "key"};
+    PyObject *cmd[3] = {s_hget};
+    if (call_args("phget", names, 2, args, nargs, kwnames, cmd + 1) < 0) return NULL;
     return stage_future(c, cmd, 3);
 }
 
@@ -279,8 +303,8 @@ static PyMethodDef stage_core_methods[] = {
     {"release", (PyCFunction)stage_core_release, METH_NOARGS, "release the lock"},
     {"__enter__", (PyCFunction)stage_core_acquire, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)stage_core_exit, METH_VARARGS, NULL},
-    {"hset", (PyCFunction)(void (*)(void))stage_core_hset, METH_FASTCALL, "hset(name, key, value) -> Future: Pool.phset"},
-    {"hget", (PyCFunction)(void (*)(void))stage_core_hget, METH_FASTCALL, "hget(name, key) -> Future: Pool.phget"},
+    {"hset", (PyCFunction)(void (*)(void))stage_core_hset, METH_FASTCALL | METH_KEYWORDS, "hset(name, key, value) -> Future: Pool.phset"},
+    {"hget", (PyCFunction)(void (*)(void))stage_core_hget, METH_FASTCALL | METH_KEYWORDS, "hget(name, key) -> Future: Pool.phget"},
     {NULL},
 };
 

@@ -49,6 +49,8 @@ def _deliver_completions(poll: Any, q: int, enc: Any, futures: dict, done: threa
         if batch and not futures and not stager.pending():
             with done:
                 done.notify_all()
+        # Not kept until the next completion: a dropped future must go now.
+        batch = fut = value = None
 
 
 class _UnreadErrors:
