@@ -112,6 +112,7 @@ static PyObject *stage_core_new(PyTypeObject *type, PyObject *args, PyObject *kw
     c->mutex = PyThread_allocate_lock();
     c->buf = PyByteArray_FromStringAndSize(NULL, 0);
     c->items = PyList_New(0);
+    if (c->items) PyObject_GC_UnTrack(c->items);  // see put_items
     c->deferred = PyList_New(0);
     c->slow = Py_NewRef(Py_None);
     if (!c->mutex || !c->buf || !c->items || !c->deferred) {
@@ -273,8 +274,17 @@ static int set_list(PyObject **slot, PyObject *value, const char *name) {
     return 0;
 }
 
+// The staged items' list is not tracked by the GC: it grows to thousands of
+// futures while young, and each young collection would walk it. Nothing can
+// lead back to it from its items (it is the pool's own: the stager, the
+// futures dict, the completion thread), so it is never part of a cycle.
+static int put_items(stage_core_t *c, PyObject *v, void *x) {
+    if (set_list(&c->items, v, "items") < 0) return -1;
+    if (PyObject_GC_IsTracked(v)) PyObject_GC_UnTrack(v);
+    return 0;
+}
+
 static PyObject *get_items(stage_core_t *c, void *x) { return Py_NewRef(c->items); }
-static int put_items(stage_core_t *c, PyObject *v, void *x) { return set_list(&c->items, v, "items"); }
 static PyObject *get_deferred(stage_core_t *c, void *x) { return Py_NewRef(c->deferred); }
 static int put_deferred(stage_core_t *c, PyObject *v, void *x) { return set_list(&c->deferred, v, "deferred"); }
 static PyObject *get_held(stage_core_t *c, void *x) { return PyBool_FromLong(c->held); }
