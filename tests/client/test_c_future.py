@@ -47,15 +47,43 @@ def blocked(pool, key="cf:never"):
     return pool.submit("BLPOP", key, 30)
 
 
-def test_phset_and_phget_are_c_calls_returning_futures(pool):
-    pool.phset("cf:h", "warm", 1).result(10)  # the completion thread runs: the fast path is in place
-    assert type(pool.phset).__name__ == "builtin_function_or_method"
+def test_phset_and_phget_are_c_calls_returning_futures(server):
+    # From the start, as a benchmark takes `ph = pool.phset` before its first call.
+    p = cpipe.Pool(host="127.0.0.1", port=server.port, size=2, socket_timeout=10)
+    try:
+        ph = p.phset
+        assert type(ph).__name__ == "builtin_function_or_method"
+        first = [ph("cf:first", i, i) for i in range(1000)]  # the first also starts the completion thread
+        assert p.flush(10) and [f.result() for f in first] == [1] * 1000
+    finally:
+        p.close()
+
+
+def test_phset_and_phget_futures(pool):
     f = pool.phset("cf:h", "a", 1)
     g = pool.phget(name="cf:h", key="a")
     assert isinstance(f, Future) and isinstance(g, Future)
     assert f.result(10) == 1 and g.result(10) == b"1"
     assert f.done() and not f.running() and not f.cancel() and not f.cancelled()
     assert "finished" in repr(f)
+
+
+def test_the_fast_path_keeps_out_while_the_lock_is_held(pool):
+    pool.phset("cf:h", "warm", 1).result(10)
+    assert pool.flush(10)
+    stager = pool._stager
+    core = stager.core
+    futs = []
+    with stager.lock:
+        real = core.inflight
+        core.inflight = core.max_inflight  # as when batches are in flight: the fast path would stage
+        t = threading.Thread(target=lambda: futs.extend(pool.phset("cf:h", i, i) for i in range(100)))
+        t.start()
+        t.join(0.2)
+        assert t.is_alive() and not core.items and not core.buf  # it waits for the lock
+        core.inflight = real
+    t.join(10)
+    assert pool.flush(10) and [f.result() for f in futs] == [1] * 100
 
 
 def test_bad_calls_raise_before_anything_is_sent(pool):
