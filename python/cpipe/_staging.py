@@ -21,6 +21,13 @@ every staged command is sent without anyone having to wait for it first.
 Everything here runs under `lock` (callers' threads and the completion
 thread). Items are the futures (CommandFuture) or fire_and_forget records
 ((index, args) tuples) of the staged commands, in order.
+
+The state lives in a native StageCore (cpipe/bridge_stage.c), which is also
+the lock: Pool.phset/phget are its C fast path, which stages a command and
+makes its future without taking the lock when no locked section is under
+way and nothing has to be sent (batches in flight, bounds not reached, no
+deferred request); that step runs no Python code, so under the GIL it is
+atomic against every section here. Anything else goes through `add`.
 """
 from __future__ import annotations
 
