@@ -285,3 +285,15 @@ def test_fork_child_completes_inherited_futures_and_makes_new_ones(server):
         assert inherited.result(10) == [b"cf:fork", b"x"] and called == [os.getpid()]
     finally:
         p.close()
+
+
+def test_asyncio_wrap_future_awaits_it(pool):
+    import asyncio
+
+    async def main():
+        slow = blocked(pool, "cf:aio")
+        pool.call("LPUSH", "cf:aio", "x")
+        quick = pool.phset("cf:h", "a", 1)
+        return await asyncio.wait_for(asyncio.gather(asyncio.wrap_future(slow), asyncio.wrap_future(quick)), 10)
+
+    assert asyncio.run(main()) == [[b"cf:aio", b"x"], 1]
