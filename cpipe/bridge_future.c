@@ -117,6 +117,19 @@ static int core_setattro(PyObject *self, PyObject *name, PyObject *value) {
     return PyObject_GenericSetAttr(self, name, value);
 }
 
+// CommandFuture's `__dict__` (futures.py puts it in the class body, over the
+// one Python's type machinery would add): whoever holds the dict can put a
+// cycle in it, so the future is tracked first.
+static PyObject *get_dict(PyObject *self, void *c) {
+    track(self);
+    return PyObject_GenericGetDict(self, c);
+}
+
+static int set_dict(PyObject *self, PyObject *value, void *c) {
+    track(self);
+    return PyObject_GenericSetDict(self, value, c);
+}
+
 // ---------------------------------------------------------------- descriptors
 
 static PyObject *get_state(PyObject *self, void *c) {
@@ -197,6 +210,7 @@ static PyGetSetDef core_getset[] = {
     {"_condition", get_condition, set_condition, NULL, NULL},
     {"_waiters", get_waiters, set_waiters, NULL, NULL},
     {"_done_callbacks", get_callbacks, set_callbacks, NULL, NULL},
+    {"_instance_dict", get_dict, set_dict, "the instance dict (CommandFuture's __dict__); tracks the future", NULL},
     {NULL},
 };
 

@@ -38,6 +38,10 @@ def future_class(native: Any) -> type:
         class CommandFuture(native.FutureCore, Future):  # type: ignore[misc, name-defined]
             """A Future for a command already sent (see cpipe.futures)."""
 
+            # Over the one Python adds: handing out the dict (vars(), copy)
+            # makes the future tracked by the GC, as setting an attribute does.
+            __dict__ = native.FutureCore._instance_dict
+
         CommandFuture.__module__ = __name__
         CommandFuture.__qualname__ = "CommandFuture"
         native.configure_futures(CommandFuture, RUNNING, FINISHED, threading.Condition, _wake, Future)

@@ -256,6 +256,20 @@ def test_a_cycle_through_a_reply_is_collected(pool):
     assert collected(ref)
 
 
+@pytest.mark.parametrize("how", ["attribute", "vars"])
+def test_a_cycle_through_the_instance_dict_is_collected(pool, how):
+    f = pool.phset("cf:h", "a", 1)
+    assert pool.flush(10) and not gc.is_tracked(f)
+    if how == "attribute":
+        f.me = f
+    else:
+        vars(f)["me"] = f  # the dict handed out: the future is tracked from here
+    assert f.me is f and f.__dict__ == {"me": f}
+    ref = weakref.ref(f)
+    del f
+    assert collected(ref)
+
+
 def test_fork_child_completes_inherited_futures_and_makes_new_ones(server):
     p = cpipe.Pool(host="127.0.0.1", port=server.port, size=2, socket_timeout=10)
     try:
