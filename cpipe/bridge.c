@@ -13,6 +13,7 @@
 #include "bridge_sentinel.h"
 #include "bridge_cluster.h"
 #include "bridge_stage.h"
+#include "bridge_future.h"
 #include "bridge_bulk.h"
 #include "bridge_threads.h"
 #include "bridge_batch.h"
@@ -754,6 +755,7 @@ static PyMethodDef methods[] = {
     CP_CLUSTER_METHODS
     CP_STAGE_METHODS
     CP_THREADS_METHODS
+    CP_FUTURE_METHODS
     CP_BULK_METHODS
     CP_BATCH_METHODS
     {"tracking_state", cp_py_tracking_state, METH_VARARGS, "tracking_state(max_keys, max_bytes) -> TrackingState (client-side caching)"},
@@ -777,6 +779,7 @@ PyMODINIT_FUNC PyInit__native(void) {
               PyModule_AddIntConstant(m, "QUEUED", SUBMIT_QUEUED) < 0 ||
               PyModule_AddIntConstant(m, "BLOCKING", SUBMIT_BLOCKING) < 0 ||
               PyModule_AddIntConstant(m, "DEFAULT_MAX_BULK", CP_DEFAULT_MAX_BULK) < 0 ||
-              cp_batch_add_type(m) < 0)) Py_CLEAR(m);
+              cp_batch_add_type(m) < 0 ||
+              cp_stage_add_types(m) < 0)) Py_CLEAR(m);
     return m;
 }

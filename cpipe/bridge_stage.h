@@ -18,6 +18,9 @@ PyObject *cp_bridge_submit_result(int status, const enc_t *e, int64_t n, int bat
 int cp_bridge_handle(PyObject *o, uint64_t *h);
 int cp_bridge_ready(void);
 
+// Adds StageCore and FutureCore (bridge_future.c) to the module; 0 or -1.
+int cp_stage_add_types(PyObject *module);
+
 PyObject *py_stage(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *py_submit_staged(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 

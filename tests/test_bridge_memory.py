@@ -26,6 +26,7 @@ def rss_kib() -> int:
 def exercise(client: cpipe.Client, pool: cpipe.Pool, decoded: cpipe.Client, n: int) -> None:
     value = b"v" * 100
     for i in range(n):
+        staged = pool.phset("mem:ph", i % 64, value)  # FutureCore, StageCore.hset
         client.call("SET", "mem:k", value)
         client.call("GET", "mem:k")
         client.hgetall("mem:h")
@@ -49,8 +50,14 @@ def exercise(client: cpipe.Client, pool: cpipe.Pool, decoded: cpipe.Client, n: i
                 p.hget("mem:k", "x")  # error replies in place
             p.execute(raise_on_error=False)
             futures = [pool.submit("GET", "mem:k") for _ in range(50)]
+            gets = [pool.phget(name="mem:ph", key=j) for j in range(20)]
+            wrong = pool.phset("mem:k", "f", "v")  # WRONGTYPE: the future holds the error
+            gets[0].add_done_callback(lambda f: f.result())  # Condition, lists, a callback
             pool.flush()
             assert all(f.result() == value for f in futures)
+            assert all(f.result() in (None, value) for f in gets)
+            assert isinstance(wrong.exception(), cpipe.ResponseError)
+            assert staged.result() in (0, 1)
 
 
 @pytest.mark.parametrize("kind", ["real"])

@@ -54,6 +54,15 @@ class NativeModule(Protocol):
     def submit_many(self, handle: int, queue: int, tag: int, wait: bool, max_bulk: int,
                     commands: Iterable[Sequence["Arg"]], /) -> Union[int, bytes]: ...
     def stage(self, buffer: bytearray, max_bulk: int, /, *command: "Arg") -> bool: ...
+    @property
+    def FutureCore(self) -> type: ...  # noqa: N802 - the native module's class
+    @property
+    def StageCore(self) -> type: ...  # noqa: N802 - the native module's class
+    def configure_futures(self, cls: type, running: str, finished: str, condition: type,
+                          wake: Callable[[Any], None], future: type, /) -> None: ...
+    def resolve(self, fut: Any, value: Any, /) -> None: ...
+    def resolve_batch(self, items: list[Any], replies: list[Any],
+                      forgotten: Callable[[tuple, BaseException], None], /) -> None: ...
     def submit_staged(self, handle: int, queue: int, tag: int, wait: bool, buffer: bytearray, n: int, /
                       ) -> Union[int, bytes]: ...
     Batch: type["_native.Batch"]
@@ -147,6 +156,9 @@ def _load() -> NativeModule:
             )
             if (mod.QUEUED, mod.BLOCKING) != (QUEUED, BLOCKING):
                 raise ImportError("cpipe._native does not match this cpipe: rebuild it (make inplace)")
+            from . import futures
+
+            futures.future_class(mod)  # the futures' class is built on the module's FutureCore
             os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
             _loaded_pid = os.getpid()
             _module = mod

@@ -234,11 +234,11 @@ class SyncFallback:
 
 def submit_now(fallback: SyncFallback, *args: Any) -> Any:
     """Pool.submit in the fallback: the command runs now; the future is already complete."""
-    from .futures import CommandFuture, resolve
+    from .futures import new_future, resolve
 
     if fallback.closed:
         raise _closed_error()
-    fut = CommandFuture()
+    fut = new_future()
     try:
         value = fallback.execute(*args)
     except errors.DataError:

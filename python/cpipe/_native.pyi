@@ -80,6 +80,53 @@ def staged_method(name: str, nmin: int, nmax: int, fallback: Callable[..., Any],
     """A pipeline's hot method in C: stages name + the arguments while the
     pipeline's _stage is set and the call is the plain form, else fallback."""
 
+class FutureCore:
+    """The C state of cpipe.futures.CommandFuture (bridge_future.c)."""
+    _state: str
+    _result: Any
+    _exception: Optional[BaseException]
+    _condition: Any
+    _waiters: list[Any]
+    _done_callbacks: list[Any]
+    _instance_dict: dict[str, Any]
+    def done(self) -> bool: ...
+    def running(self) -> bool: ...
+    def cancelled(self) -> bool: ...
+    def cancel(self) -> bool: ...
+    def result(self, timeout: Optional[float] = None) -> Any: ...
+    def exception(self, timeout: Optional[float] = None) -> Optional[BaseException]: ...
+
+def configure_futures(cls: type, running: str, finished: str, condition: type,
+                      wake: Callable[[Any], None], future: type, /) -> None:
+    """Register CommandFuture (FutureCore + Future), Future's states, threading.Condition, futures._wake."""
+
+def resolve(fut: FutureCore, value: Any, /) -> None:
+    """Complete fut with a reply, or an exception instance; wakes its waiters and runs its callbacks."""
+
+def resolve_batch(items: list[Any], replies: list[Any], forgotten: Callable[[tuple, BaseException], None], /) -> None:
+    """resolve() for each future of a staged batch; a fire_and_forget record hands only an error to forgotten."""
+
+class StageCore:
+    """A Stager's lock (a context manager) and staged commands; hset/hget are the C fast path."""
+    buf: bytearray
+    items: list[Any]
+    deferred: list[tuple[int, bytes, list[Any]]]
+    held: bool
+    slow: Callable[[Any, tuple], bool]
+    inflight: int
+    max_inflight: int
+    max_commands: int
+    max_bytes: int
+    max_bulk: int
+    closed: bool
+    def __init__(self, max_inflight: int, max_commands: int, max_bytes: int) -> None: ...
+    def acquire(self) -> bool: ...
+    def release(self) -> None: ...
+    def __enter__(self) -> bool: ...
+    def __exit__(self, *exc: Any) -> None: ...
+    def hset(self, name: Arg, key: Arg, value: Arg) -> Any: ...
+    def hget(self, name: Arg, key: Arg) -> Any: ...
+
 def prepare(max_bulk: int, commands: Iterable[Sequence[Arg]], batch: bool, /) -> bytes:
     """Encode and classify now, queue later with submit_prepared."""
 

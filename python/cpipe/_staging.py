@@ -21,6 +21,13 @@ every staged command is sent without anyone having to wait for it first.
 Everything here runs under `lock` (callers' threads and the completion
 thread). Items are the futures (CommandFuture) or fire_and_forget records
 ((index, args) tuples) of the staged commands, in order.
+
+The state lives in a native StageCore (cpipe/bridge_stage.c), which is also
+the lock: Pool.phset/phget are its C fast path, which stages a command and
+makes its future without taking the lock when no locked section is under
+way and nothing has to be sent (batches in flight, bounds not reached, no
+deferred request); that step runs no Python code, so under the GIL it is
+atomic against every section here. Anything else goes through `add`.
 """
 from __future__ import annotations
 
@@ -30,7 +37,7 @@ from typing import Any, Callable
 from .errors import ConnectionError
 from .futures import resolve, resolve_batch
 
-# Bounds of one staged batch; at either one the caller sends it.
+# Bounds of one staged batch (StageCore's defaults); at either one the caller sends it.
 MAX_COMMANDS = 4096
 MAX_BYTES = 1 << 20
 
@@ -39,15 +46,13 @@ class Stager:
     """A Pool's staged commands, and its staged batches in flight."""
 
     def __init__(self, native: Any, futures: dict, tags: Any, unread: Any, max_inflight: int) -> None:
-        self.lock = threading.Lock()
-        self.buf = bytearray()
-        self.items: list = []
-        self.inflight = 0  # staged batches sent and not yet completed
-        self.max_inflight = max_inflight
-        self.deferred: list[tuple[int, bytes, list]] = []  # sent by the completion thread, which may not wait
-        self.closed = False
+        # The lock and the state the C fast path (StageCore.hset/hget, which
+        # Pool.phset/phget become) reads: buf, items, deferred, inflight,
+        # closed, max_bulk. `with self.lock` keeps the fast path out too.
+        self.core = native.StageCore(max_inflight, MAX_COMMANDS, MAX_BYTES)
+        self.core.slow = self.add
+        self.lock = self.core
         self.h = self.q = 0
-        self.max_bulk = 0
         self._stage: Callable[..., bool] = native.stage
         self._submit_staged = native.submit_staged
         self._submit_prepared = native.submit_prepared
@@ -56,25 +61,37 @@ class Stager:
         self._tags = tags
         self._unread = unread
 
+    # The StageCore's fields, under their old names.
+    buf = property(lambda self: self.core.buf)
+    items = property(lambda self: self.core.items, lambda self, v: setattr(self.core, "items", v))
+    deferred = property(lambda self: self.core.deferred, lambda self, v: setattr(self.core, "deferred", v))
+    inflight = property(lambda self: self.core.inflight, lambda self, v: setattr(self.core, "inflight", v))
+    closed = property(lambda self: self.core.closed, lambda self, v: setattr(self.core, "closed", v))
+    max_inflight = property(lambda self: self.core.max_inflight)
+    max_bulk = property(lambda self: self.core.max_bulk, lambda self, v: setattr(self.core, "max_bulk", v))
+
     def add(self, item: Any, command: tuple) -> bool:
         """Stage one command with its item; False for a blocking command,
         which is not staged (the caller submits it on its own)."""
-        with self.lock:
-            if self.closed:
+        c = self.core
+        with c:
+            if c.closed:
                 raise ConnectionError("the pool is closed")
-            if not self._stage(self.buf, self.max_bulk, *command):
+            if not self._stage(c.buf, c.max_bulk, *command):
                 return False
-            self.items.append(item)
-            if (self.inflight < self.max_inflight or len(self.items) >= MAX_COMMANDS
-                    or len(self.buf) >= MAX_BYTES):
+            items = c.items
+            items.append(item)
+            if (c.inflight < c.max_inflight or len(items) >= c.max_commands
+                    or len(c.buf) >= c.max_bytes):
                 self._send_locked()
-        if self.deferred:
+        if c.deferred:
             self._send_deferred(raising=True)
         return True
 
     def pending(self) -> bool:
         """Whether commands are staged or deferred, not yet with the engine."""
-        return bool(self.items or self.deferred)
+        c = self.core
+        return bool(c.items or c.deferred)
 
     def send_all(self) -> None:
         """flush()'s first step: everything staged or deferred goes to the engine now."""

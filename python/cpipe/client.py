@@ -139,8 +139,10 @@ class EngineClient:
     ) -> None:
         # The instance dict, made now by this one thread: other threads add
         # attributes later (pubsub tracking, lazily made helpers), and two
-        # threads making it at once corrupt memory on CPython 3.11 (see
-        # CommandFuture.__init__ in futures.py).
+        # threads making it at once corrupt memory on CPython 3.11: a
+        # collection inside the lazy build may switch threads, the other
+        # thread builds a second dict over the same attribute storage, and
+        # freeing either leaves the other pointing at freed memory.
         self.__dict__
         if connection_pool is not None:
             # Built from the pool's options, as redis-py would connect with

@@ -2,113 +2,90 @@
 
 A plain Future builds a Condition (an RLock and several bound methods) and
 two lists up front: about ten objects the cyclic GC then walks again and
-again while a few hundred thousand submissions are in flight, which made
-`phset` several times slower than the engine. CommandFuture creates those
-only when someone waits on it or adds a callback.
+again while a few hundred thousand submissions are in flight. CommandFuture
+keeps its state in C (cpipe._native.FutureCore, see cpipe/bridge_future.c):
+the Condition and lists are made only when someone waits on it or adds a
+callback, done()/result()/exception() of a finished future are C calls, and
+a future holding a plain reply is not tracked by the GC. Future's own
+methods (wait, as_completed, add_done_callback, result while pending) work
+on it unchanged, through FutureCore's `_state`, `_condition`, ... descriptors.
 
 It starts RUNNING: the command has already been sent, so, like a call an
 executor has started, it cannot be cancelled (`cancel()` returns False).
 That leaves the completion thread as the only writer of its state, which is
-what makes the lock-free completion in `resolve` safe.
+what makes the lock-free completion in `resolve` safe: a waiter creates
+`_condition` before it checks the state, and resolve sets FINISHED before
+it looks for a condition (both under the GIL).
+
+The class needs the native module, which is loaded with the engine (never
+at `import cpipe`): `future_class(native)` builds it once.
 """
 from __future__ import annotations
 
 import threading
 from concurrent.futures import Future
 from concurrent.futures._base import FINISHED, RUNNING  # noqa: PLC2701 - the states Future itself uses
-from typing import Any, Callable
+from typing import Any, Callable, Optional
+
+_class: Optional[type] = None
+_native: Any = None
 
 
-class _Lazy:
-    """A per-instance attribute made on first access (atomically, under the GIL)."""
+def future_class(native: Any) -> type:
+    """CommandFuture, built on native.FutureCore (once per process)."""
+    global _class, _native
+    if _class is None:
+        class CommandFuture(native.FutureCore, Future):  # type: ignore[misc, name-defined]
+            """A Future for a command already sent (see cpipe.futures)."""
 
-    def __init__(self, factory: Callable[[], Any]) -> None:
-        self.factory = factory
+            # Over the one Python adds: handing out the dict (vars(), copy)
+            # makes the future tracked by the GC, as setting an attribute does.
+            __dict__ = native.FutureCore._instance_dict
 
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, obj: Any, cls: type) -> Any:
-        if obj is None:
-            return self
-        return obj.__dict__.setdefault(self.name, self.factory())
-
-
-class CommandFuture(Future):
-    _condition = _Lazy(threading.Condition)
-    _waiters = _Lazy(list)
-    _done_callbacks = _Lazy(list)
-
-    def __init__(self) -> None:  # noqa: D107 - deliberately not calling Future.__init__
-        self._state = RUNNING
-        self._result = None
-        self._exception = None
-        # Make the instance dict now, while only this thread knows the
-        # future. CPython 3.11 builds it lazily, on the first `__dict__`,
-        # and a garbage collection inside that build can switch threads:
-        # a second thread then builds another dict over the same attribute
-        # storage, and when either dict dies the other points at freed
-        # memory (the "Garbage-collecting" segfaults). Both the completion
-        # thread (resolve) and a waiter (_Lazy) read `__dict__`. About 40 ns.
-        self.__dict__
+        CommandFuture.__module__ = __name__
+        CommandFuture.__qualname__ = "CommandFuture"
+        native.configure_futures(CommandFuture, RUNNING, FINISHED, threading.Condition, _wake, Future)
+        _native, _class = native, CommandFuture
+    return _class
 
 
-_WATCHED = ("_condition", "_waiters", "_done_callbacks")
+def new_future() -> Future:
+    """A new CommandFuture (the native module is loaded: future_class ran)."""
+    assert _class is not None, "cpipe.futures.future_class() was not called"
+    fut: Future = _class()
+    return fut
 
 
-def resolve(fut: CommandFuture, value: Any) -> None:
-    """Complete fut with a reply, or an exception instance.
-
-    The state is written first, then we look for anyone who may be waiting:
-    a waiter creates `_condition` before it checks the state, so either it
-    sees FINISHED, or we see its condition and notify under it.
-    """
-    if isinstance(value, BaseException):
-        fut._exception = value
-    else:
-        fut._result = value
-    fut._state = FINISHED
-    d = fut.__dict__
-    if "_condition" in d or "_waiters" in d or "_done_callbacks" in d:
-        _wake(fut)
-
-
-def _wake(fut: CommandFuture) -> None:
-    """Someone waits on fut or added a callback: tell them it is done."""
-    cond = fut._condition
+def _wake(fut: Future) -> None:
+    """Someone waits on fut or added a callback: tell them it is done.
+    Called by the native resolve once the state is FINISHED."""
+    cond = fut._condition  # type: ignore[attr-defined]
     with cond:
-        for waiter in fut._waiters:
-            if fut._exception is not None:
+        for waiter in fut._waiters:  # type: ignore[attr-defined]
+            if fut._exception is not None:  # type: ignore[attr-defined]
                 waiter.add_exception(fut)
             else:
                 waiter.add_result(fut)
         cond.notify_all()
-    fut._invoke_callbacks()
+    fut._invoke_callbacks()  # type: ignore[attr-defined]
+
+
+def resolve(fut: Future, value: Any) -> None:
+    """Complete fut with a reply, or an exception instance."""
+    _native.resolve(fut, value)
 
 
 def resolve_batch(items: list, replies: list, forgotten: Callable[[tuple, BaseException], None]) -> None:
-    """resolve() for a staged batch's items and their replies, in one loop
-    (the completion thread's time is the callers' GIL). An item that is a
-    fire_and_forget record (a tuple) hands only an error to `forgotten`."""
-    for fut, value in zip(items, replies):
-        if fut.__class__ is tuple:
-            if isinstance(value, BaseException):
-                forgotten(fut, value)
-            continue
-        if isinstance(value, BaseException):
-            fut._exception = value
-        else:
-            fut._result = value
-        fut._state = FINISHED
-        d = fut.__dict__
-        if "_condition" in d or "_waiters" in d or "_done_callbacks" in d:
-            _wake(fut)
+    """resolve() for a staged batch's items and their replies, in one C loop.
+    An item that is a fire_and_forget record (a tuple) hands only an error
+    to `forgotten`."""
+    _native.resolve_batch(items, replies, forgotten)
 
 
-def resolve_after_fork(fut: CommandFuture, value: Any) -> None:
+def resolve_after_fork(fut: Future, value: Any) -> None:
     """Complete a future a forked child inherited. The threads that waited on
     it exist only in the parent, and one may have held its lock at the fork:
-    forget both before completing it."""
-    fut.__dict__.pop("_condition", None)
-    fut.__dict__.pop("_waiters", None)
+    forget both before completing it (its callbacks still run here)."""
+    fut._condition = threading.Condition()  # type: ignore[attr-defined]
+    fut._waiters = []  # type: ignore[attr-defined]
     resolve(fut, value)

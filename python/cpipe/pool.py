@@ -4,6 +4,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import weakref
 from concurrent.futures import Future
 from functools import partial
 from typing import Any, Optional
@@ -13,7 +14,7 @@ from ._options import pool_size
 from .client import Client
 from .errors import ConnectionError, ForkError, UnreadReplyError
 from ._staging import Stager
-from .futures import CommandFuture, resolve
+from .futures import future_class, resolve
 
 # How long the completion thread waits in the engine per poll; it only
 # bounds how quickly the thread notices close().
@@ -49,6 +50,24 @@ def _deliver_completions(poll: Any, q: int, enc: Any, futures: dict, done: threa
         if batch and not futures and not stager.pending():
             with done:
                 done.notify_all()
+        # Not kept until the next completion: a dropped future must go now.
+        batch = fut = value = None
+
+
+def _adding_and_starting(pool_ref: "weakref.ref[Pool]", add: Any) -> Any:
+    """StageCore's slow path: Stager.add, then the completion thread started
+    if it is not running yet (what Pool.phset does after add). The fast path
+    never has to start it: it only stages while batches are in flight, which
+    only this path sends. The pool is held weakly: the completion thread
+    holds the stager, and a dropped pool must stay collectable."""
+    def add_and_start(item: Any, command: tuple) -> bool:
+        try:
+            return bool(add(item, command))
+        finally:
+            pool = pool_ref()
+            if pool is not None and pool._dispatcher is None:
+                pool._start_dispatcher()
+    return add_and_start
 
 
 class _UnreadErrors:
@@ -122,8 +141,11 @@ class Pool(Client):
             # completion thread polls this one queue for the pool's life.
             self._q = self._native.queue_open(-1)
             self._stager = Stager(self._native, self._futures, self._tags, self._unread, self._size)
+            self._stager.core.slow = _adding_and_starting(weakref.ref(self), self._stager.add)
+            self._fast_staging()
         stager = self._stager
         stager.h, stager.q, stager.max_bulk = self._h, self._q, self._max_bulk
+        self._future_class = future_class(self._native)
 
     def _use_fork_fallback(self) -> None:
         from ._fallback import forget_now, submit_now
@@ -166,7 +188,7 @@ class Pool(Client):
 
     def submit(self, *args: Any) -> Future:
         """Send a command without waiting; the Future gets its raw reply."""
-        fut = CommandFuture()
+        fut = self._future_class()
         self._submit_alone(fut, args)
         return fut
 
@@ -205,9 +227,12 @@ class Pool(Client):
         """gopipe's pooled HSET: a Future of the number of fields added.
 
         Staged and sent in batches with other phset/phget/fire_and_forget
-        calls (cpipe._staging): a lone call still leaves at once.
+        calls (cpipe._staging): a lone call still leaves at once. A Pool's
+        phset/phget are in fact the C fast path (StageCore.hset/hget, see
+        _fast_staging), which does what this does; this method is what a
+        subclass overriding the other one still reaches.
         """
-        fut = CommandFuture()
+        fut = self._future_class()
         self._stager.add(fut, ("HSET", name, key, value))
         if self._dispatcher is None:
             self._start_dispatcher()
@@ -215,7 +240,7 @@ class Pool(Client):
 
     def phget(self, name: Any, key: Any) -> Future:
         """gopipe's pooled HGET: a Future of the value (None if missing); staged as phset is."""
-        fut = CommandFuture()
+        fut = self._future_class()
         self._stager.add(fut, ("HGET", name, key))
         if self._dispatcher is None:
             self._start_dispatcher()
@@ -264,6 +289,16 @@ class Pool(Client):
                 )
                 t.start()
                 self._dispatcher = t  # only once started: close() may join it
+
+    def _fast_staging(self) -> None:
+        """phset/phget become StageCore's C calls, which make the future and
+        stage the command in one step (what they cannot stage goes through
+        _adding_and_starting). A subclass's own phset or phget is left alone."""
+        core = self._stager.core
+        if type(self).phset is Pool.phset:
+            self.phset = core.hset  # type: ignore[method-assign]
+        if type(self).phget is Pool.phget:
+            self.phget = core.hget  # type: ignore[method-assign]
 
     # -- lifetime -----------------------------------------------------------
 

@@ -319,16 +319,21 @@ def test_flush_wakes_when_a_failed_submit_was_the_last_pending(pool):
     assert pool.call("EXISTS", "never-written") == 0
 
 
-def test_dropped_pool_releases_connections_and_thread(server, redis_py):
+@pytest.mark.parametrize("first", ["submit", "phset"])
+def test_dropped_pool_releases_connections_and_thread(server, redis_py, first):
     """A Pool dropped without close() is closed when collected, like a Client:
-    its connections and its completion thread go away."""
+    its connections and its completion thread go away (also when phset, the
+    C fast path whose slow path starts the thread, came first)."""
     import gc
 
     base_clients = len(redis_py.client_list())
     base_threads = {t.ident for t in threading.enumerate()}
     for _ in range(3):
         p = cpipe.Pool(host="127.0.0.1", port=server.port, size=2)
-        assert p.submit("PING").result(10) == b"PONG"  # starts the completion thread
+        if first == "submit":
+            assert p.submit("PING").result(10) == b"PONG"  # starts the completion thread
+        else:
+            assert p.phset("dropped", "f", "v").result(10) in (0, 1)
         del p
     gc.collect()
     deadline = time.monotonic() + 5

@@ -65,8 +65,8 @@ def test_error_reply_fails_only_its_future(pool):
 
 
 def test_the_stage_is_bounded(pool, monkeypatch):
-    monkeypatch.setattr(_staging, "MAX_COMMANDS", 64)
     stager = pool._stager
+    monkeypatch.setattr(stager.core, "max_commands", 64)
     seen = []
     original = stager._send_locked
 
