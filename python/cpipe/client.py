@@ -641,6 +641,10 @@ class Redis(HotCommands, EngineClient, redis.Redis):
 
         for name in ("_exec", "_exec_raw", "_exec_many", "_exec_many_raw", "call"):
             setattr(self, name, reopening(name))
+        # None (the cache or the fork fallback): pipelines send argument tuples, and still will.
+        for name in ("_exec_batch", "_exec_batch_raw"):
+            if getattr(self, name, None) is not None:
+                setattr(self, name, reopening(name))
 
     def _reopen(self) -> None:
         with _REOPEN_LOCK:
