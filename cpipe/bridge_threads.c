@@ -8,9 +8,10 @@
 // per CPU: 2 here), 8 Python threads doing single commands through one Pool
 // spent most of their time waiting for a P and handing it over (two context
 // switches per hand-over): 30k HSET/s, against 60-70k/s with 16 Ps
-// (bench/profiles/README.md). A P that nobody uses costs nothing, so the
-// engine keeps one per live thread that has called it, plus one per CPU for
-// its own goroutines. A live count, not a total: a thread's exit gives its
+// (bench/profiles/README.md). So once more threads than CPUs have called
+// it, the engine keeps a P per live thread, plus one per CPU for its own
+// goroutines (up to one thread per CPU, Go's default is kept: see
+// cp_ensure_procs). A live count, not a total: a thread's exit gives its
 // place back (a pthread key's destructor), so a server that starts a thread
 // per request does not grow it for ever. GOMAXPROCS is only ever raised
 // (lowering stops the world for nothing), up to cp_ensure_procs's cap, and

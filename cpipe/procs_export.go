@@ -21,16 +21,20 @@ var (
 	procsFromEnv = os.Getenv("GOMAXPROCS") != ""
 )
 
-// cp_ensure_procs raises GOMAXPROCS to threads + CPUs when it is below:
-// bridge_threads.c calls it once for each thread that starts using the
-// engine (the why is there).
+// cp_ensure_procs raises GOMAXPROCS to threads + CPUs when it is below,
+// once there are more threads than CPUs: bridge_threads.c calls it once for
+// each thread that starts using the engine (the why is there). Up to one
+// thread per CPU, Go's default stays: Ps beyond the CPUs made the engine's
+// own goroutines (an asyncio client's readers) wake more threads, which cost
+// asyncio 10-20% of its rate with 2 threads and 4 Ps.
 //
 //export cp_ensure_procs
 func cp_ensure_procs(threads C.int) {
-	if procsFromEnv {
+	cpus := runtime.NumCPU()
+	if procsFromEnv || int(threads) <= cpus {
 		return
 	}
-	want := min(int(threads)+runtime.NumCPU(), maxProcs)
+	want := min(int(threads)+cpus, maxProcs)
 	procsMu.Lock()
 	defer procsMu.Unlock()
 	if runtime.GOMAXPROCS(0) < want {

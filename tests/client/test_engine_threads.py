@@ -67,6 +67,7 @@ def _run(port: int, env_procs: str | None = None) -> list[int]:
 def test_each_live_thread_gets_a_p(real_server):
     b_live, b_procs, d_live, d_procs, a_live, a_procs, cpus = _run(real_server.port)
     assert b_live == 1  # the main thread
+    assert b_procs == cpus  # up to a thread per CPU, Go's default is kept
     assert d_live == b_live + _THREADS
     assert d_procs >= d_live + cpus
     # A thread's exit gives its place back; GOMAXPROCS is never lowered.
