@@ -13,13 +13,16 @@
 // goroutines (up to one thread per CPU, Go's default is kept: see
 // cp_ensure_procs). A live count, not a total: a thread's exit gives its
 // place back (a pthread key's destructor), so a server that starts a thread
-// per request does not grow it for ever. GOMAXPROCS is only ever raised
-// (lowering stops the world for nothing), up to cp_ensure_procs's cap, and
-// never when the user set GOMAXPROCS in the environment.
+// per request does not grow it for ever. When the threads are gone, Go's
+// default comes back (cp_relax_procs: at most once a second, since each
+// change stops the world), and nothing changes when the user set
+// GOMAXPROCS in the environment.
 #include "bridge_threads.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
 #include "_cgo_export.h"
 
 static pthread_key_t counted_key;
@@ -27,16 +30,39 @@ static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static int key_ok;
 static atomic_int live;
 static _Thread_local int counted;
+// Set when the count falls back to the CPUs or below: the next call by a
+// counted thread asks Go to go back to its default (cp_relax_procs decides
+// whether it is time). Not from the exiting thread itself: Go's own
+// per-thread destructor may already have run there.
+static atomic_int may_relax;
+static _Atomic int64_t relax_not_before;  // CLOCK_MONOTONIC ns; Go asked to wait until then
+
+static int64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
 
 static void thread_gone(void *unused) {
     (void)unused;
     atomic_fetch_sub(&live, 1);
+    atomic_store(&may_relax, 1);
 }
 
 static void make_key(void) { key_ok = pthread_key_create(&counted_key, thread_gone) == 0; }
 
 void cp_thread_uses_engine(void) {
-    if (counted) return;
+    if (counted) {
+        if (atomic_load_explicit(&may_relax, memory_order_relaxed) && now_ns() >= atomic_load(&relax_not_before) &&
+            atomic_exchange(&may_relax, 0)) {
+            int64_t wait = cp_relax_procs(atomic_load(&live));
+            if (wait > 0) {  // raised too recently: ask again then
+                atomic_store(&relax_not_before, now_ns() + wait);
+                atomic_store(&may_relax, 1);
+            }
+        }
+        return;
+    }
     counted = 1;
     pthread_once(&key_once, make_key);
     // Without a key the thread is still counted, only never given back.

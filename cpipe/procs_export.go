@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"time"
 )
 
 // maxProcs caps what cp_ensure_procs sets: beyond it, a thread entering
@@ -19,7 +20,14 @@ var (
 	procsMu sync.Mutex
 	// The user's GOMAXPROCS, when set, is never overridden.
 	procsFromEnv = os.Getenv("GOMAXPROCS") != ""
+	// When GOMAXPROCS was last raised: it is not lowered within a second
+	// of that, so threads that come and go at the boundary do not stop
+	// the world on every change.
+	procsRaised time.Time
 )
+
+// relaxAfter: how long GOMAXPROCS stays raised at least.
+const relaxAfter = time.Second
 
 // cp_ensure_procs raises GOMAXPROCS to threads + CPUs when it is below,
 // once there are more threads than CPUs: bridge_threads.c calls it once for
@@ -39,7 +47,31 @@ func cp_ensure_procs(threads C.int) {
 	defer procsMu.Unlock()
 	if runtime.GOMAXPROCS(0) < want {
 		runtime.GOMAXPROCS(want)
+		procsRaised = time.Now()
 	}
+}
+
+// cp_relax_procs puts GOMAXPROCS back to one P per CPU when no more threads
+// than CPUs are left and it was raised at least relaxAfter ago; it returns
+// how many nanoseconds to wait before asking again when the raise was more
+// recent, else 0. bridge_threads.c calls it after a counted thread exits.
+//
+//export cp_relax_procs
+func cp_relax_procs(threads C.int) C.int64_t {
+	cpus := runtime.NumCPU()
+	if procsFromEnv || int(threads) > cpus {
+		return 0
+	}
+	procsMu.Lock()
+	defer procsMu.Unlock()
+	if runtime.GOMAXPROCS(0) <= cpus {
+		return 0
+	}
+	if wait := relaxAfter - time.Since(procsRaised); wait > 0 {
+		return C.int64_t(wait)
+	}
+	runtime.GOMAXPROCS(cpus)
+	return 0
 }
 
 // cp_procs is the engine's GOMAXPROCS.
