@@ -199,11 +199,17 @@ func (g *Group) pick() *PConn {
 	}
 	best, bestN := g.conns[0], int(^uint(0)>>1)
 	for _, c := range g.conns {
-		if n := c.Queued(); n < bestN {
+		n := c.Queued()
+		if n == 0 && c.queuedHint.CompareAndSwap(0, 1) {
+			// An idle connection, marked busy at once: callers that pick
+			// at the same moment (the GIL is released before the engine is
+			// called, so they do) go to other idle connections instead of
+			// queueing behind this one and waiting for its reader's
+			// hand-off. Admission stores the true count over the mark.
+			return c
+		}
+		if n < bestN {
 			best, bestN = c, n
-			if n == 0 {
-				break
-			}
 		}
 	}
 	return best

@@ -544,3 +544,34 @@ func TestBugGroupCloseLeavesBlockingCallerWaiting(t *testing.T) {
 		<-res
 	}
 }
+
+// Callers that pick at the same moment get different idle connections: an
+// idle connection is marked busy as it is picked, before its caller is
+// admitted, so nobody queues behind a connection whose reader is another
+// caller while idle ones are left.
+func TestPickSpreadsSimultaneousCallersOverIdleConnections(t *testing.T) {
+	o := &Options{}
+	g := &Group{}
+	for range 4 {
+		g.conns = append(g.conns, NewPConn(o))
+	}
+	seen := map[*PConn]bool{}
+	for range 4 {
+		c := g.pick()
+		if seen[c] {
+			t.Fatalf("pick returned a connection it had just handed out while others were idle")
+		}
+		seen[c] = true
+	}
+	// All marked: the least busy one still comes back (a mark is only a hint).
+	if c := g.pick(); c == nil || !seen[c] {
+		t.Fatalf("pick with every connection marked returned %v", c)
+	}
+	// Admission and completion store the true count over the mark.
+	for c := range seen {
+		c.queuedHint.Store(0)
+	}
+	if c := g.pick(); !seen[c] {
+		t.Fatal("pick did not reuse a connection whose count went back to 0")
+	}
+}
