@@ -206,17 +206,6 @@ def test_error_replies_with_resp3(server, make_client):
     assert isinstance(replies[2], redis.ResponseError)
 
 
-def test_client_side_cache_pipeline_uses_argument_tuples(server, make_client):
-    c = make_client(server, protocol=3, cache_config=redis.cache.CacheConfig())
-    c.call("SET", "cached", "old")
-    assert c.get("cached") == b"old"  # now in the cache
-    p = c.pipeline(transaction=False)
-    assert p._batch is None  # the cache must see each write a pipeline sends
-    p.set("cached", "new").get("cached")
-    assert p.execute() == [True, b"new"]
-    assert c.get("cached") == b"new"
-
-
 def test_blocking_command_in_a_batch_waits_past_the_socket_timeout(server, make_client):
     # the batch records that BLPOP may wait on the server, as execute_many's classification did
     c = make_client(server, socket_timeout=0.3)
