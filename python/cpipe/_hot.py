@@ -93,7 +93,9 @@ class StagedHotCommands(HotCommands):
     (`_cmd`). A command `_stage` refuses (DataError for a bad argument) goes
     to `_unstage`, which turns the pipeline back to argument tuples with it
     last, so that execute() raises as it always did, sending nothing.
-    Signatures, and the forms handed to redis-py, are HotCommands'.
+    Signatures, and the forms handed to redis-py, are HotCommands'. The
+    less used hot methods are HotCommands' own: their `_cmd` queues onto
+    the batch too (Pipeline._queue), one frame further down.
     """
 
     __slots__ = ()
@@ -142,47 +144,6 @@ class StagedHotCommands(HotCommands):
             self._unstage("HSET", name, key, value)
         return self
 
-    def hgetall(self, name):
-        return self._staged("HGETALL", name)
-
-    def incr(self, name, amount=1):
-        return self._staged("INCRBY", name, amount)
-
-    def incrby(self, name, amount=1):
-        return self._staged("INCRBY", name, amount)
-
-    def decr(self, name, amount=1):
-        return self._staged("DECRBY", name, amount)
-
-    def decrby(self, name, amount=1):
-        return self._staged("DECRBY", name, amount)
-
-    def delete(self, *names):
-        return self._staged("DEL", *names)
-
-    def exists(self, *names):
-        return self._staged("EXISTS", *names)
-
-    def lpush(self, name, *values):
-        return self._staged("LPUSH", name, *values)
-
-    def rpush(self, name, *values):
-        return self._staged("RPUSH", name, *values)
-
-    def sadd(self, name, *values):
-        return self._staged("SADD", name, *values)
-
-    def _staged(self, *args: Any) -> Any:
-        """The less used hot methods (two frames: fewer lines to keep in step)."""
-        stage = self._stage
-        if stage is None:
-            return self._cmd(*args)
-        try:
-            stage(*args)
-        except Exception:
-            self._unstage(*args)
-        return self
-
 
 # The command names the hot methods send.
 HOT_NAMES = ("GET", "SET", "HGET", "HSET", "HGETALL", "INCRBY", "DECRBY", "DEL", "EXISTS",
@@ -198,7 +159,8 @@ HotCommands.set.__signature__ = inspect.signature(_redis_py.set)  # type: ignore
 StagedHotCommands.set.__signature__ = inspect.signature(_redis_py.set)  # type: ignore[attr-defined]
 for _name in HOT_COMMANDS:
     getattr(HotCommands, _name).__doc__ = getattr(_redis_py, _name).__doc__
-    getattr(StagedHotCommands, _name).__doc__ = getattr(_redis_py, _name).__doc__
+    if _name in StagedHotCommands.__dict__:
+        StagedHotCommands.__dict__[_name].__doc__ = getattr(_redis_py, _name).__doc__
 del _name
 
 

@@ -546,7 +546,7 @@ class Pipeline(StagedHotCommands, RaiseAnyFirstError, redis.client.Pipeline):
 
 
 # The hot methods whose plain form the bridge stages itself (a StagedMethod:
-# no Python frame per queued command); the others keep StagedHotCommands'.
+# no Python frame per queued command); the others keep their Python methods.
 # (method, command, fewest and most positional arguments; -1: any number)
 _C_METHOD_FORMS = (("get", "GET", 1, 1), ("set", "SET", 2, 2), ("hget", "HGET", 2, 2), ("hset", "HSET", 3, 3),
                    ("hgetall", "HGETALL", 1, 1), ("delete", "DEL", 1, -1), ("exists", "EXISTS", 1, -1),
@@ -560,7 +560,7 @@ def _install_c_methods(native: Any) -> None:
     shows its Python method's signature and doc, and hands it every call
     that is not the plain form."""
     for attr, name, nmin, nmax in _C_METHOD_FORMS:
-        python_method = StagedHotCommands.__dict__[attr]
+        python_method = getattr(StagedHotCommands, attr)  # its own, or HotCommands'
         method = native.staged_method(name, nmin, nmax, python_method)
         method.__signature__ = inspect.signature(python_method)
         method.__doc__ = python_method.__doc__
