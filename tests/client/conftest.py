@@ -35,3 +35,16 @@ def make_client():
     yield make
     for c in opened:
         c.close()
+
+
+@pytest.fixture
+def pool(server, request):
+    """A cpipe.Pool on the session's server, flushed, closed after the test;
+    its size is the test module's POOL_SIZE (2 by default)."""
+    import cpipe
+
+    size = getattr(request.module, "POOL_SIZE", 2)
+    p = cpipe.Pool(host="127.0.0.1", port=server.port, size=size, socket_timeout=10)
+    p.call("FLUSHALL")
+    yield p
+    p.close()

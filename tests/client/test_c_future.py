@@ -22,12 +22,6 @@ import cpipe
 from tests.client.test_fork import _fork_and_run
 
 
-@pytest.fixture
-def pool(server):
-    p = cpipe.Pool(host="127.0.0.1", port=server.port, size=2, socket_timeout=10)
-    p.call("FLUSHALL")
-    yield p
-    p.close()
 
 
 def collected(ref) -> bool:

@@ -11,12 +11,7 @@ import redis
 import cpipe
 
 
-@pytest.fixture
-def pool(server):
-    p = cpipe.Pool(host="127.0.0.1", port=server.port, size=4, socket_timeout=10)
-    p.call("FLUSHALL")
-    yield p
-    p.close()
+POOL_SIZE = 4  # the `pool` fixture's (tests/client/conftest.py)
 
 
 def test_writes_land_and_flush_waits_for_them(pool):

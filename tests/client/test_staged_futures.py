@@ -13,12 +13,6 @@ import cpipe
 from cpipe import _staging
 
 
-@pytest.fixture
-def pool(server):
-    p = cpipe.Pool(host="127.0.0.1", port=server.port, size=2, socket_timeout=10)
-    p.call("FLUSHALL")
-    yield p
-    p.close()
 
 
 def test_each_future_gets_its_own_reply_from_many_threads(pool):
