@@ -32,6 +32,11 @@ from redis.exceptions import (  # noqa: A004 - the same names as redis-py on pur
     WatchError,
 )
 
+try:  # redis-py 8.2 and later: "ERR max number of clients reached" at connect
+    from redis.exceptions import MaxClientsReachedError
+except ImportError:  # older: redis-py's parser gives a plain ConnectionError
+    MaxClientsReachedError = None  # type: ignore[assignment,misc]
+
 
 class ProtocolError(ConnectionError):
     """The server sent bytes that are not valid RESP; the connection was closed."""
@@ -85,6 +90,8 @@ __all__ = [
     "TryAgainError",
     "WatchError",
 ]
+if MaxClientsReachedError is not None:
+    __all__.append("MaxClientsReachedError")
 
 
 def _redis_py_parse_error() -> Callable[[str], Exception]:
