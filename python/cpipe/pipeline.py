@@ -353,22 +353,21 @@ class Pipeline(StagedHotCommands, RaiseAnyFirstError, redis.client.Pipeline):
                 else:
                     replies = conn.execute_many_raw(wire) if raw else conn.execute_many(wire)
             else:
-                if staged:
-                    run = client._exec_batch_raw if raw else client._exec_batch
-                    args: tuple = (wire, multi)
-                else:
-                    run = client._exec_many_raw if raw else client._exec_many
-                    args = (wire,)
+                def primitive() -> tuple[Any, tuple]:
+                    # Looked up at each try: fresh credentials reopen the client.
+                    if staged:
+                        return (client._exec_batch_raw if raw else client._exec_batch), (wire, multi)
+                    return (client._exec_many_raw if raw else client._exec_many), (wire,)
+
+                run, args = primitive()
                 try:
                     replies = run(*args)
                 except AuthenticationError:
                     # A reconnect's AUTH refused: nothing of the batch ran.
                     if not client._fresh_credentials(getattr(run, "args", (0,))[0]):
                         raise
-                    if staged:
-                        replies = (client._exec_batch_raw if raw else client._exec_batch)(*args)
-                    else:
-                        replies = (client._exec_many_raw if raw else client._exec_many)(*args)
+                    run, args = primitive()
+                    replies = run(*args)
             if client._protocol_pending:
                 client._settle_protocol(conn.handle if conn is not None else 0)
             return replies
