@@ -208,7 +208,7 @@ func cp_exec(h C.uint64_t, data *C.char, dataLen C.int64_t, ncmds C.int64_t,
 	if g == nil {
 		return report(engine.ErrClosed, errbuf, errcap)
 	}
-	req := &engine.Request{Data: borrowBytes(data, int64(dataLen)), N: int(ncmds)}
+	req := &engine.Request{Data: borrowBytes(data, int64(dataLen)), N: int(ncmds), OwnThread: true}
 	if interruptible != 0 {
 		req.Interrupt = bridgeInterrupted
 	}

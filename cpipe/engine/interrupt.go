@@ -51,6 +51,16 @@ func (r *Request) interruptedNow() bool {
 // sleep waits for r's wake-up; for an interruptible request at most one
 // tick, and then reports whether a signal asks it to give up.
 func (r *Request) sleep() bool {
+	if r.OwnThread {
+		tick := time.Duration(-1)
+		if r.Interrupt != nil {
+			tick = interruptTick
+		}
+		if r.park.wait(tick) || r.Interrupt == nil {
+			return false
+		}
+		return r.interruptedNow()
+	}
 	if r.Interrupt == nil {
 		<-r.wake
 		return false

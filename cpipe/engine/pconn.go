@@ -36,13 +36,18 @@ type Request struct {
 	Interrupt func() bool
 	ID        uint64 // caller's tag, returned with async completions
 	Batch     bool   // a pipeline: its replies go back as one list
+	// OwnThread: the caller is a host thread inside a call into the engine
+	// (cp_exec), whose goroutine is locked to that thread; it sleeps in
+	// the kernel (park.go) instead of parking its goroutine.
+	OwnThread bool
 
 	state       reqState
 	inWrite     bool // a writer is sending Data outside the lock
 	got         int
-	wake        chan struct{}
-	start       int64 // nanotime when the caller handed the request over
-	interrupted bool  // its own caller saw Interrupt return true
+	wake        chan struct{} // the waiting caller's wake-up, unless OwnThread
+	park        parker        // the same, for OwnThread
+	start       int64         // nanotime when the caller handed the request over
+	interrupted bool          // its own caller saw Interrupt return true
 }
 
 // markStart notes when the caller handed req over, once: the Group and the
@@ -167,7 +172,11 @@ const maxBatch = 4096
 
 // Do sends req and waits for its replies in the calling thread.
 func (c *PConn) Do(req *Request) error {
-	req.wake = make(chan struct{}, 1)
+	if req.OwnThread {
+		req.park.state.Store(parkIdle)
+	} else {
+		req.wake = make(chan struct{}, 1)
+	}
 	req.markStart()
 	c.mu.Lock()
 	if err := c.admitLocked(req); err != nil {
@@ -408,10 +417,7 @@ func (c *PConn) kickReaderLocked(self *Request) {
 		return
 	}
 	if head != self {
-		select {
-		case head.wake <- struct{}{}:
-		default:
-		}
+		head.signal()
 	}
 }
 
@@ -496,6 +502,16 @@ func (c *PConn) completeLocked(r *Request) {
 	r.state = stateDone
 	if r.OnDone != nil {
 		r.OnDone(r)
+		return
+	}
+	r.signal()
+}
+
+// signal wakes r's waiting caller (or its next wait). Called with the
+// connection's lock held.
+func (r *Request) signal() {
+	if r.OwnThread {
+		r.park.wake()
 		return
 	}
 	select {
