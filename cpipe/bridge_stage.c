@@ -90,6 +90,8 @@ typedef struct {
     PyObject *items;     // list: their futures or fire_and_forget records
     PyObject *deferred;  // list: requests the completion thread could not send
     PyObject *slow;      // Stager.add(item, command)
+    PyObject *forget_slow;  // Pool's fire_and_forget slow path: (record, args)
+    PyObject *counter;      // the Pool's fire_and_forget index: an iterator of ints
 } stage_core_t;
 
 static PyObject *s_hset, *s_hget;
@@ -115,6 +117,8 @@ static PyObject *stage_core_new(PyTypeObject *type, PyObject *args, PyObject *kw
     if (c->items) PyObject_GC_UnTrack(c->items);  // see put_items
     c->deferred = PyList_New(0);
     c->slow = Py_NewRef(Py_None);
+    c->forget_slow = Py_NewRef(Py_None);
+    c->counter = Py_NewRef(Py_None);
     if (!c->mutex || !c->buf || !c->items || !c->deferred) {
         if (!PyErr_Occurred()) PyErr_NoMemory();
         Py_DECREF(c);
@@ -128,6 +132,8 @@ static int stage_core_traverse(stage_core_t *c, visitproc visit, void *arg) {
     Py_VISIT(c->items);
     Py_VISIT(c->deferred);
     Py_VISIT(c->slow);
+    Py_VISIT(c->forget_slow);
+    Py_VISIT(c->counter);
     return 0;
 }
 
@@ -136,6 +142,8 @@ static int stage_core_clear(stage_core_t *c) {
     Py_CLEAR(c->items);
     Py_CLEAR(c->deferred);
     Py_CLEAR(c->slow);
+    Py_CLEAR(c->forget_slow);
+    Py_CLEAR(c->counter);
     return 0;
 }
 
@@ -173,33 +181,40 @@ static PyObject *stage_core_release(stage_core_t *c, PyObject *unused) {
 
 static PyObject *stage_core_exit(stage_core_t *c, PyObject *args) { return stage_core_release(c, NULL); }
 
-static PyObject *stage_slow(stage_core_t *c, PyObject *fut, PyObject *const *cmd, Py_ssize_t n) {
-    PyObject *command = PyTuple_New(n);
-    if (!command) goto fail;
-    for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(command, i, Py_NewRef(cmd[i]));
-    PyObject *r = PyObject_CallFunctionObjArgs(c->slow, fut, command, NULL);
+// Hands item (a reference this consumes) and the command, as a tuple
+// (command, when given, is it already), to slow(item, command); returns item.
+static PyObject *stage_slow(PyObject *slow, PyObject *item, PyObject *const *cmd, Py_ssize_t n, PyObject *command) {
+    if (command) {
+        Py_INCREF(command);
+    } else {
+        command = PyTuple_New(n);
+        if (!command) goto fail;
+        for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(command, i, Py_NewRef(cmd[i]));
+    }
+    PyObject *r = PyObject_CallFunctionObjArgs(slow, item, command, NULL);
     Py_DECREF(command);
     if (!r) goto fail;
     Py_DECREF(r);
-    return fut;
+    return item;
 fail:
-    Py_DECREF(fut);
+    Py_DECREF(item);
     return NULL;
 }
 
-// Stages cmd[0..n) with a new future: the fast path, else Stager.add.
-static PyObject *stage_future(stage_core_t *c, PyObject *const *cmd, Py_ssize_t n) {
-    PyObject *fut = cp_future_new();  // first: a collection here may run Python code
-    if (!fut) return NULL;
+// Stages cmd[0..n) with item (a future or a fire_and_forget record; this
+// consumes the reference and returns it): the fast path, else slow.
+// Made before the call: allocating it may collect, which may run Python code.
+static PyObject *stage_item(stage_core_t *c, PyObject *slow, PyObject *item, PyObject *const *cmd, Py_ssize_t n,
+                            PyObject *command) {
     if (c->held || c->closed || c->inflight < c->max_inflight || !PyByteArray_CheckExact(c->buf) ||
         !PyList_CheckExact(c->items) || !PyList_CheckExact(c->deferred))
-        return stage_slow(c, fut, cmd, n);
+        return stage_slow(slow, item, cmd, n, command);
     enc_t e;
     enc_init(&e, c->max_bulk);
     batch_kind_t kind = {0, -1};
     if (enc_command(&e, cmd, n, &kind) < 0) {  // a bad argument: nothing staged
         enc_free(&e);
-        Py_DECREF(fut);
+        Py_DECREF(item);
         return NULL;
     }
     // Encoding may have run Python code (an int subclass's __str__): check again.
@@ -207,20 +222,27 @@ static PyObject *stage_future(stage_core_t *c, PyObject *const *cmd, Py_ssize_t 
     if (kind.blocking || c->held || c->closed || c->inflight < c->max_inflight || PyList_GET_SIZE(c->deferred) ||
         PyList_GET_SIZE(c->items) + 1 >= c->max_commands || old + e.len >= c->max_bytes) {
         enc_free(&e);
-        return stage_slow(c, fut, cmd, n);
+        return stage_slow(slow, item, cmd, n, command);
     }
     if (PyByteArray_Resize(c->buf, old + e.len) < 0) goto fail;
     memcpy(PyByteArray_AS_STRING(c->buf) + old, e.buf, e.len);
-    if (PyList_Append(c->items, fut) < 0) {
+    if (PyList_Append(c->items, item) < 0) {
         PyByteArray_Resize(c->buf, old);  // shrinking does not fail
         goto fail;
     }
     enc_free(&e);
-    return fut;
+    return item;
 fail:
     enc_free(&e);
-    Py_DECREF(fut);
+    Py_DECREF(item);
     return NULL;
+}
+
+// Stages cmd[0..n) with a new future.
+static PyObject *stage_future(stage_core_t *c, PyObject *const *cmd, Py_ssize_t n) {
+    PyObject *fut = cp_future_new();
+    if (!fut) return NULL;
+    return stage_item(c, c->slow, fut, cmd, n, NULL);
 }
 
 // Pool.phset/phget's arguments, positional or by name, into out[0..n).
@@ -265,6 +287,43 @@ static PyObject *stage_core_hget(stage_core_t *c, PyObject *const *args, Py_ssiz
     return stage_future(c, cmd, 3);
 }
 
+// Pool.fire_and_forget(*args): the command staged with its record,
+// (index, args), which keeps only its error (Pool._forget is the slow path).
+static PyObject *stage_core_forget(stage_core_t *c, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    if (kwnames && PyTuple_GET_SIZE(kwnames)) {
+        PyErr_SetString(PyExc_TypeError, "fire_and_forget() takes no keyword arguments");
+        return NULL;
+    }
+    if (nargs == 0) {
+        PyErr_SetString(PyExc_TypeError, "fire_and_forget() needs a command");
+        return NULL;
+    }
+    if (!c->counter || !PyIter_Check(c->counter)) {
+        PyErr_SetString(PyExc_TypeError, "StageCore.counter must be an iterator");
+        return NULL;
+    }
+    PyObject *command = PyTuple_New(nargs);
+    if (!command) return NULL;
+    for (Py_ssize_t i = 0; i < nargs; i++) PyTuple_SET_ITEM(command, i, Py_NewRef(args[i]));
+    PyObject *index = PyIter_Next(c->counter);
+    if (!index) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "StageCore.counter is exhausted");
+        Py_DECREF(command);
+        return NULL;
+    }
+    PyObject *record = PyTuple_Pack(2, index, command);
+    Py_DECREF(index);
+    if (!record) {
+        Py_DECREF(command);
+        return NULL;
+    }
+    PyObject *r = stage_item(c, c->forget_slow, record, args, nargs, command);
+    Py_DECREF(command);
+    if (!r) return NULL;
+    Py_DECREF(r);
+    Py_RETURN_NONE;
+}
+
 static int set_list(PyObject **slot, PyObject *value, const char *name) {
     if (!value || !PyList_CheckExact(value)) {
         PyErr_Format(PyExc_TypeError, "StageCore.%s must be a list", name);
@@ -299,6 +358,8 @@ static PyGetSetDef stage_core_getset[] = {
 static PyMemberDef stage_core_members[] = {
     {"buf", T_OBJECT_EX, offsetof(stage_core_t, buf), READONLY, "the staged commands, encoded"},
     {"slow", T_OBJECT_EX, offsetof(stage_core_t, slow), 0, "add(item, command), for what the fast path cannot stage"},
+    {"forget_slow", T_OBJECT_EX, offsetof(stage_core_t, forget_slow), 0, "forget(record, args): what forget cannot stage"},
+    {"counter", T_OBJECT_EX, offsetof(stage_core_t, counter), 0, "an iterator of forget's record indexes"},
     {"inflight", T_PYSSIZET, offsetof(stage_core_t, inflight), 0, "staged batches sent and not yet completed"},
     {"max_inflight", T_PYSSIZET, offsetof(stage_core_t, max_inflight), READONLY, NULL},
     {"max_commands", T_PYSSIZET, offsetof(stage_core_t, max_commands), 0, "a batch is sent at this many commands"},
@@ -315,6 +376,7 @@ static PyMethodDef stage_core_methods[] = {
     {"__exit__", (PyCFunction)stage_core_exit, METH_VARARGS, NULL},
     {"hset", (PyCFunction)(void (*)(void))stage_core_hset, METH_FASTCALL | METH_KEYWORDS, "hset(name, key, value) -> Future: Pool.phset"},
     {"hget", (PyCFunction)(void (*)(void))stage_core_hget, METH_FASTCALL | METH_KEYWORDS, "hget(name, key) -> Future: Pool.phget"},
+    {"forget", (PyCFunction)(void (*)(void))stage_core_forget, METH_FASTCALL | METH_KEYWORDS, "forget(*command): Pool.fire_and_forget"},
     {NULL},
 };
 

@@ -3,7 +3,7 @@
 # is positional-only (METH_O / METH_FASTCALL). Handles and queues are the
 # engine's integers: a closed or unknown one fails with ConnectionError,
 # never a crash. `encoding` None returns bytes, a codec name returns str.
-from typing import Any, Callable, Iterable, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
 from ._config import EngineConfig
 
@@ -107,12 +107,14 @@ def resolve_batch(items: list[Any], replies: list[Any], forgotten: Callable[[tup
     """resolve() for each future of a staged batch; a fire_and_forget record hands only an error to forgotten."""
 
 class StageCore:
-    """A Stager's lock (a context manager) and staged commands; hset/hget are the C fast path."""
+    """A Stager's lock (a context manager) and staged commands; hset/hget/forget are the C fast path."""
     buf: bytearray
     items: list[Any]
     deferred: list[tuple[int, bytes, list[Any]]]
     held: bool
     slow: Callable[[Any, tuple], bool]
+    forget_slow: Callable[[tuple, tuple], None]
+    counter: Iterator[int]
     inflight: int
     max_inflight: int
     max_commands: int
@@ -126,6 +128,7 @@ class StageCore:
     def __exit__(self, *exc: Any) -> None: ...
     def hset(self, name: Arg, key: Arg, value: Arg) -> Any: ...
     def hget(self, name: Arg, key: Arg) -> Any: ...
+    def forget(self, *command: Arg) -> None: ...
 
 def prepare(max_bulk: int, commands: Iterable[Sequence[Arg]], batch: bool, /) -> bytes:
     """Encode and classify now, queue later with submit_prepared."""

@@ -70,6 +70,17 @@ def _adding_and_starting(pool_ref: "weakref.ref[Pool]", add: Any) -> Any:
     return add_and_start
 
 
+def _forgetting(pool_ref: "weakref.ref[Pool]") -> Any:
+    """StageCore.forget's slow path: Pool._forget, the pool held weakly (as
+    in _adding_and_starting)."""
+    def forget(record: tuple, args: tuple) -> None:
+        pool = pool_ref()
+        if pool is None:
+            raise ConnectionError("the pool is closed")
+        pool._forget(record, args)
+    return forget
+
+
 class _UnreadErrors:
     """The errors of fire_and_forget commands, until flush() raises them:
     the first `limit` kept whole, the rest counted."""
@@ -141,7 +152,9 @@ class Pool(Client):
             # completion thread polls this one queue for the pool's life.
             self._q = self._native.queue_open(-1)
             self._stager = Stager(self._native, self._futures, self._tags, self._unread, self._size)
-            self._stager.core.slow = _adding_and_starting(weakref.ref(self), self._stager.add)
+            core = self._stager.core
+            core.slow = _adding_and_starting(weakref.ref(self), self._stager.add)
+            core.forget_slow, core.counter = _forgetting(weakref.ref(self)), self._forgotten
             self._fast_staging()
         stager = self._stager
         stager.h, stager.q, stager.max_bulk = self._h, self._q, self._max_bulk
@@ -217,7 +230,11 @@ class Pool(Client):
         sent. Commands are staged and sent in batches (cpipe._staging); it
         counts for flush() like a submitted command.
         """
-        record = (next(self._forgotten), args)
+        self._forget((next(self._forgotten), args), args)
+
+    def _forget(self, record: tuple, args: tuple) -> None:
+        """fire_and_forget's command with its record, (index, args); also
+        the slow path of the C fast path (StageCore.forget)."""
         if not self._stager.add(record, args):
             self._submit_alone(record, args)  # a blocking command: never in a batch
         elif self._dispatcher is None:
@@ -291,14 +308,17 @@ class Pool(Client):
                 self._dispatcher = t  # only once started: close() may join it
 
     def _fast_staging(self) -> None:
-        """phset/phget become StageCore's C calls, which make the future and
-        stage the command in one step (what they cannot stage goes through
-        _adding_and_starting). A subclass's own phset or phget is left alone."""
+        """phset/phget/fire_and_forget become StageCore's C calls, which make
+        the future (or record) and stage the command in one step (what they
+        cannot stage goes through _adding_and_starting, _forgetting). A
+        subclass's own phset, phget or fire_and_forget is left alone."""
         core = self._stager.core
         if type(self).phset is Pool.phset:
             self.phset = core.hset  # type: ignore[method-assign]
         if type(self).phget is Pool.phget:
             self.phget = core.hget  # type: ignore[method-assign]
+        if type(self).fire_and_forget is Pool.fire_and_forget:
+            self.fire_and_forget = core.forget  # type: ignore[method-assign]
 
     # -- lifetime -----------------------------------------------------------
 

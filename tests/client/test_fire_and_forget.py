@@ -105,3 +105,84 @@ def test_forked_child_runs_them_in_the_fallback(pool):
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
     assert pool.call("GET", "child") == b"1"
+
+
+# -- the C fast path (StageCore.forget): staged while batches are in flight --
+
+def test_fast_path_is_what_a_pool_calls(pool):
+    # The bound method is StageCore's: the checks below go through it.
+    assert pool.fire_and_forget.__self__ is pool._stager.core
+    with pytest.raises(TypeError, match="keyword"):
+        pool.fire_and_forget("SET", "k", "v", ex=5)
+    with pytest.raises(TypeError, match="needs a command"):
+        pool.fire_and_forget()
+    assert pool.flush(5) is True
+
+
+def test_fast_path_keeps_error_indexes_deep_in_a_load(pool):
+    # Thousands of commands, so nearly all are staged behind batches in
+    # flight; the failing ones keep their index among fire_and_forget calls.
+    pool.call("SET", "str", "x")
+    bad = {7000, 13001, 19999}
+    for i in range(20000):
+        if i in bad:
+            pool.fire_and_forget("HSET", "str", "f", i)
+        else:
+            pool.fire_and_forget("RPUSH", "list", i)
+    with pytest.raises(cpipe.UnreadReplyError) as info:
+        pool.flush(30)
+    assert [(index, command) for index, command, _ in info.value.errors] == [
+        (i, ("HSET", "str", "f", i)) for i in sorted(bad)]
+    # The rest ran (a Pool's batches go over several connections: in any order).
+    assert sorted(map(int, pool.call("LRANGE", "list", 0, -1))) == [i for i in range(20000) if i not in bad]
+
+
+def test_fast_path_refuses_a_bad_argument_and_loses_nothing(pool):
+    for i in range(10000):
+        pool.fire_and_forget("RPUSH", "list", i)
+    with pytest.raises(redis.exceptions.DataError):
+        pool.fire_and_forget("RPUSH", "list", object())
+    with pytest.raises(redis.exceptions.DataError):
+        pool.fire_and_forget("RPUSH", "list", True)
+    for i in range(10000, 12000):
+        pool.fire_and_forget("RPUSH", "list", i)
+    assert pool.flush(30) is True
+    assert sorted(map(int, pool.call("LRANGE", "list", 0, -1))) == list(range(12000))
+    # An index counts calls, refused ones too (as it always has): the next
+    # error's index is the number of calls made before it.
+    pool.call("SET", "str", "x")
+    pool.fire_and_forget("LPUSH", "str", "v")
+    with pytest.raises(cpipe.UnreadReplyError) as info:
+        pool.flush(30)
+    assert info.value.errors[0][0] == 12002
+
+
+def test_fast_path_sends_a_blocking_command_on_its_own(pool):
+    # A BLPOP among staged writes must not hold the batch behind it.
+    for i in range(5000):
+        pool.fire_and_forget("RPUSH", "list", i)
+        if i == 2500:
+            pool.fire_and_forget("BLPOP", "never", 1)
+    fut = pool.submit("GET", "missing")
+    assert fut.result(timeout=0.9) is None  # answered while BLPOP still waits
+    assert pool.flush(30) is True
+    assert pool.call("LLEN", "list") == 5000
+
+
+def test_a_subclass_keeps_its_own_fire_and_forget(server):
+    seen = []
+
+    class Counting(cpipe.Pool):
+        def fire_and_forget(self, *args):
+            seen.append(args)
+            super().fire_and_forget(*args)
+
+    p = Counting(host="127.0.0.1", port=server.port, size=2, socket_timeout=10)
+    try:
+        for i in range(3000):
+            p.fire_and_forget("SET", "sub", i)
+        assert p.flush(30) is True
+        assert len(seen) == 3000
+        assert p.call("GET", "sub") == b"2999"
+    finally:
+        p.close()
