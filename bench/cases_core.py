@@ -280,9 +280,8 @@ def phset(ctx: Context) -> None:
     current = {}
 
     def open_pool():
-        # A fresh pool per round, opened untimed: once a Pool has used phset/submit its
-        # completion thread keeps a core busy while idle (see bench/README.md), which would
-        # tax credis's turns in this same process.
+        # A fresh pool per round, opened (and pinged) untimed, so every round starts alike
+        # (see bench/README.md for why this began).
         import cpipe
 
         pool = current["pool"] = cpipe.Pool(host=ctx.host, port=ctx.port, size=10,
