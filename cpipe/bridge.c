@@ -17,6 +17,7 @@
 #include "bridge_bulk.h"
 #include "bridge_threads.h"
 #include "bridge_batch.h"
+#include "bridge_hot.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -758,6 +759,7 @@ static PyMethodDef methods[] = {
     CP_FUTURE_METHODS
     CP_BULK_METHODS
     CP_BATCH_METHODS
+    CP_HOT_METHODS
     {"tracking_state", cp_py_tracking_state, METH_VARARGS, "tracking_state(max_keys, max_bytes) -> TrackingState (client-side caching)"},
     {NULL, NULL, 0, NULL},
 };

@@ -29,6 +29,16 @@ import redis
 _redis_py = redis.Redis
 
 
+# The hot methods whose plain form runs in C: staged by a pipeline
+# (pipeline.py, bridge_batch.c) and run by a client (client.py,
+# bridge_hot.c): (method, command, fewest and most positional arguments,
+# -1: any number). The plain form is what HotCommands' method sends as
+# _cmd(command, *args) when no argument is None.
+C_METHOD_FORMS = (("get", "GET", 1, 1), ("set", "SET", 2, 2), ("hget", "HGET", 2, 2), ("hset", "HSET", 3, 3),
+                  ("hgetall", "HGETALL", 1, 1), ("delete", "DEL", 1, -1), ("exists", "EXISTS", 1, -1),
+                  ("lpush", "LPUSH", 2, -1), ("rpush", "RPUSH", 2, -1), ("sadd", "SADD", 2, -1))
+
+
 class HotCommands:
     __slots__ = ()
 

@@ -80,6 +80,13 @@ def staged_method(name: str, nmin: int, nmax: int, fallback: Callable[..., Any],
     """A pipeline's hot method in C: stages name + the arguments while the
     pipeline's _stage is set and the call is the plain form, else fallback."""
 
+def client_method(
+    name: str, nmin: int, nmax: int, fallback: Callable[..., Any], find_callback: Callable[..., Any],
+    cmd: Callable[..., Any], /
+) -> Any:
+    """A client's hot method in C: its plain form does what cmd (Redis._cmd)
+    does (_exec, then the callback), else fallback."""
+
 class FutureCore:
     """The C state of cpipe.futures.CommandFuture (bridge_future.c)."""
     _state: str

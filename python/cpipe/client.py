@@ -8,6 +8,7 @@ the command to the engine instead of to a redis-py connection.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import sys
 import threading
 from functools import partial
@@ -19,7 +20,7 @@ from redis.client import CaseInsensitiveDict
 from . import _engine
 from ._config import EngineConfig
 from ._connection_pool import EngineConnectionPool
-from ._hot import HotCommands
+from ._hot import C_METHOD_FORMS, HotCommands
 from ._options import check_client_options, integer
 from ._redis_options import (
     POOL_CONNECTION_OPTIONS,
@@ -391,6 +392,8 @@ class Redis(HotCommands, EngineClient, redis.Redis):
     """
 
     def _setup(self) -> None:
+        if not _c_methods:
+            _install_c_methods(self._native)
         # Bound C functions: a raw call costs no Python frame.
         self._exec = partial(self._native.execute, self._h, self._encoding, self._max_bulk)
         self._exec_raw = partial(self._native.execute, self._h, None, self._max_bulk)
@@ -440,18 +443,35 @@ class Redis(HotCommands, EngineClient, redis.Redis):
         return self._exec(*args)
 
     def _cmd(self, *args: Any) -> Any:
-        """The hot path: one upper-case command name, no options (see _hot)."""
+        """The hot path: one upper-case command name, no options (see _hot).
+        The plain forms of the hottest methods do this in C (_install_c_methods)."""
         exec_ = self._exec
         try:
             reply = exec_(*args)
-        except AuthenticationError:
-            if not self._fresh_credentials(getattr(exec_, "args", (0,))[0]):
-                raise
-            reply = self._exec(*args)
-        except _RETRYABLE:
-            if self._retry is None:
-                raise
-            reply = self._with_retry(self._exec, args)
+        except _RETRYABLE as e:  # AuthenticationError is a ConnectionError
+            return self._cmd_recover(exec_, args, e)
+        if self._protocol_pending:
+            self._settle_protocol()
+        cb = find_callback(self.response_callbacks, args[0])
+        return reply if cb is None else cb(reply)
+
+    def _cmd_recover(self, exec_: Any, args: tuple, exc: BaseException) -> Any:
+        """_cmd after exec_(*args) raised exc: once more with fresh
+        credentials, or by the retry policy, else exc raised as it was."""
+        try:
+            if isinstance(exc, AuthenticationError):
+                if not self._fresh_credentials(getattr(exec_, "args", (0,))[0]):
+                    raise exc
+                reply = self._exec(*args)
+            elif isinstance(exc, _RETRYABLE) and self._retry is not None:
+                reply = self._with_retry(self._exec, args, exc)
+            else:
+                raise exc
+        finally:
+            # Raised, exc's traceback holds this frame: without this the
+            # frame would hold exc, a cycle keeping the client (and its
+            # connections) alive until the cyclic GC runs.
+            exc = None  # type: ignore[assignment]
         if self._protocol_pending:
             self._settle_protocol()
         cb = find_callback(self.response_callbacks, args[0])
@@ -484,13 +504,15 @@ class Redis(HotCommands, EngineClient, redis.Redis):
             return reply
         return cb(reply, **callback_options(options)) if options else cb(reply)
 
-    def _with_retry(self, exec_: Callable[..., Any], args: tuple) -> Any:
+    def _with_retry(self, exec_: Callable[..., Any], args: tuple, failure: Optional[BaseException] = None) -> Any:
         """The command under the configured redis-py Retry, whose first try has just failed.
 
-        The failure is handed to the Retry as its first attempt's, so the
-        command runs at most retries + 1 times in all, with its backoff.
+        The failure (that try's: the exception being handled unless given)
+        is handed to the Retry as its first attempt's, so the command runs
+        at most retries + 1 times in all, with its backoff.
         """
-        first_failure = [sys.exc_info()[1]]
+        first_failure = [failure if failure is not None else sys.exc_info()[1]]
+        failure = None  # the list holds it: no cycle through this frame if it is raised again
 
         def attempt() -> Any:
             if first_failure:
@@ -677,3 +699,25 @@ _MAX_SPARES = 4
 _REOPEN_LOCK = threading.Lock()
 
 Client = Redis
+
+# The plain forms of the hottest methods in C (bridge_hot.c), installed
+# with the first client: the bridge is only loaded then (importing cpipe
+# never starts Go). A class of cpipe's own that defines a method keeps it;
+# a subclass with its own _cmd, or an instance with one (the client-side
+# cache), gets the Python method (the descriptor checks at each call).
+_c_methods: list = []
+
+
+def _install_c_methods(native: Any) -> None:
+    for attr, name, nmin, nmax in C_METHOD_FORMS:
+        python_method = HotCommands.__dict__[attr]
+        if getattr(Redis, attr) is not python_method:
+            continue
+        method = native.client_method(name, nmin, nmax, python_method, find_callback, Redis._cmd)
+        method.__signature__ = inspect.signature(python_method)
+        method.__doc__ = python_method.__doc__
+        method.__name__ = attr
+        method.__qualname__ = f"Redis.{attr}"
+        method.__wrapped__ = python_method
+        _c_methods.append(method)
+        setattr(Redis, attr, method)

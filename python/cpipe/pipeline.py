@@ -29,7 +29,7 @@ from typing import Any, Callable, Optional
 
 import redis.client
 
-from ._hot import HOT_NAMES, StagedHotCommands
+from ._hot import C_METHOD_FORMS, HOT_NAMES, StagedHotCommands
 from ._replies import (
     EMPTY_RESPONSE,
     NEVER_DECODE,
@@ -545,11 +545,8 @@ class Pipeline(StagedHotCommands, RaiseAnyFirstError, redis.client.Pipeline):
 
 
 # The hot methods whose plain form the bridge stages itself (a StagedMethod:
-# no Python frame per queued command); the others keep their Python methods.
-# (method, command, fewest and most positional arguments; -1: any number)
-_C_METHOD_FORMS = (("get", "GET", 1, 1), ("set", "SET", 2, 2), ("hget", "HGET", 2, 2), ("hset", "HSET", 3, 3),
-                   ("hgetall", "HGETALL", 1, 1), ("delete", "DEL", 1, -1), ("exists", "EXISTS", 1, -1),
-                   ("lpush", "LPUSH", 2, -1), ("rpush", "RPUSH", 2, -1), ("sadd", "SADD", 2, -1))
+# no Python frame per queued command; _hot.C_METHOD_FORMS); the others keep
+# their Python methods.
 _c_methods: list = []
 
 
@@ -558,7 +555,7 @@ def _install_c_methods(native: Any) -> None:
     bridge is only loaded then (importing cpipe never starts Go). Each
     shows its Python method's signature and doc, and hands it every call
     that is not the plain form."""
-    for attr, name, nmin, nmax in _C_METHOD_FORMS:
+    for attr, name, nmin, nmax in C_METHOD_FORMS:
         python_method = getattr(StagedHotCommands, attr)  # its own, or HotCommands'
         method = native.staged_method(name, nmin, nmax, python_method)
         method.__signature__ = inspect.signature(python_method)
