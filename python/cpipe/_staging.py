@@ -60,6 +60,9 @@ class Stager:
         self._futures = futures
         self._tags = tags
         self._unread = unread
+        # (items, error) of batches _send_locked could not hand over, failed
+        # once the lock is released: a future's callbacks may stage again.
+        self._failed: list[tuple[list, BaseException]] = []
 
     # The StageCore's fields, under their old names.
     buf = property(lambda self: self.core.buf)
@@ -74,16 +77,20 @@ class Stager:
         """Stage one command with its item; False for a blocking command,
         which is not staged (the caller submits it on its own)."""
         c = self.core
-        with c:
-            if c.closed:
-                raise ConnectionError("the pool is closed")
-            if not self._stage(c.buf, c.max_bulk, *command):
-                return False
-            items = c.items
-            items.append(item)
-            if (c.inflight < c.max_inflight or len(items) >= c.max_commands
-                    or len(c.buf) >= c.max_bytes):
-                self._send_locked()
+        try:
+            with c:
+                if c.closed:
+                    raise ConnectionError("the pool is closed")
+                if not self._stage(c.buf, c.max_bulk, *command):
+                    return False
+                items = c.items
+                items.append(item)
+                if (c.inflight < c.max_inflight or len(items) >= c.max_commands
+                        or len(c.buf) >= c.max_bytes):
+                    self._send_locked()
+        finally:
+            if self._failed:
+                self._fail_unsent()
         if c.deferred:
             self._send_deferred(raising=True)
         return True
@@ -95,9 +102,13 @@ class Stager:
 
     def send_all(self) -> None:
         """flush()'s first step: everything staged or deferred goes to the engine now."""
-        with self.lock:
-            if self.items:
-                self._send_locked()
+        try:
+            with self.lock:
+                if self.items:
+                    self._send_locked()
+        finally:
+            if self._failed:
+                self._fail_unsent()
         self._send_deferred(raising=True)
 
     def batch_done(self, items: list, value: Any) -> None:
@@ -116,8 +127,10 @@ class Stager:
             if self.items and not self.closed:
                 try:
                     self._send_locked()
-                except BaseException:  # noqa: BLE001 - each staged command got the error
+                except BaseException:  # noqa: BLE001 - each staged command gets the error
                     pass
+        if self._failed:
+            self._fail_unsent()
         self.retry_deferred()
 
     def retry_deferred(self) -> None:
@@ -154,16 +167,28 @@ class Stager:
             sent = self._submit_staged(self.h, self.q, tag, False, self.buf, len(items))
         except BaseException as e:
             # Nothing of the batch was queued: each of its commands fails
-            # with the reason, and the caller that sent it sees it raised.
+            # with the reason (_fail_unsent, once the lock is released), and
+            # the caller that sent it sees it raised.
             self._futures.pop(tag, None)
             self.buf.clear()
-            for item in items:
-                self._complete(item, e)
+            self._failed.append((items, e))
             raise
         self.buf.clear()
         if sent.__class__ is bytes:
             self.deferred.append((tag, sent, items))
         self.inflight += 1
+
+    def _fail_unsent(self) -> None:
+        """Fail the commands of the batches _send_locked could not hand
+        over, with no lock held: a future's callbacks run here, and one may
+        call phset again (the lock is not reentrant)."""
+        while True:
+            with self.lock:
+                if not self._failed:
+                    return
+                items, error = self._failed.pop(0)
+            for item in items:
+                self._complete(item, error)
 
     def _send_deferred(self, raising: bool) -> None:
         """Send the deferred requests, waiting in the engine (GIL released)

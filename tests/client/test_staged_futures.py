@@ -87,3 +87,54 @@ def test_close_fails_what_was_staged(server):
     assert added >= sum(e is None for e in outcomes)
     with pytest.raises(redis.exceptions.ConnectionError):
         p.phset("closing", "late", 1)
+
+
+def test_a_callback_may_stage_again_when_a_batch_fails_to_send():
+    # A staged batch the engine refuses fails its futures; their callbacks
+    # run then, and one that calls phset again must find the stage's lock
+    # free (it is not reentrant): this used to hang for good.
+    from tests._servers import start_real_server
+
+    srv = start_real_server("--enable-debug-command", "yes")
+    p = cpipe.Pool(host="127.0.0.1", port=srv.port, size=1, socket_timeout=10)
+    hung = False
+    try:
+        p.ping()
+        p.fire_and_forget("DEBUG", "SLEEP", "0.5")  # the one batch in flight, for half a second
+        staged = [p.phset("h", f"f{i}", i) for i in range(3)]  # staged behind it
+        assert p._stager.items, "the phsets were sent at once: nothing to test"
+        again = []
+        for fut in staged:
+            fut.add_done_callback(lambda f: again.append(p.phset("h", "again", 1)))
+        real = p._stager._submit_staged
+        calls = []
+
+        def refuse_once(*args):
+            calls.append(args)
+            if len(calls) == 1:
+                raise cpipe.ConnectionError("refused by the test")
+            return real(*args)
+
+        p._stager._submit_staged = refuse_once
+        outcome = []
+        t = threading.Thread(target=lambda: outcome.append(_flush_outcome(p)), daemon=True)
+        t.start()
+        t.join(20)
+        hung = t.is_alive()
+        assert not hung, "flush() hung: a callback could not stage again"
+        assert outcome == ["ConnectionError: refused by the test"]
+        assert all(isinstance(f.exception(), cpipe.ConnectionError) for f in staged)
+        assert len(again) == 3
+        assert p.flush(10) is True
+        assert [f.result(10) for f in again] == [1, 0, 0]
+    finally:
+        if not hung:  # close() would wait for the stage's lock forever too
+            p.close()
+        srv.stop()
+
+
+def _flush_outcome(pool) -> str:
+    try:
+        return f"flushed: {pool.flush(10)}"
+    except Exception as e:  # noqa: BLE001 - reported to the test
+        return f"{type(e).__name__}: {e}"
