@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
+from redis._parsers import helpers as _helpers
 from redis.utils import str_if_bytes  # noqa: F401 - re-exported for pipelines
 
 NEVER_DECODE = "NEVER_DECODE"
@@ -20,6 +21,9 @@ EMPTY_RESPONSE = "EMPTY_RESPONSE"
 _READ_OPTIONS = ("keys", NEVER_DECODE, EMPTY_RESPONSE)
 
 _dict_get = dict.get
+# redis-py 8.2 reads INFO with NEVER_DECODE and decodes it itself (decode_info);
+# before, a NEVER_DECODE INFO stayed bytes.
+DECODES_RAW_INFO = hasattr(_helpers, "decode_info")
 
 
 def reply_callbacks(protocol: Any = 2, legacy_responses: bool = True) -> dict[str, Callable[..., Any]]:
@@ -98,6 +102,20 @@ def wire_args(args: tuple) -> tuple:
     if isinstance(name, str) and " " in name:
         return (*name.split(), *args[1:])
     return args
+
+
+def never_decoded(name: Any, reply: Any, encoding: Any) -> Any:
+    """A NEVER_DECODE reply of a decoding client (encoding not None), as
+    redis-py's parse_response leaves it: read as bytes, except INFO's text,
+    which redis-py 8.2 reads raw only so that bytes the encoding cannot
+    decode (an error name in `INFO errorstats`) are replaced instead of
+    failing the whole reply."""
+    if name != "INFO" or encoding is None or not isinstance(reply, bytes) or not DECODES_RAW_INFO:
+        return reply
+    try:
+        return decode_reply(reply, encoding)
+    except UnicodeDecodeError:
+        return reply.decode(encoding if isinstance(encoding, str) else encoding[0], "replace")
 
 
 def decode_reply(value: Any, encoding: str) -> Any:

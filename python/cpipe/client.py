@@ -37,6 +37,7 @@ from ._replies import (
     NEVER_DECODE,
     callback_options,
     find_callback,
+    never_decoded,
     reply_callbacks,
     use_resp2_callbacks,
     wire_args,
@@ -479,6 +480,8 @@ class Redis(HotCommands, EngineClient, redis.Redis):
             reply = self._with_retry(exec_, wire)
         if self._protocol_pending:
             self._settle_protocol()
+        if options and NEVER_DECODE in options:
+            reply = never_decoded(args[0], reply, self._encoding)
         cb = find_callback(self.response_callbacks, args[0])
         if cb is None:
             return reply

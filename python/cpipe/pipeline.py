@@ -36,6 +36,7 @@ from ._replies import (
     callback_options,
     decode_reply,
     find_callback,
+    never_decoded,
     wire_args,
 )
 from .errors import AuthenticationError, ConnectionError, DataError, ExecAbortError, ProtocolError, ResponseError, TimeoutError, WatchError
@@ -294,6 +295,8 @@ class Pipeline(StagedHotCommands, RaiseAnyFirstError, redis.client.Pipeline):
             self.watching = False
         elif name == "WATCH":
             self.watching = True
+        if raw:
+            reply = never_decoded(name, reply, self._client._encoding)
         cb = find_callback(self.response_callbacks, name)
         if cb is None:
             return reply
@@ -507,8 +510,11 @@ class Pipeline(StagedHotCommands, RaiseAnyFirstError, redis.client.Pipeline):
                 continue
             if "_raw" in options:
                 continue
-            if encoding is not None and NEVER_DECODE not in options:
-                r = decode_reply(r, encoding)
+            if encoding is not None:
+                if NEVER_DECODE in options:
+                    r = never_decoded(args[0], r, encoding)
+                else:
+                    r = decode_reply(r, encoding)
             cb = find_callback(callbacks, args[0])
             if cb is None:
                 replies[i] = r
