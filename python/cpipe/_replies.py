@@ -118,16 +118,23 @@ def never_decoded(name: Any, reply: Any, encoding: Any) -> Any:
         return reply.decode(encoding if isinstance(encoding, str) else encoding[0], "replace")
 
 
-def decode_reply(value: Any, encoding: str) -> Any:
-    """A raw reply decoded as the engine decodes for decode_responses=True.
+def decode_reply(value: Any, encoding: Any) -> Any:
+    """A raw reply decoded as the engine decodes for decode_responses=True
+    (encoding: a codec name, strict, or a (codec, errors) pair: a client's
+    encoding_errors=).
 
     Used when a batch mixes NEVER_DECODE commands with others: the batch is
     read raw and the others are decoded here.
     """
+    codec, errors = (encoding, "strict") if isinstance(encoding, str) else encoding
+    return _decoded(value, codec, errors)
+
+
+def _decoded(value: Any, codec: str, errors: str) -> Any:
     if isinstance(value, bytes):
-        return value.decode(encoding)
+        return value.decode(codec, errors)
     if isinstance(value, list):
-        return [decode_reply(v, encoding) for v in value]
+        return [_decoded(v, codec, errors) for v in value]
     if isinstance(value, dict):  # a RESP3 map
-        return {decode_reply(k, encoding): decode_reply(v, encoding) for k, v in value.items()}
+        return {_decoded(k, codec, errors): _decoded(v, codec, errors) for k, v in value.items()}
     return value

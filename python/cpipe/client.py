@@ -190,7 +190,12 @@ class EngineClient:
         self.encoding = encoding
         self.autopipeline = autopipeline
         self._socket_timeout = socket_timeout or 0.0
-        self._encoding = encoding if decode_responses else None
+        # What the bridge decodes replies with: None (bytes), the codec name
+        # (strict), or (codec, errors) for redis-py's encoding_errors=.
+        encoding_errors = redis_py_options.get("encoding_errors", "strict")
+        self._encoding: Any = None
+        if decode_responses:
+            self._encoding = encoding if encoding_errors == "strict" else (encoding, encoding_errors)
         self._fork_fallback = bool(fork_fallback)
         # protocol= as given (what redis-py keeps in connection_kwargs and
         # picks its callbacks by); the engine asks for wire_protocol's.
@@ -207,7 +212,7 @@ class EngineClient:
             "host": host, "port": port, "unix_socket_path": unix_socket_path, "db": db,
             "username": username, "password": password, "client_name": client_name,
             "socket_timeout": socket_timeout, "socket_connect_timeout": socket_connect_timeout,
-            "decode_responses": bool(decode_responses), "encoding": encoding,
+            "decode_responses": bool(decode_responses), "encoding": encoding, "encoding_errors": encoding_errors,
             "protocol": protocol, "legacy_responses": self._legacy_responses,
             # TLS: redis-py's connections (a forked child's, the pool
             # facade's) get the same ssl_* options, as SSLConnection.

@@ -208,7 +208,7 @@ class EngineSubscriberState:
 
     _native: Any
     _config: Any
-    _reply_encoding: Optional[str]
+    _reply_encoding: Any  # None, a codec name, or (codec, errors)
     _max_bulk: int
     _engine_args: tuple
     _batch: int
