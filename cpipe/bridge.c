@@ -41,8 +41,7 @@ static unsigned long main_thread; // the thread that runs Python's signal handle
 
 static int64_t rd64(const char *p) { int64_t v; memcpy(&v, p, 8); return v; }
 
-// A client's encoding_errors= other than "strict" (redis-py's option): the
-// encoding is a (codec, errors) tuple. Kept out of make_str's fast path.
+// encoding_errors= other than "strict": a (codec, errors) tuple, off make_str's fast path.
 static PyObject *make_str_with_errors(const char *p, Py_ssize_t n, PyObject *encoding) {
     if (!PyTuple_Check(encoding) || PyTuple_GET_SIZE(encoding) != 2 ||
         !PyUnicode_Check(PyTuple_GET_ITEM(encoding, 0)) || !PyUnicode_Check(PyTuple_GET_ITEM(encoding, 1))) {
