@@ -42,9 +42,24 @@ static unsigned long main_thread; // the thread that runs Python's signal handle
 
 static int64_t rd64(const char *p) { int64_t v; memcpy(&v, p, 8); return v; }
 
+// encoding_errors= other than "strict": a (codec, errors) tuple, off make_str's fast path.
+static PyObject *make_str_with_errors(const char *p, Py_ssize_t n, PyObject *encoding) {
+    if (!PyTuple_Check(encoding) || PyTuple_GET_SIZE(encoding) != 2 ||
+        !PyUnicode_Check(PyTuple_GET_ITEM(encoding, 0)) || !PyUnicode_Check(PyTuple_GET_ITEM(encoding, 1))) {
+        PyErr_SetString(PyExc_TypeError, "encoding must be None, a codec name or a (codec, errors) tuple");
+        return NULL;
+    }
+    const char *codec = PyUnicode_AsUTF8(PyTuple_GET_ITEM(encoding, 0));
+    const char *errors = codec ? PyUnicode_AsUTF8(PyTuple_GET_ITEM(encoding, 1)) : NULL;
+    if (!errors) return NULL;
+    return PyUnicode_Decode(p, n, codec, errors);
+}
+
+// encoding: None (bytes), a codec name (decoded strictly) or (codec, errors).
 static PyObject *make_str(const char *p, Py_ssize_t n, PyObject *encoding) {
     if (encoding == Py_None) return PyBytes_FromStringAndSize(p, n);
-    return PyUnicode_Decode(p, n, PyUnicode_AsUTF8(encoding), "strict");
+    if (PyUnicode_Check(encoding)) return PyUnicode_Decode(p, n, PyUnicode_AsUTF8(encoding), "strict");
+    return make_str_with_errors(p, n, encoding);
 }
 
 static PyObject *make_error(const char *p, Py_ssize_t n) {
@@ -455,9 +470,9 @@ static PyObject *py_submit_prepared(PyObject *self, PyObject *const *args, Py_ss
 
 // poll(queue, encoding, timeout) -> list of (tag, value). value is the reply
 // (an exception instance for an error reply or a failed connection); for a
-// pipeline, the list of replies, errors in place. encoding may be a tuple of
+// pipeline, the list of replies, errors in place. encoding may be a list of
 // encodings, indexed by the low 4 bits of each tag, for a queue shared by
-// clients that decode differently.
+// clients that decode differently (a list: a tuple is one (codec, errors)).
 static PyObject *py_poll(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     uint64_t qh;
     if (nargs != 3) { PyErr_SetString(PyExc_TypeError, "poll(queue, encoding, timeout)"); return NULL; }
@@ -479,9 +494,9 @@ static PyObject *py_poll(PyObject *self, PyObject *const *args, Py_ssize_t nargs
         int64_t tag = rd64(p + 1), status = rd64(p + 10), n = rd64(p + 19), batch = rd64(p + 28);
         p += 36;
         PyObject *value, *enc = encoding;
-        if (PyTuple_Check(encoding)) {
+        if (PyList_Check(encoding)) {
             Py_ssize_t k = (Py_ssize_t)(tag & 15);
-            enc = k < PyTuple_GET_SIZE(encoding) ? PyTuple_GET_ITEM(encoding, k) : Py_None;
+            enc = k < PyList_GET_SIZE(encoding) ? PyList_GET_ITEM(encoding, k) : Py_None;
         }
         if (status != CP_OK) {
             int64_t len = rd64(p + 1);

@@ -28,7 +28,7 @@ def connection_kwargs_for(options: dict[str, Any]) -> tuple[type, dict[str, Any]
         "socket_timeout": options["socket_timeout"],
         "socket_connect_timeout": options["socket_connect_timeout"],
         "encoding": options["encoding"],
-        "encoding_errors": "strict",
+        "encoding_errors": options.get("encoding_errors", "strict"),
         "decode_responses": options["decode_responses"],
         "client_name": options["client_name"],
         # The user's protocol= as redis-py keeps it (None: redis-py's

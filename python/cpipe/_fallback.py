@@ -102,6 +102,7 @@ def _connection_factory(options: dict, asyncio_: bool) -> Callable[[], Any]:
         "socket_timeout": options["socket_timeout"],
         "socket_connect_timeout": options["socket_connect_timeout"],
         "encoding": options["encoding"],
+        "encoding_errors": options.get("encoding_errors", "strict"),
         "decode_responses": options["decode_responses"],
         # The user's protocol=, so redis-py's replies have the shapes the
         # client's callbacks (picked for the same setting) expect.

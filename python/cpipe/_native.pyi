@@ -2,7 +2,8 @@
 # method table and PyInit__native are the source of truth). Every function
 # is positional-only (METH_O / METH_FASTCALL). Handles and queues are the
 # engine's integers: a closed or unknown one fails with ConnectionError,
-# never a crash. `encoding` None returns bytes, a codec name returns str.
+# never a crash. `encoding` None returns bytes, a codec name returns str
+# decoded strictly, a (codec, errors) tuple str decoded with those errors.
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
 from ._config import EngineConfig
@@ -10,7 +11,7 @@ from ._config import EngineConfig
 # What encode.c accepts as one argument of a command (bool is refused at
 # run time; the type system cannot tell it from int).
 Arg = Union[str, bytes, bytearray, memoryview, int, float]
-Encoding = Optional[str]
+Encoding = Union[None, str, tuple[str, str]]
 
 CP_CLOSED: int  # engine status: the client or queue was closed
 QUEUED: int  # submit*: the request was queued (cpipe._engine.QUEUED)
@@ -144,9 +145,9 @@ def submit_prepared(handle: int, queue: int, tag: int, prepared: bytes, /) -> in
     """Queue what submit or prepare returned, waiting as needed: QUEUED|BLOCKING bits."""
 
 def poll(
-    queue: int, encoding: Union[Encoding, tuple[Encoding, ...]], timeout: float, /
+    queue: int, encoding: Union[Encoding, list[Encoding]], timeout: float, /
 ) -> list[tuple[int, Any]]:
-    """Finished submissions as (tag, reply); a tuple of encodings is indexed
+    """Finished submissions as (tag, reply); a list of encodings is indexed
     by the low 4 bits of each tag."""
 
 def outstanding(queue: int, /) -> int: ...

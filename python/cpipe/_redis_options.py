@@ -35,6 +35,18 @@ def _accept(name: str, value: Any) -> None:
     """Accepted: the engine already behaves as this option asks, or the option is metadata."""
 
 
+def _error_handler(name: str, value: Any) -> None:
+    """encoding_errors=: the name of a codec error handler ("strict", "replace", ...)."""
+    import codecs
+
+    if not isinstance(value, str):
+        raise InvalidOptionError(f"{name} must be the name of a codec error handler (str), not {value!r}")
+    try:
+        codecs.lookup_error(value)
+    except LookupError:
+        raise InvalidOptionError(f"{name}={value!r} is not a codec error handler Python knows") from None
+
+
 def _unset(value: Any) -> bool:
     return value is None or value is _REDIS_SENTINEL
 
@@ -63,8 +75,8 @@ PASSIVE_OPTIONS: dict[str, Callable[[str, Any], None]] = {
     "socket_keepalive": _accept,
     "socket_keepalive_options": _refuse_unless(
         lambda v: _unset(v) or not v, "the engine does not set per-socket keepalive options"),
-    "encoding_errors": _refuse_unless(
-        lambda v: v == "strict", "replies are decoded strictly (an undecodable reply fails only itself)"),
+    # Handled by the constructor too (the bridge decodes with it).
+    "encoding_errors": _error_handler,
     # The engine peeks at a connection idle for more than 1 ms before it is
     # reused, which finds a dead one at least as soon as a PING would.
     "health_check_interval": _refuse_unless(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
+from redis._parsers import helpers as _helpers
 from redis.utils import str_if_bytes  # noqa: F401 - re-exported for pipelines
 
 NEVER_DECODE = "NEVER_DECODE"
@@ -20,6 +21,9 @@ EMPTY_RESPONSE = "EMPTY_RESPONSE"
 _READ_OPTIONS = ("keys", NEVER_DECODE, EMPTY_RESPONSE)
 
 _dict_get = dict.get
+# redis-py 8.2 reads INFO with NEVER_DECODE and decodes it itself (decode_info);
+# before, a NEVER_DECODE INFO stayed bytes.
+DECODES_RAW_INFO = hasattr(_helpers, "decode_info")
 
 
 def reply_callbacks(protocol: Any = 2, legacy_responses: bool = True) -> dict[str, Callable[..., Any]]:
@@ -100,16 +104,37 @@ def wire_args(args: tuple) -> tuple:
     return args
 
 
-def decode_reply(value: Any, encoding: str) -> Any:
-    """A raw reply decoded as the engine decodes for decode_responses=True.
+def never_decoded(name: Any, reply: Any, encoding: Any) -> Any:
+    """A NEVER_DECODE reply of a decoding client (encoding not None), as
+    redis-py's parse_response leaves it: read as bytes, except INFO's text,
+    which redis-py 8.2 reads raw only so that bytes the encoding cannot
+    decode (an error name in `INFO errorstats`) are replaced instead of
+    failing the whole reply."""
+    if name != "INFO" or encoding is None or not isinstance(reply, bytes) or not DECODES_RAW_INFO:
+        return reply
+    try:
+        return decode_reply(reply, encoding)
+    except UnicodeDecodeError:
+        return reply.decode(encoding if isinstance(encoding, str) else encoding[0], "replace")
+
+
+def decode_reply(value: Any, encoding: Any) -> Any:
+    """A raw reply decoded as the engine decodes for decode_responses=True
+    (encoding: a codec name, strict, or a (codec, errors) pair: a client's
+    encoding_errors=).
 
     Used when a batch mixes NEVER_DECODE commands with others: the batch is
     read raw and the others are decoded here.
     """
+    codec, errors = (encoding, "strict") if isinstance(encoding, str) else encoding
+    return _decoded(value, codec, errors)
+
+
+def _decoded(value: Any, codec: str, errors: str) -> Any:
     if isinstance(value, bytes):
-        return value.decode(encoding)
+        return value.decode(codec, errors)
     if isinstance(value, list):
-        return [decode_reply(v, encoding) for v in value]
+        return [_decoded(v, codec, errors) for v in value]
     if isinstance(value, dict):  # a RESP3 map
-        return {decode_reply(k, encoding): decode_reply(v, encoding) for k, v in value.items()}
+        return {_decoded(k, codec, errors): _decoded(v, codec, errors) for k, v in value.items()}
     return value

@@ -38,6 +38,7 @@ from ._replies import (
     NEVER_DECODE,
     callback_options,
     find_callback,
+    never_decoded,
     reply_callbacks,
     use_resp2_callbacks,
     wire_args,
@@ -190,7 +191,12 @@ class EngineClient:
         self.encoding = encoding
         self.autopipeline = autopipeline
         self._socket_timeout = socket_timeout or 0.0
-        self._encoding = encoding if decode_responses else None
+        # What the bridge decodes replies with: None (bytes), the codec name
+        # (strict), or (codec, errors) for redis-py's encoding_errors=.
+        encoding_errors = redis_py_options.get("encoding_errors", "strict")
+        self._encoding: Any = None
+        if decode_responses:
+            self._encoding = encoding if encoding_errors == "strict" else (encoding, encoding_errors)
         self._fork_fallback = bool(fork_fallback)
         # protocol= as given (what redis-py keeps in connection_kwargs and
         # picks its callbacks by); the engine asks for wire_protocol's.
@@ -207,7 +213,7 @@ class EngineClient:
             "host": host, "port": port, "unix_socket_path": unix_socket_path, "db": db,
             "username": username, "password": password, "client_name": client_name,
             "socket_timeout": socket_timeout, "socket_connect_timeout": socket_connect_timeout,
-            "decode_responses": bool(decode_responses), "encoding": encoding,
+            "decode_responses": bool(decode_responses), "encoding": encoding, "encoding_errors": encoding_errors,
             "protocol": protocol, "legacy_responses": self._legacy_responses,
             # TLS: redis-py's connections (a forked child's, the pool
             # facade's) get the same ssl_* options, as SSLConnection.
@@ -499,6 +505,8 @@ class Redis(HotCommands, EngineClient, redis.Redis):
             reply = self._with_retry(exec_, wire)
         if self._protocol_pending:
             self._settle_protocol()
+        if options and NEVER_DECODE in options:
+            reply = never_decoded(args[0], reply, self._encoding)
         cb = find_callback(self.response_callbacks, args[0])
         if cb is None:
             return reply

@@ -31,7 +31,7 @@ from redis.cluster import ClusterNode
 from redis.exceptions import RedisClusterException
 
 from ._hot import ClusterHotCommands
-from ._replies import EMPTY_RESPONSE, NEVER_DECODE, wire_args
+from ._replies import EMPTY_RESPONSE, NEVER_DECODE, never_decoded, wire_args
 from .cluster_core import ClusterCore, Empty
 from .errors import DataError, ResponseError
 
@@ -76,7 +76,12 @@ class RedisCluster(ClusterHotCommands, ClusterCore, redis.cluster.RedisCluster):
         return self._reply(args[0], reply, _NO_OPTIONS)
 
     def _run(self, wire: tuple, options: dict, node: Optional[str], slot: int) -> Any:
-        encoding = None if NEVER_DECODE in options else self._encoding
+        if NEVER_DECODE in options:
+            raw = self._execute_on(wire, options, node, slot)
+            return raw if isinstance(raw, Empty) else never_decoded(wire[0], raw, self._encoding)
+        return self._execute_on(wire, options, node, slot, self._encoding)
+
+    def _execute_on(self, wire: tuple, options: dict, node: Optional[str], slot: int, encoding: Any = None) -> Any:
         try:
             return self._native.cluster_execute(self._h, encoding, self._max_bulk, node, slot, *wire)
         except ResponseError:

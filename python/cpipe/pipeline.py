@@ -36,6 +36,7 @@ from ._replies import (
     callback_options,
     decode_reply,
     find_callback,
+    never_decoded,
     wire_args,
 )
 from .errors import AuthenticationError, ConnectionError, DataError, ExecAbortError, ProtocolError, ResponseError, TimeoutError, WatchError
@@ -48,10 +49,14 @@ _NO_OPTIONS: Any = ()
 
 
 class DedicatedConnection:
-    """One engine connection used by one pipeline at a time (WATCH ... EXEC)."""
+    """One engine connection used by one pipeline at a time (WATCH ... EXEC).
 
-    __slots__ = ("execute", "execute_raw", "execute_many", "execute_many_raw", "_close", "broken", "reused",
-                 "handle")
+    What `pipe.connection` is after WATCH. Like redis-py's connection it has
+    `is_connected`, `connect()` and `disconnect()`; unlike it, it is never
+    connected again once closed: a new connection would not hold the WATCH
+    (the pipeline then raises WatchError and reset() closes it). No
+    __slots__: one per WATCH, and tests patch its methods as redis-py's.
+    """
 
     def __init__(self, execute: Callable[..., Any], execute_raw: Callable[..., Any],
                  execute_many: Callable[[list], list], execute_many_raw: Callable[[list], list],
@@ -69,6 +74,22 @@ class DedicatedConnection:
         close, self._close = self._close, None
         if close is not None:
             close()
+
+    @property
+    def is_connected(self) -> bool:
+        """False once closed or failed (the engine connects on the first command)."""
+        return self._close is not None and not self.broken
+
+    def connect(self) -> None:
+        """redis-py's: a live connection stays as it is; a closed one is not
+        replaced (what it watched is gone with it)."""
+        if not self.is_connected:
+            raise ConnectionError("this WATCH connection was closed; its pipeline must be reset")
+
+    def disconnect(self, *args: Any, **kwargs: Any) -> None:
+        """Close it, as redis-py's disconnect(): the server drops its WATCH."""
+        self.broken = True
+        self.close()
 
 
 _COMMAND_NUMBER = re.compile(r"pipeline command (\d+)")
@@ -294,6 +315,8 @@ class Pipeline(StagedHotCommands, RaiseAnyFirstError, redis.client.Pipeline):
             self.watching = False
         elif name == "WATCH":
             self.watching = True
+        if raw:
+            reply = never_decoded(name, reply, self._client._encoding)
         cb = find_callback(self.response_callbacks, name)
         if cb is None:
             return reply
@@ -507,8 +530,11 @@ class Pipeline(StagedHotCommands, RaiseAnyFirstError, redis.client.Pipeline):
                 continue
             if "_raw" in options:
                 continue
-            if encoding is not None and NEVER_DECODE not in options:
-                r = decode_reply(r, encoding)
+            if encoding is not None:
+                if NEVER_DECODE in options:
+                    r = never_decoded(args[0], r, encoding)
+                else:
+                    r = decode_reply(r, encoding)
             cb = find_callback(callbacks, args[0])
             if cb is None:
                 replies[i] = r

@@ -191,6 +191,17 @@ class EngineSubscriberConnection:
         return f"<cpipe engine subscriber {ps._sub if ps is not None else 0}>"
 
 
+class SyncEngineSubscriberConnection(EngineSubscriberConnection):
+    """`pubsub.connection` of a sync PubSub."""
+
+    def can_read(self, timeout: Optional[float] = 0) -> bool:
+        """redis-py's: whether a message can be read now, waiting up to
+        timeout seconds (None: until one comes) for one to arrive. A message
+        that arrives is kept for the next read, not consumed."""
+        ps = self._pubsub()
+        return ps is not None and ps._can_read(timeout)
+
+
 def disconnect_pubsubs(client: Any) -> None:
     """A client's close(): its PubSubs' connections close too, as redis-py's
     pool.disconnect() closes theirs; each connects again (re-subscribing) on
@@ -208,7 +219,7 @@ class EngineSubscriberState:
 
     _native: Any
     _config: Any
-    _reply_encoding: Optional[str]
+    _reply_encoding: Any  # None, a codec name, or (codec, errors)
     _max_bulk: int
     _engine_args: tuple
     _batch: int
@@ -306,7 +317,7 @@ class PubSub(EngineSubscriberState, redis.client.PubSub):
                     self._sub = native.sub_open(h, mm, mb, False, -1, rt)
                 finally:
                     native.close(h)
-                self.connection = EngineSubscriberConnection(self)  # type: ignore[assignment]
+                self.connection = SyncEngineSubscriberConnection(self)  # type: ignore[assignment]
             return self._sub
 
     def _close_subscriber(self) -> None:
@@ -358,6 +369,21 @@ class PubSub(EngineSubscriberState, redis.client.PubSub):
         if isinstance(response, BaseException):
             raise response  # a message that could not be decoded
         return response
+
+    def _can_read(self, timeout: Optional[float]) -> bool:
+        """A message in this object's batch, or one taken from the engine
+        within timeout into it (connection.can_read)."""
+        if self._buffer:
+            return True
+        sub = self._sub
+        if not sub:
+            return False
+        batch = self._native.sub_poll(sub, self._reply_encoding, timeout, self._batch, True)
+        if not batch:
+            return False
+        self._buffer.extend(batch)
+        self._metrics = metrics_enabled()
+        return True
 
     def parse_response(self, block: bool = True, timeout: float = 0) -> Any:
         """redis-py's: the next message as the server sent it (a list), or None."""

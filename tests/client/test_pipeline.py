@@ -401,3 +401,30 @@ def test_watch_conflict_raises_watch_error(server, make_client):
     pipe.set("watched", "mine").set("side-effect", 1)
     assert pipe.execute() == [True, True]
     assert c.call("GET", "watched") == b"mine"
+
+
+def test_watch_connection_disconnected_is_closed_and_never_reconnected(server, make_client):
+    # redis-py's pipe.connection has is_connected, connect() and disconnect();
+    # a WATCH connection that was disconnected already lost its WATCH, so
+    # reset() sends no UNWATCH, and the pipeline never reconnects it.
+    c = make_client(server)
+    c.set("a", 0)
+    pipe = c.pipeline()
+    pipe.watch("a")
+    leased = pipe.connection
+    assert leased.is_connected
+    leased.connect()  # connected: nothing to do
+    leased.disconnect()
+    assert not leased.is_connected
+    with pytest.raises(cpipe.ConnectionError):
+        leased.connect()
+    pipe.reset()
+    assert pipe.watching is False and pipe.connection is None
+    assert not leased.is_connected  # closed, not a spare for the next WATCH
+    pipe.watch("a")
+    assert pipe.connection is not leased and pipe.connection.is_connected
+    pipe.connection.disconnect()
+    with pytest.raises(cpipe.WatchError):  # a command after the loss: the WATCH is gone
+        pipe.get("a")
+    assert pipe.connection is None and pipe.watching is False
+    assert c.get("a") == b"0"  # the client itself is unaffected

@@ -87,7 +87,7 @@ def test_unix_socket_pool_and_from_pool(tmp_path):
     ({"protocol": "resp3"}, "protocol must be 2, 3 or None"),
     ({"protocol": True}, "protocol must be 2, 3 or None"),
     ({"cache_config": object()}, "redis.cache.CacheConfig"),
-    ({"encoding_errors": "replace"}, "strictly"),
+    ({"encoding_errors": "no-such-handler"}, "not a codec error handler"),
     ({"legacy_responses": "no"}, "legacy_responses must be True or False"),
     ({"socket_keepalive_options": {1: 2}}, "keepalive"),
     ({"health_check_interval": -1}, "health_check_interval"),

@@ -196,3 +196,68 @@ def test_async_pool_and_bad_input(server):
         return got
 
     assert run("asyncio", main()) == [{"type": "message", "pattern": None, "channel": b"ap:a", "data": b"x"}]
+
+
+@pytest.mark.parametrize("loop_kind", LOOP_KINDS)
+def test_aclose_awaits_the_connection_disconnect_and_finishes_when_cancelled(real_server, loop_kind):
+    # redis-py's aclose awaits pubsub.connection.disconnect(); 8.2's shields
+    # that teardown, so a cancel that lands in it (a cancelled task leaving
+    # `async with r.pubsub()`) still closes the connection, and aclose only
+    # returns (raising CancelledError) once the teardown is done.
+    shielded = hasattr(redis.asyncio.client.PubSub, "_aclose")
+
+    async def main():
+        c = cpipe.asyncio.Redis(port=real_server.port)
+        ps = c.pubsub()
+        await ps.subscribe("aclose-cancel")
+        assert (await ps.get_message(timeout=5))["type"] == "subscribe"
+        leased = ps.connection
+        assert leased.is_connected
+        started, resume = asyncio.Event(), asyncio.Event()
+        disconnect = leased.disconnect
+
+        async def slow_disconnect(*args, **kwargs):
+            started.set()
+            await resume.wait()
+            await disconnect(*args, **kwargs)
+
+        leased.disconnect = slow_disconnect
+        task = asyncio.ensure_future(ps.aclose())
+        await started.wait()
+        task.cancel()
+        await asyncio.sleep(0.01)
+        if shielded:
+            assert not task.done()  # waits for its teardown
+        resume.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        if shielded:
+            assert ps.connection is None and not leased.is_connected and ps.channels == {}
+            numsub = await c.pubsub_numsub("aclose-cancel")
+            assert numsub[0][1] == 0  # the server saw the subscriber go
+        await ps.aclose()
+        assert ps.connection is None and not leased.is_connected
+        await c.aclose()
+
+    run(loop_kind, main())
+
+
+@pytest.mark.parametrize("loop_kind", LOOP_KINDS)
+def test_aclose_closes_the_subscriber_even_when_disconnect_fails(real_server, loop_kind):
+    async def main():
+        c = cpipe.asyncio.Redis(port=real_server.port)
+        ps = c.pubsub()
+        await ps.subscribe("aclose-fails")
+        leased = ps.connection
+
+        async def failing_disconnect(*args, **kwargs):
+            raise RuntimeError("disconnect failed")
+
+        leased.disconnect = failing_disconnect
+        with pytest.raises(RuntimeError, match="disconnect failed"):
+            await ps.aclose()
+        assert ps.connection is None and not leased.is_connected and ps.channels == {}
+        await ps.aclose()  # nothing left to close
+        await c.aclose()
+
+    run(loop_kind, main())

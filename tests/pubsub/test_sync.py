@@ -122,6 +122,24 @@ def test_get_message_timeout_and_not_subscribed(cp):
     ps.close()
 
 
+def test_connection_can_read_waits_for_a_message_and_keeps_it(cp, publisher):
+    # redis-py's pubsub.connection.can_read(timeout): is a message waiting?
+    ps = cp().pubsub()
+    ps.subscribe("cr:a")
+    assert ps.connection.can_read(timeout=5)  # the subscribe confirmation
+    assert ps.get_message(timeout=0)["type"] == "subscribe"
+    assert not ps.connection.can_read(timeout=0)
+    assert not ps.connection.can_read(timeout=0.05)
+    wait_until(lambda: subscribers(publisher, "cr:a") == 1, what="the subscription")
+    publisher.publish("cr:a", "hello")
+    assert ps.connection.can_read(timeout=5)
+    assert ps.connection.can_read(timeout=0)  # still there: can_read consumes nothing
+    assert ps.get_message(timeout=0)["data"] == b"hello"
+    leased = ps.connection
+    ps.close()
+    assert not leased.can_read(timeout=0)  # closed: nothing to read, no error
+
+
 def test_get_message_batches_many_messages(cp, publisher):
     ps = cp().pubsub(ignore_subscribe_messages=True, batch=64)
     ps.subscribe("b:a")

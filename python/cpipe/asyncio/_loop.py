@@ -69,8 +69,7 @@ class LoopQueue:
         # read by the engine and simply dropped here.
         self.pending: dict[int, tuple[asyncio.Future, Optional[Callable[[Any], Any]]]] = {}
         self._seq = itertools.count(1)
-        self._encodings: list[Optional[str]] = []
-        self._enc_tuple: tuple = ()
+        self._encodings: list[Any] = []
         # The clients bound to this loop: their connections carry this
         # loop's commands, and are closed with it.
         self.clients: "weakref.WeakSet[Any]" = weakref.WeakSet()
@@ -81,14 +80,13 @@ class LoopQueue:
     def loop(self) -> Optional[asyncio.AbstractEventLoop]:
         return self._loop_ref()
 
-    def encoding_index(self, encoding: Optional[str]) -> int:
+    def encoding_index(self, encoding: Any) -> int:
         try:
             return self._encodings.index(encoding)
         except ValueError:
             if len(self._encodings) > _ENC_MASK:
                 raise ValueError("too many distinct reply encodings on one event loop") from None
-            self._encodings.append(encoding)
-            self._enc_tuple = tuple(self._encodings)
+            self._encodings.append(encoding)  # poll indexes this list by each tag's low bits
             return len(self._encodings) - 1
 
     def new_tag(self, enc_index: int) -> int:
@@ -100,7 +98,7 @@ class LoopQueue:
         except BlockingIOError:
             pass
         pop = self.pending.pop
-        for tag, value in self._native.poll(self.q, self._enc_tuple, 0.0):
+        for tag, value in self._native.poll(self.q, self._encodings, 0.0):
             entry = pop(tag, None)
             if entry is None:
                 continue

@@ -65,7 +65,7 @@ class LoopEngine:
     _h: int
     _config: EngineConfig
     _closed: bool
-    _encoding: Optional[str]
+    _encoding: Any  # None, a codec name, or (codec, errors)
     _max_bulk: int
     _socket_timeout: float
 

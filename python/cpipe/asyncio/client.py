@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional
 import redis.asyncio
 
 from .._options import pool_size
-from .._replies import EMPTY_RESPONSE, NEVER_DECODE, callback_options, find_callback, wire_args
+from .._replies import EMPTY_RESPONSE, NEVER_DECODE, callback_options, find_callback, never_decoded, wire_args
 from ..client import EngineClient
 from ..errors import AuthenticationError, ConnectionError, DataError, ResponseError, TimeoutError
 from ._connection_pool import AsyncEngineConnectionPool
@@ -175,6 +175,8 @@ class Redis(AsyncHotCommands, LoopEngine, EngineClient, redis.asyncio.Redis):
             reply = await self._with_retry(run, wire)
         if self._protocol_pending:
             self._settle_protocol()
+        if options and NEVER_DECODE in options:
+            reply = never_decoded(args[0], reply, self._encoding)
         callbacks: Any = self.response_callbacks  # a redis-py CaseInsensitiveDict
         cb = find_callback(callbacks, args[0])
         if cb is None:

@@ -28,7 +28,7 @@ from typing import Any, Optional
 import redis.asyncio.cluster as _arc
 from redis.exceptions import RedisClusterException
 
-from .._replies import EMPTY_RESPONSE, NEVER_DECODE, wire_args
+from .._replies import EMPTY_RESPONSE, NEVER_DECODE, never_decoded, wire_args
 from ..cluster_core import ClusterCore, Empty
 from ..errors import DataError, ResponseError
 from ._loop import loop_queue
@@ -84,7 +84,9 @@ class RedisCluster(ClusterCore, _arc.RedisCluster):
 
     async def _run(self, wire: tuple, options: dict, node: Optional[str], slot: int) -> Any:
         try:
-            return await self._submit(_ONE, (wire,), NEVER_DECODE in options, node, slot)
+            if NEVER_DECODE in options:
+                return never_decoded(wire[0], await self._submit(_ONE, (wire,), True, node, slot), self._encoding)
+            return await self._submit(_ONE, (wire,), False, node, slot)
         except ResponseError:
             if EMPTY_RESPONSE in options:
                 return Empty(options[EMPTY_RESPONSE])

@@ -24,7 +24,7 @@ from typing import Any, Optional
 
 import redis.asyncio.client
 
-from .._replies import EMPTY_RESPONSE, NEVER_DECODE, callback_options, find_callback, wire_args
+from .._replies import EMPTY_RESPONSE, NEVER_DECODE, callback_options, find_callback, never_decoded, wire_args
 from ..errors import ConnectionError, DataError, ResponseError, TimeoutError, WatchError
 from ..pipeline import _NO_OPTIONS, RaiseAnyFirstError, renumbered
 from ..pipeline import Pipeline as _SyncPipeline
@@ -125,6 +125,8 @@ class Pipeline(AsyncHotCommands, RaiseAnyFirstError, redis.asyncio.client.Pipeli
             self.watching = False
         elif name == "WATCH":
             self.watching = True
+        if raw:
+            reply = never_decoded(name, reply, self._client._encoding)
         callbacks: Any = self.response_callbacks  # a redis-py CaseInsensitiveDict
         cb = find_callback(callbacks, name)
         if cb is None:

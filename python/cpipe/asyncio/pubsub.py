@@ -29,6 +29,8 @@ from ..pubsub import (DEFAULT_BATCH, DEFAULT_RECONNECT_TIMEOUT, EngineSubscriber
 # redis-py 8's pub/sub metric (a coroutine in redis.asyncio), as its handle_message records it.
 _record: Any = getattr(redis.asyncio.client, "record_pubsub_message", None)
 _RECEIVE = getattr(getattr(redis.asyncio.client, "PubSubDirection", None), "RECEIVE", None)
+# redis-py 8.2's aclose runs its teardown, _aclose, shielded from cancellation.
+_SHIELDED_ACLOSE = hasattr(redis.asyncio.client.PubSub, "_aclose")
 
 
 class AsyncEngineSubscriberConnection(EngineSubscriberConnection):
@@ -262,13 +264,35 @@ class PubSub(EngineSubscriberState, redis.asyncio.client.PubSub):
         return stats[0] + len(self._buffer), stats[1]
 
     async def aclose(self) -> None:
-        """Close the connection and forget every subscription (redis-py's aclose)."""
+        """Close the connection and forget every subscription (redis-py's aclose).
+
+        redis-py 8.2's aclose shields its teardown (_aclose, below) from a
+        cancel of the caller and waits for it to finish before the caller
+        sees the CancelledError; before 8.2 the teardown runs in place.
+        """
         if not hasattr(self, "_sub_lock"):
             return
-        self._disconnected = False
-        self._close_subscriber()
-        self.connection = None
-        await super().aclose()
+        if _SHIELDED_ACLOSE:
+            await super().aclose()
+        else:
+            await self._aclose()
+
+    async def _aclose(self) -> None:
+        """The teardown: the connection's disconnect() (awaited, as redis-py
+        awaits its connection's), then the engine subscriber closed and the
+        subscriptions forgotten, even when that disconnect failed."""
+        async with self._lock:
+            conn = self.connection
+            try:
+                if conn is not None:
+                    await conn.disconnect(nowait=True)
+            finally:
+                self._disconnected = False
+                self._close_subscriber()
+                self.connection = None
+                self.channels, self.pending_unsubscribe_channels = {}, set()
+                self.patterns, self.pending_unsubscribe_patterns = {}, set()
+                self.shard_channels, self.pending_unsubscribe_shard_channels = {}, set()
 
 
 def make_pubsub(client: Any, **kwargs: Any) -> Any:
