@@ -2,10 +2,7 @@ package engine
 
 import (
 	"errors"
-	"fmt"
-	"reflect"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 )
@@ -71,40 +68,7 @@ func TestParkerWakesASleepingThread(t *testing.T) {
 func TestPConnOwnThreadCallersShareAConnection(t *testing.T) {
 	srv := newFakeServer(t, nil)
 	c := newTestConn(t, srv, nil)
-	const callers, each = 24, 200
-	var wg sync.WaitGroup
-	errs := make(chan error, callers)
-	within(t, 60*time.Second, "callers", func() {
-		for g := 0; g < callers; g++ {
-			wg.Add(1)
-			go func(g int) {
-				defer wg.Done()
-				own := g%3 != 0
-				if own {
-					runtime.LockOSThread()
-					defer runtime.UnlockOSThread()
-				}
-				for i := 0; i < each; i++ {
-					req, want := uniqueEchoes(g, i)
-					req.OwnThread = own
-					if err := c.Do(req); err != nil {
-						errs <- err
-						return
-					}
-					got, err := decodeTape(req.Tape.Buf)
-					if err != nil || !reflect.DeepEqual(got, want) {
-						errs <- fmt.Errorf("caller %d request %d: got %v, want %v (%v)", g, i, got, want, err)
-						return
-					}
-				}
-			}(g)
-		}
-		wg.Wait()
-	})
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	echoesFromCallers(t, c, 24, 200, func(g int) bool { return g%3 != 0 })
 }
 
 // An OwnThread caller's wait is still interruptible: it sleeps in ticks

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -148,10 +149,12 @@ func uniqueEchoes(g, i int) (*Request, []any) {
 	return request(cmds...), want
 }
 
-func TestPConnConcurrentDo(t *testing.T) {
-	srv := newFakeServer(t, nil)
-	c := newTestConn(t, srv, nil)
-	const callers, each = 64, 100
+// echoesFromCallers has callers goroutines send each uniqueEchoes requests
+// on c, one at a time, and reports every error and wrong reply. A caller g
+// for which ownThread(g) holds runs on an OS thread of its own with
+// OwnThread requests, as cp_exec's callers do (ownThread nil: none).
+func echoesFromCallers(t *testing.T, c *PConn, callers, each int, ownThread func(g int) bool) {
+	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, callers)
 	within(t, 60*time.Second, "concurrent callers", func() {
@@ -159,8 +162,14 @@ func TestPConnConcurrentDo(t *testing.T) {
 			wg.Add(1)
 			go func(g int) {
 				defer wg.Done()
+				own := ownThread != nil && ownThread(g)
+				if own {
+					runtime.LockOSThread()
+					defer runtime.UnlockOSThread()
+				}
 				for i := 0; i < each; i++ {
 					req, want := uniqueEchoes(g, i)
+					req.OwnThread = own
 					if err := c.Do(req); err != nil {
 						errs <- err
 						return
@@ -179,6 +188,12 @@ func TestPConnConcurrentDo(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+}
+
+func TestPConnConcurrentDo(t *testing.T) {
+	srv := newFakeServer(t, nil)
+	c := newTestConn(t, srv, nil)
+	echoesFromCallers(t, c, 64, 100, nil)
 	if n := srv.accepts.Load(); n != 1 {
 		t.Errorf("%d connections, want 1", n)
 	}

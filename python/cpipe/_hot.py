@@ -39,6 +39,19 @@ C_METHOD_FORMS = (("get", "GET", 1, 1), ("set", "SET", 2, 2), ("hget", "HGET", 2
                   ("lpush", "LPUSH", 2, -1), ("rpush", "RPUSH", 2, -1), ("sadd", "SADD", 2, -1))
 
 
+def install_c_method(cls: type, attr: str, method: Any, python_method: Any) -> Any:
+    """Put a C method descriptor on cls as attr, showing python_method's
+    signature, doc and name (inspect, help()), which it hands every call
+    that is not the plain form."""
+    method.__signature__ = inspect.signature(python_method)
+    method.__doc__ = python_method.__doc__
+    method.__name__ = attr
+    method.__qualname__ = f"{cls.__name__}.{attr}"
+    method.__wrapped__ = python_method
+    setattr(cls, attr, method)
+    return method
+
+
 class HotCommands:
     __slots__ = ()
 

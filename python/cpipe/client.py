@@ -8,7 +8,6 @@ the command to the engine instead of to a redis-py connection.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import sys
 import threading
 from functools import partial
@@ -20,7 +19,7 @@ from redis.client import CaseInsensitiveDict
 from . import _engine
 from ._config import EngineConfig
 from ._connection_pool import EngineConnectionPool
-from ._hot import C_METHOD_FORMS, HotCommands
+from ._hot import C_METHOD_FORMS, HotCommands, install_c_method
 from ._options import check_client_options, integer
 from ._redis_options import (
     POOL_CONNECTION_OPTIONS,
@@ -722,10 +721,4 @@ def _install_c_methods(native: Any) -> None:
         if getattr(Redis, attr) is not python_method:
             continue
         method = native.client_method(name, nmin, nmax, python_method, find_callback, Redis._cmd)
-        method.__signature__ = inspect.signature(python_method)
-        method.__doc__ = python_method.__doc__
-        method.__name__ = attr
-        method.__qualname__ = f"Redis.{attr}"
-        method.__wrapped__ = python_method
-        _c_methods.append(method)
-        setattr(Redis, attr, method)
+        _c_methods.append(install_c_method(Redis, attr, method, python_method))

@@ -23,13 +23,12 @@ caller's transaction loop retries.
 """
 from __future__ import annotations
 
-import inspect
 import re
 from typing import Any, Callable, Optional
 
 import redis.client
 
-from ._hot import C_METHOD_FORMS, HOT_NAMES, StagedHotCommands
+from ._hot import C_METHOD_FORMS, HOT_NAMES, StagedHotCommands, install_c_method
 from ._replies import (
     EMPTY_RESPONSE,
     NEVER_DECODE,
@@ -584,10 +583,4 @@ def _install_c_methods(native: Any) -> None:
     for attr, name, nmin, nmax in C_METHOD_FORMS:
         python_method = getattr(StagedHotCommands, attr)  # its own, or HotCommands'
         method = native.staged_method(name, nmin, nmax, python_method)
-        method.__signature__ = inspect.signature(python_method)
-        method.__doc__ = python_method.__doc__
-        method.__name__ = attr
-        method.__qualname__ = f"Pipeline.{attr}"
-        method.__wrapped__ = python_method
-        _c_methods.append(method)
-        setattr(Pipeline, attr, method)
+        _c_methods.append(install_c_method(Pipeline, attr, method, python_method))

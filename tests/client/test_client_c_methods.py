@@ -18,11 +18,8 @@ from cpipe._hot import C_METHOD_FORMS, HotCommands
 
 
 @pytest.fixture
-def r(server):
-    c = cpipe.Redis(host="127.0.0.1", port=server.port, socket_timeout=10)
-    c.flushall()
-    yield c
-    c.close()
+def r(client):
+    return client  # tests/conftest.py's: a cpipe.Client (cpipe.Redis) on the session's server, flushed
 
 
 def test_the_hot_methods_are_c_descriptors_with_redis_py_signatures(r):
