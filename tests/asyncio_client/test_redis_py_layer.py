@@ -298,6 +298,37 @@ def test_watch_connection_lost_is_watch_error(server, loop_kind):
     run(loop_kind, main())
 
 
+def test_watch_connection_disconnected_is_closed_and_never_reconnected(server, loop_kind):
+    """redis-py's pipe.connection has is_connected, connect() and disconnect() (async); a
+    WATCH connection that was disconnected lost its WATCH, so it is never connected again."""
+    async def main():
+        r = await _flushed(server)
+        try:
+            await r.set("dc:a", 0)
+            p = r.pipeline()
+            await p.watch("dc:a")
+            leased = p.connection
+            assert leased.is_connected
+            await leased.connect()  # connected: nothing to do
+            await leased.disconnect()
+            assert not leased.is_connected
+            with pytest.raises(cpipe.ConnectionError):
+                await leased.connect()
+            with pytest.raises(cpipe.WatchError):  # a command after the loss: the WATCH is gone
+                await p.get("dc:a")
+            assert p.connection is None and p.watching is False
+            await p.reset()
+            await p.watch("dc:a")
+            assert p.connection is not leased and p.connection.is_connected
+            p.multi()
+            p.incr("dc:a")
+            assert await p.execute() == [1]
+        finally:
+            await r.aclose()
+
+    run(loop_kind, main())
+
+
 def test_idle_watch_connection_closed_by_the_server_is_replaced(server, loop_kind):
     """A spare WATCH connection the server closed while idle is replaced before anything is watched."""
     async def main():

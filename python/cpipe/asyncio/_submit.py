@@ -27,7 +27,7 @@ from typing import Any, Callable, Optional, Union
 
 from .._config import EngineConfig
 from .._engine import BLOCKING
-from ..errors import TimeoutError
+from ..errors import ConnectionError, TimeoutError
 from ._loop import LoopQueue, loop_queue
 
 
@@ -310,6 +310,25 @@ class DedicatedConnection(LoopEngine):
         if self._fallback is not None:
             await self._fallback.aclose()
         await self._close_handle()
+
+    # What `pipe.connection` is after WATCH: redis-py's connection has these.
+    # Unlike it, a closed one is never connected again: a new connection
+    # would not hold the WATCH (the pipeline then raises WatchError).
+
+    @property
+    def is_connected(self) -> bool:
+        """False once closed or failed (the engine connects on the first command)."""
+        return not self._closed and not self.broken
+
+    async def connect(self) -> None:
+        """redis-py's: a live connection stays as it is; a closed one is not replaced."""
+        if not self.is_connected:
+            raise ConnectionError("this WATCH connection was closed; its pipeline must be reset")
+
+    async def disconnect(self, nowait: bool = False) -> None:
+        """Close it, as redis-py's disconnect(): the server drops its WATCH."""
+        self.broken = True
+        await self.aclose()
 
     def __del__(self) -> None:
         self._close_handle_now()
