@@ -33,6 +33,15 @@ What the engine adds (and redis-py does not have):
   `on_reconnect(notice)` is called with it either way, in the thread that
   reads messages. If reconnecting fails for `reconnect_timeout`, reading
   raises ConnectionError; the next subscribe connects again.
+
+`push_handler_func` is redis-py's: when the client speaks RESP3 (protocol=3,
+redis-py 8's default), every pub/sub push frame (subscribe confirmations and
+published messages alike) goes to it as the list the server sent, and what
+it returns is what get_message()/listen() then handle (None: nothing). The
+engine's subscriber speaks RESP2 on the wire; the frames are rebuilt in
+redis-py's RESP3 shape (push_frame). Under RESP2 the handler is never called,
+as redis-py's RESP2 connection never sees a push frame. PING replies and the
+reconnect notice are not push frames and never reach it.
 """
 from __future__ import annotations
 
@@ -121,6 +130,49 @@ def as_server_reply(response: Any, encoding: Optional[str]) -> Any:
     if kind in ("pmessage", b"pmessage"):
         return [kind, response["pattern"], response["channel"], response["data"]]
     return [kind, response["channel"], response["data"]]
+
+
+# The first element of a RESP3 pub/sub push frame (what redis-py's parsers hand
+# to push_handler_func); a PING reply is a plain reply under RESP3, not a push.
+PUSH_KINDS = frozenset(k for kind in ("message", "pmessage", "smessage", "subscribe", "psubscribe",
+                                      "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe")
+                       for k in (kind, kind.encode()))
+
+
+def push_frame_class(default_parser: Any) -> Callable[[list], Any]:
+    """What redis-py's default parser hands a push handler: hiredis's
+    PushNotification (a list subclass) when it reads with hiredis 3.2+,
+    else a plain list."""
+    try:
+        from hiredis import PushNotification  # type: ignore[attr-defined]  # hiredis 3.2+
+        from redis._parsers import _AsyncHiredisParser, _HiredisParser
+    except ImportError:
+        return list
+    if isinstance(default_parser, type) and issubclass(default_parser, (_HiredisParser, _AsyncHiredisParser)):
+        return PushNotification  # type: ignore[no-any-return]
+    return list
+
+
+def push_frame(response: Any, encoding: Any, frame_class: Callable[[list], Any]) -> Any:
+    """The RESP3 push frame redis-py would have read for an engine message,
+    or None when it is none (a PING reply, a reconnect notice)."""
+    if type(response) is dict:
+        frame = as_server_reply(response, encoding)
+    elif type(response) is list and response and response[0] in PUSH_KINDS:
+        frame = response
+    else:
+        return None
+    return frame if frame_class is list else frame_class(frame)
+
+
+def resp3_push_handler(client: Any, push_handler_func: Any) -> Any:
+    """The handler push frames go to: push_handler_func when the client speaks
+    RESP3, None under RESP2 (where redis-py never calls it)."""
+    if push_handler_func is None:
+        return None
+    if not callable(push_handler_func):
+        raise DataError(f"push_handler_func must be callable, not {push_handler_func!r}")
+    return push_handler_func if getattr(client._config, "protocol", 2) == 3 else None
 
 
 def reconnect_notice(response: list) -> dict:
@@ -228,6 +280,8 @@ class EngineSubscriberState:
     _disconnected: bool
     _sub_lock: threading.Lock
     _buffer: collections.deque
+    _push_handler: Optional[Callable[[Any], Any]]
+    _push_frame_class: Callable[[list], Any]
     on_reconnect: Optional[Callable[[dict], Any]]
     reconnects: int
 
@@ -270,6 +324,8 @@ def init_engine_state(ps: EngineSubscriberState, client: Any, shard_hint: Any, i
     ps._disconnected = False  # closed by disconnect(): reconnect on next use
     ps._sub_lock = threading.Lock()
     ps._buffer = collections.deque()
+    ps._push_handler = resp3_push_handler(client, push_handler_func)
+    ps._push_frame_class = list
     ps.on_reconnect = on_reconnect
     ps.reconnects = 0  # reconnect notices seen
     kwargs: dict[str, Any] = {"shard_hint": shard_hint, "ignore_subscribe_messages": ignore_subscribe_messages,
@@ -298,6 +354,10 @@ class PubSub(EngineSubscriberState, redis.client.PubSub):
                                          push_handler_func, event_dispatcher, max_queued_messages,
                                          max_queued_bytes, reconnect_timeout, on_reconnect, batch)
         super().__init__(client.connection_pool, **redis_kwargs)
+        if self._push_handler is not None:
+            import redis.connection
+
+            self._push_frame_class = push_frame_class(redis.connection.DefaultParser)
 
     # -- the engine connection ------------------------------------------------
 
@@ -385,9 +445,22 @@ class PubSub(EngineSubscriberState, redis.client.PubSub):
         self._metrics = metrics_enabled()
         return True
 
+    def _pushed(self, response: Any) -> Any:
+        """What redis-py's RESP3 parser returns for a message when a push
+        handler is set: the handler's result for a push frame (the frame
+        itself is consumed), anything else unchanged."""
+        frame = push_frame(response, self._reply_encoding, self._push_frame_class)
+        if frame is None:
+            return response
+        return self._push_handler(frame)  # type: ignore[misc]  # only called when set
+
     def parse_response(self, block: bool = True, timeout: float = 0) -> Any:
-        """redis-py's: the next message as the server sent it (a list), or None."""
-        return as_server_reply(self._read(block, timeout), self._reply_encoding)
+        """redis-py's: the next message as the server sent it (a list), or None
+        (with a RESP3 push handler: what the handler returned for it)."""
+        response = self._read(block, timeout)
+        if self._push_handler is not None and response is not None:
+            return self._pushed(response)  # never an engine message dict: those are push frames
+        return as_server_reply(response, self._reply_encoding)
 
     def get_message(self, ignore_subscribe_messages: bool = False, timeout: Optional[float] = 0.0) -> Any:
         """redis-py's get_message (the same waits and results), on _read."""
@@ -399,6 +472,8 @@ class PubSub(EngineSubscriberState, redis.client.PubSub):
             else:
                 return None
         response = self._read(block=(timeout is None), timeout=timeout)
+        if response is not None and self._push_handler is not None:
+            response = self._pushed(response)
         if response:
             return self.handle_message(response, ignore_subscribe_messages)
         return None
@@ -408,6 +483,13 @@ class PubSub(EngineSubscriberState, redis.client.PubSub):
     def listen(self) -> Iterator[Any]:
         """redis-py's listen, on _read."""
         read, handle, buf = self._read, self.handle_message, self._buffer
+        if self._push_handler is not None:
+            pushed = self._pushed
+            while self.subscribed:
+                response = handle(pushed(read(True)))
+                if response is not None:
+                    yield response
+            return
         while self.subscribed:
             if buf:  # the batch in hand, without _read's call
                 response = buf.popleft()

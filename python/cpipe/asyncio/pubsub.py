@@ -23,8 +23,8 @@ from redis.utils import str_if_bytes
 from .. import _engine
 from ..pubsub import (DEFAULT_BATCH, DEFAULT_RECONNECT_TIMEOUT, EngineSubscriberConnection,
                       EngineSubscriberState, as_server_reply, command_name, forget_pending_unsubscribes,
-                      init_engine_state, is_reconnect_notice, metrics_enabled, reconnect_notice, track,
-                      without_engine_options)
+                      init_engine_state, is_reconnect_notice, metrics_enabled, push_frame, push_frame_class,
+                      reconnect_notice, track, without_engine_options)
 
 # redis-py 8's pub/sub metric (a coroutine in redis.asyncio), as its handle_message records it.
 _record: Any = getattr(redis.asyncio.client, "record_pubsub_message", None)
@@ -58,6 +58,10 @@ class PubSub(EngineSubscriberState, redis.asyncio.client.PubSub):
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._arrived: Optional[asyncio.Event] = None
         super().__init__(client.connection_pool, **redis_kwargs)
+        if self._push_handler is not None:
+            import redis.asyncio.connection
+
+            self._push_frame_class = push_frame_class(redis.asyncio.connection.DefaultParser)
 
     # -- the engine connection ------------------------------------------------
 
@@ -168,13 +172,32 @@ class PubSub(EngineSubscriberState, redis.asyncio.client.PubSub):
             raise response
         return response
 
+    async def _pushed(self, response: Any) -> Any:
+        """What redis.asyncio's RESP3 parser returns for a message when a push
+        handler is set: the handler's result for a push frame (awaited, as
+        redis-py awaits it; a plain function's result is taken as is),
+        anything else unchanged."""
+        frame = push_frame(response, self._reply_encoding, self._push_frame_class)
+        if frame is None:
+            return response
+        result = self._push_handler(frame)  # type: ignore[misc]  # only called when set
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
     async def parse_response(self, block: bool = True, timeout: Optional[float] = 0) -> Any:
-        """redis-py's: the next message as the server sent it (a list), or None."""
-        return as_server_reply(await self._read(block, timeout), self._reply_encoding)
+        """redis-py's: the next message as the server sent it (a list), or None
+        (with a RESP3 push handler: what the handler returned for it)."""
+        response = await self._read(block, timeout)
+        if self._push_handler is not None and response is not None:
+            return await self._pushed(response)  # never an engine message dict: those are push frames
+        return as_server_reply(response, self._reply_encoding)
 
     async def get_message(self, ignore_subscribe_messages: bool = False, timeout: Optional[float] = 0.0) -> Any:
         """redis-py's get_message, on _read."""
         response = await self._read(block=(timeout is None), timeout=timeout)
+        if response is not None and self._push_handler is not None:
+            response = await self._pushed(response)
         if response:
             return await self.handle_message(response, ignore_subscribe_messages)
         return None
@@ -182,6 +205,13 @@ class PubSub(EngineSubscriberState, redis.asyncio.client.PubSub):
     async def listen(self) -> AsyncIterator[Any]:
         """redis-py's listen, on _read."""
         read, handle, buf = self._read, self.handle_message, self._buffer
+        if self._push_handler is not None:
+            pushed = self._pushed
+            while self.subscribed:
+                response = await handle(await pushed(await read(True)))
+                if response is not None:
+                    yield response
+            return
         while self.subscribed:
             if buf:  # the batch in hand, without _read's await
                 response = buf.popleft()
