@@ -77,6 +77,7 @@ PyObject *py_submit_staged(PyObject *self, PyObject *const *args, Py_ssize_t nar
 // which does all that under the lock.
 
 #include "bridge_future.h"
+#include "bridge_pubsub.h"  // cp_bridge_main_thread
 #include "pythread.h"
 #include <structmember.h>
 
@@ -158,12 +159,21 @@ static void stage_core_dealloc(stage_core_t *c) {
 }
 
 // The lock. Held only for short sections (no waiting for the server inside
-// one), so the wait for it is not interruptible.
+// one); still, the main thread waits for it in ticks and runs signal
+// handlers between them, so Ctrl-C ends a wait that would never end.
+#define STAGE_LOCK_TICK_US 50000
+
 static PyObject *stage_core_acquire(stage_core_t *c, PyObject *unused) {
     if (!PyThread_acquire_lock(c->mutex, NOWAIT_LOCK)) {
-        Py_BEGIN_ALLOW_THREADS
-        PyThread_acquire_lock(c->mutex, WAIT_LOCK);
-        Py_END_ALLOW_THREADS
+        int main = cp_bridge_main_thread();
+        for (;;) {
+            PyLockStatus got;
+            Py_BEGIN_ALLOW_THREADS
+            got = PyThread_acquire_lock_timed(c->mutex, main ? STAGE_LOCK_TICK_US : -1, 0);
+            Py_END_ALLOW_THREADS
+            if (got == PY_LOCK_ACQUIRED) break;
+            if (PyErr_CheckSignals() < 0) return NULL;  // KeyboardInterrupt: the lock not taken
+        }
     }
     c->held = 1;  // with the GIL: from here the fast path keeps out
     Py_RETURN_TRUE;

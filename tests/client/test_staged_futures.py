@@ -5,6 +5,7 @@ was staged and never sent."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import redis
@@ -138,3 +139,44 @@ def _flush_outcome(pool) -> str:
         return f"flushed: {pool.flush(10)}"
     except Exception as e:  # noqa: BLE001 - reported to the test
         return f"{type(e).__name__}: {e}"
+
+
+def test_the_main_threads_wait_for_the_stage_lock_is_interruptible(pool):
+    # The lock's sections are short, but a wait that never ends (a bug, a
+    # callback that stages again) must still give way to Ctrl-C.
+    import signal
+
+    class Interrupted(Exception):
+        pass
+
+    def on_alarm(signum, frame):
+        raise Interrupted()
+
+    core = pool._stager.core
+    taken, stop = threading.Event(), threading.Event()
+
+    def hold():
+        core.acquire()
+        taken.set()
+        stop.wait(30)
+        core.release()
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert taken.wait(10)
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        start = time.monotonic()
+        with pytest.raises(Interrupted):
+            pool.phset("h", "f", 1)  # the fast path sees the lock held: it waits for it
+        # Raised while waiting, not once the holder let go (after 30 s).
+        assert time.monotonic() - start < 5
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        stop.set()
+        holder.join(10)
+    # Nothing was staged, and the pool works on.
+    assert pool.phset("h", "f", 2).result(10) == 1
+    assert pool.call("HGET", "h", "f") == b"2"
