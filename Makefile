@@ -75,7 +75,7 @@ $(VENV5)/.ready: requirements-dev.txt requirements-libraries.txt requirements-re
 test-redis5: venv server $(VENV5)/.ready
 	$(PY5) -m pip install -q --no-build-isolation . 2>&1 | grep -v "^DEPRECATION" || true
 	$(PY5) -c "import redis, cpipe._engine as e; e.native(); print('cpipe built against redis-py', redis.__version__)"
-	$(PY5) -m pytest -q -p no:cacheprovider tests/client tests/commands tests/pubsub tests/libraries tests/libraries_redis5 tests/examples
+	$(PY5) -m pytest -q -p no:cacheprovider tests/client tests/commands tests/pubsub tests/asyncio_client tests/sentinel tests/libraries tests/libraries_redis5 tests/examples
 
 # redis-py's own test files (from its sdist, cached in build/redis-py-tests)
 # on redis-py and on cpipe: fails on a test that passes on redis-py only,
