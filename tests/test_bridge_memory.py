@@ -30,7 +30,13 @@ def exercise(client: cpipe.Client, pool: cpipe.Pool, decoded: cpipe.Client, n: i
         pool.fire_and_forget("SET", "mem:ff", value)  # StageCore.forget: a record per call
         client.call("SET", "mem:k", value)
         client.call("GET", "mem:k")
-        client.hgetall("mem:h")
+        client.hgetall("mem:h")  # ClientMethod (bridge_hot.c), as get/set below
+        client.set("mem:k2", value)
+        client.get("mem:k2")
+        try:
+            client.hget("mem:k", "f")  # WRONGTYPE through ClientMethod's recover path
+        except cpipe.ResponseError:
+            pass
         decoded.call("GET", "mem:k")
         try:
             client.call("HGET", "mem:k", "f")  # WRONGTYPE: an error reply raised
@@ -80,8 +86,8 @@ def test_bridge_does_not_leak(real_server, kind):
             exercise(client, pool, decoded, PER_ROUND)
         gc.collect()
         grown = rss_kib() - before
-        calls = ROUNDS * PER_ROUND * 8
-        # 8 MiB over ~640,000 calls would be ~13 bytes a call: any real leak
+        calls = ROUNDS * PER_ROUND * 11
+        # 8 MiB over ~880,000 calls would be ~10 bytes a call: any real leak
         # of an object or a reply buffer per call is far above that.
         assert grown < 8 * 1024, f"RSS grew by {grown} KiB over {calls} bridge calls"
     finally:
