@@ -203,17 +203,6 @@ static PyObject *build_resp3(const char **pp, char kind, int64_t v, PyObject *en
 // a wait in the engine be cut short by Ctrl-C (engine/interrupt.go).
 static inline int interruptible(void) { return PyThread_get_thread_ident() == main_thread; }
 
-// Called by the engine, in the thread that called cp_exec/cp_submit with
-// interruptible set, with the GIL released and no engine lock held: runs
-// pending signal handlers. A handler's exception (KeyboardInterrupt) stays
-// set in this thread's state for the entry point to return.
-int cp_bridge_interrupted(void) {
-    PyGILState_STATE s = PyGILState_Ensure();
-    int raised = PyErr_CheckSignals() < 0;
-    PyGILState_Release(s);
-    return raised;
-}
-
 // ---------------------------------------------------------------- errors
 
 static PyObject *exc_for_status(int64_t status) {

@@ -76,3 +76,14 @@ PyObject *py_engine_threads(PyObject *self, PyObject *unused) {
     (void)self; (void)unused;
     return Py_BuildValue("(ii)", atomic_load(&live), (int)cp_procs());
 }
+
+// Called by the engine, in the thread that called cp_exec/cp_submit with
+// interruptible set, with the GIL released and no engine lock held: runs
+// pending signal handlers. A handler's exception (KeyboardInterrupt) stays
+// set in this thread's state for the entry point to return.
+int cp_bridge_interrupted(void) {
+    PyGILState_STATE s = PyGILState_Ensure();
+    int raised = PyErr_CheckSignals() < 0;
+    PyGILState_Release(s);
+    return raised;
+}

@@ -455,9 +455,13 @@ class Redis(HotCommands, EngineClient, redis.Redis):
             reply = exec_(*args)
         except _RETRYABLE as e:  # AuthenticationError is a ConnectionError
             return self._cmd_recover(exec_, args, e)
+        return self._cmd_reply(args[0], reply)
+
+    def _cmd_reply(self, name: Any, reply: Any) -> Any:
+        """_cmd's reply once the command ran: the protocol settled, then its callback."""
         if self._protocol_pending:
             self._settle_protocol()
-        cb = find_callback(self.response_callbacks, args[0])
+        cb = find_callback(self.response_callbacks, name)
         return reply if cb is None else cb(reply)
 
     def _cmd_recover(self, exec_: Any, args: tuple, exc: BaseException) -> Any:
@@ -477,10 +481,7 @@ class Redis(HotCommands, EngineClient, redis.Redis):
             # frame would hold exc, a cycle keeping the client (and its
             # connections) alive until the cyclic GC runs.
             exc = None  # type: ignore[assignment]
-        if self._protocol_pending:
-            self._settle_protocol()
-        cb = find_callback(self.response_callbacks, args[0])
-        return reply if cb is None else cb(reply)
+        return self._cmd_reply(args[0], reply)
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         """redis-py's generic entry point: the reply converted as redis-py converts it."""
